@@ -1,0 +1,83 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+import { AppError, ErrorDetail } from './app-error';
+import { ErrorCode, statusOf } from './error-code';
+
+/** What the filter needs to answer any thrown value. */
+export interface MappedError {
+  status: number;
+  code: ErrorCode;
+  message: string;
+  details: ErrorDetail[];
+  retryAfterSeconds?: number;
+  /** True when the error was not expected: it is logged with its stack, the caller sees a generic message. */
+  unexpected: boolean;
+}
+
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  [HttpStatus.BAD_REQUEST]: ErrorCode.BAD_REQUEST,
+  [HttpStatus.UNAUTHORIZED]: ErrorCode.UNAUTHORIZED,
+  [HttpStatus.FORBIDDEN]: ErrorCode.FORBIDDEN,
+  [HttpStatus.NOT_FOUND]: ErrorCode.NOT_FOUND,
+  [HttpStatus.CONFLICT]: ErrorCode.CONFLICT,
+  [HttpStatus.PAYLOAD_TOO_LARGE]: ErrorCode.PAYLOAD_TOO_LARGE,
+  [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  [HttpStatus.UNPROCESSABLE_ENTITY]: ErrorCode.VALIDATION_FAILED,
+  [HttpStatus.TOO_MANY_REQUESTS]: ErrorCode.RATE_LIMITED,
+  [HttpStatus.SERVICE_UNAVAILABLE]: ErrorCode.OVERLOADED,
+  [HttpStatus.GATEWAY_TIMEOUT]: ErrorCode.INFERENCE_TIMEOUT,
+};
+
+/** Errors raised by body-parser (raw-body) carry a `type` and a status. */
+interface BodyParserError {
+  type: string;
+  status?: number;
+  limit?: number;
+  charset?: string;
+}
+
+const isBodyParserError = (e: unknown): e is BodyParserError =>
+  typeof e === 'object' && e !== null && typeof (e as BodyParserError).type === 'string' && 'status' in e;
+
+function fromBodyParser(e: BodyParserError): MappedError | undefined {
+  const base = { details: [], unexpected: false };
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return { ...base, status: 400, code: ErrorCode.MALFORMED_JSON, message: 'Malformed JSON in request body' };
+    case 'entity.too.large':
+      return { ...base, status: 413, code: ErrorCode.PAYLOAD_TOO_LARGE, message: `Request body exceeds the limit of ${e.limit} bytes (BODY_LIMIT)` };
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return { ...base, status: 415, code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, message: `Unsupported body encoding or charset${e.charset ? ` '${e.charset}'` : ''}` };
+    case 'request.aborted':
+      return { ...base, status: 400, code: ErrorCode.BAD_REQUEST, message: 'Request aborted by the client' };
+    default:
+      return undefined;
+  }
+}
+
+function messageOfHttpException(e: HttpException): string {
+  const body = e.getResponse();
+  if (typeof body === 'string') return body;
+  const message = (body as { message?: unknown }).message;
+  if (Array.isArray(message)) return message.join('; ');
+  return typeof message === 'string' ? message : e.message;
+}
+
+/** Turns any thrown value into status, code and a caller-safe message. Never exposes a stack. */
+export function mapError(exception: unknown): MappedError {
+  if (exception instanceof AppError) {
+    const { code, message, details, retryAfterSeconds } = exception;
+    return { status: statusOf(code), code, message, details, retryAfterSeconds, unexpected: false };
+  }
+  if (isBodyParserError(exception)) {
+    const mapped = fromBodyParser(exception);
+    if (mapped) return mapped;
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const code = STATUS_CODES[status] ?? (status >= 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST);
+    return { status, code, message: messageOfHttpException(exception), details: [], unexpected: status >= 500 };
+  }
+  return { status: 500, code: ErrorCode.INTERNAL, message: 'Internal server error', details: [], unexpected: true };
+}

@@ -1,0 +1,115 @@
+import { ConfigService } from '@nestjs/config';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, ValidationError } from 'class-validator';
+import { isAbsolute, resolve } from 'node:path';
+
+import { EnvironmentVariables } from './environment.variables';
+
+/** The typed, validated configuration, by namespace. Read it with `AppConfig.getOrThrow('models.x', { infer: true })`. */
+export interface AllConfig {
+  app: {
+    env: 'development' | 'production' | 'test';
+    port: number;
+    host: string;
+    corsOrigins: string[];
+    bodyLimit: string;
+    trustProxy: string;
+    shutdownTimeoutSeconds: number;
+    logLevel: string;
+    logFormat: 'json' | 'pretty';
+  };
+  models: {
+    repository: string;
+    defaultModelId: string;
+    /** Pins the default model's version; undefined = its active stage. */
+    pinnedVersion: number | undefined;
+    maxBatchSize: number;
+    maxQueueDelayMs: number;
+    maxBatchItems: number;
+    timeoutMs: number;
+    maxQueue: number;
+    registryStateFile: string;
+  };
+  limits: {
+    maxFeatures: number;
+    maxDepth: number;
+    maxStringLength: number;
+    maxMemoryMb: number;
+    requestsPerMinute: number;
+    requestsPerHour: number;
+  };
+  cache: { enabled: boolean; size: number; ttlSeconds: number };
+  metrics: { enabled: boolean; port: number };
+  serialization: { preset: 'api' | 'performance'; uuidFormat: 'string' | 'object'; parseUuids: boolean };
+  security: { apiKeys: string; adminApiKeys: string };
+  redis: { url: string };
+}
+
+/** The injectable typed view of {@link AllConfig}. */
+export type AppConfig = ConfigService<AllConfig, true>;
+
+/** Thrown at boot when any variable is invalid; the message names every bad variable. */
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid environment configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+const describe = (error: ValidationError): string =>
+  `${error.property}=${JSON.stringify(error.value)}: ${Object.values(error.constraints ?? {}).join('; ')}`;
+
+/** Validates raw environment variables (unknown ones are ignored) and returns them typed with defaults applied. */
+export function validateEnvironment(env: Record<string, string | undefined>): EnvironmentVariables {
+  const known = Object.keys(new EnvironmentVariables());
+  const present = Object.fromEntries(known.filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
+  const parsed = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
+  const errors = validateSync(parsed, { skipMissingProperties: false });
+  if (errors.length > 0) throw new ConfigValidationError(errors.map(describe));
+  return parsed;
+}
+
+const list = (csv: string): string[] => csv.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** Builds the namespaced configuration from the environment. Throws {@link ConfigValidationError}. */
+export function buildConfig(env: Record<string, string | undefined> = process.env): AllConfig {
+  const e = validateEnvironment(env);
+  const repository = isAbsolute(e.MODEL_REPOSITORY) ? e.MODEL_REPOSITORY : resolve(e.MODEL_REPOSITORY);
+  return {
+    app: {
+      env: e.NODE_ENV as AllConfig['app']['env'],
+      port: e.PORT,
+      host: e.HOST,
+      corsOrigins: list(e.CORS_ORIGINS),
+      bodyLimit: e.BODY_LIMIT,
+      trustProxy: e.TRUST_PROXY,
+      shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+      logLevel: e.LOG_LEVEL,
+      logFormat: e.LOG_FORMAT,
+    },
+    models: {
+      repository,
+      defaultModelId: e.MODEL_ID,
+      pinnedVersion: e.MODEL_VERSION === '' ? undefined : Number(e.MODEL_VERSION),
+      maxBatchSize: e.MAX_BATCH_SIZE,
+      maxQueueDelayMs: e.BATCH_MAX_QUEUE_DELAY_MS,
+      maxBatchItems: e.MAX_BATCH_ITEMS,
+      timeoutMs: Math.round(e.TIMEOUT_SECONDS * 1000),
+      maxQueue: e.MAX_QUEUE,
+      registryStateFile: e.REGISTRY_STATE_FILE || resolve(repository, '.registry-state.json'),
+    },
+    limits: {
+      maxFeatures: e.MAX_FEATURES,
+      maxDepth: e.MAX_DEPTH,
+      maxStringLength: e.MAX_STRING_LENGTH,
+      maxMemoryMb: e.MAX_MEMORY_MB,
+      requestsPerMinute: e.REQUESTS_PER_MINUTE,
+      requestsPerHour: e.REQUESTS_PER_HOUR,
+    },
+    cache: { enabled: e.ENABLE_CACHING, size: e.CACHE_SIZE, ttlSeconds: e.CACHE_TTL_SECONDS },
+    metrics: { enabled: e.ENABLE_METRICS, port: e.METRICS_PORT },
+    serialization: { preset: e.SERIALIZATION_PRESET, uuidFormat: e.UUID_FORMAT, parseUuids: e.PARSE_UUIDS },
+    security: { apiKeys: e.API_KEYS, adminApiKeys: e.ADMIN_API_KEYS },
+    redis: { url: e.REDIS_URL },
+  };
+}

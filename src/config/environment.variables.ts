@@ -1,0 +1,70 @@
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+
+/** "true"/"1"/"yes" → true, "false"/"0"/"no" → false; anything else stays a string so validation names it. */
+const toBoolean = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+};
+
+/** Integers must be written as plain digits: "12abc" or "1e3" is an error, not 12 or 1000. */
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+
+const toNumber = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+
+const BYTE_SIZE = /^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i;
+
+/**
+ * Every environment variable the service reads, with the seed's ProductionConfig defaults.
+ * Validated once at boot by {@link validateEnvironment}; nothing else reads process.env.
+ */
+export class EnvironmentVariables {
+  @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV = 'development';
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT = 8000;
+  @IsString() HOST = '0.0.0.0';
+
+  @IsString() MODEL_REPOSITORY = './models';
+  @Matches(/^[A-Za-z0-9._-]{1,64}$/) MODEL_ID = 'iris';
+  @Matches(/^(\d+)?$/, { message: 'MODEL_VERSION must be empty or a positive integer' }) MODEL_VERSION = '';
+  @Transform(toInt) @IsInt() @Min(1) @Max(4096) MAX_BATCH_SIZE = 32;
+  @Transform(toNumber) @Min(0) @Max(1000) BATCH_MAX_QUEUE_DELAY_MS = 2;
+  @Transform(toInt) @IsInt() @Min(1) @Max(100000) MAX_BATCH_ITEMS = 100;
+  @Transform(toNumber) @Min(0.001) @Max(3600) TIMEOUT_SECONDS = 30;
+  @Transform(toInt) @IsInt() @Min(1) MAX_QUEUE = 256;
+  @Transform(toInt) @IsInt() @Min(1) MAX_FEATURES = 1000;
+  @Transform(toInt) @IsInt() @Min(1) @Max(1000) MAX_DEPTH = 20;
+  @Transform(toInt) @IsInt() @Min(1) MAX_STRING_LENGTH = 10000;
+  @IsOptional() @IsString() REGISTRY_STATE_FILE = '';
+
+  @Transform(toInt) @IsInt() @Min(16) MAX_MEMORY_MB = 1000;
+  @Transform(toInt) @IsInt() @Min(0) REQUESTS_PER_MINUTE = 100;
+  @Transform(toInt) @IsInt() @Min(0) REQUESTS_PER_HOUR = 1000;
+
+  @Transform(toBoolean) @IsBoolean() ENABLE_CACHING = true;
+  @Transform(toInt) @IsInt() @Min(1) CACHE_SIZE = 1000;
+  @Transform(toInt) @IsInt() @Min(0) CACHE_TTL_SECONDS = 3600;
+
+  @Transform(toBoolean) @IsBoolean() ENABLE_METRICS = true;
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535) METRICS_PORT = 8080;
+
+  @IsIn(['string', 'object']) UUID_FORMAT: 'string' | 'object' = 'string';
+  @Transform(toBoolean) @IsBoolean() PARSE_UUIDS = false;
+  @IsIn(['api', 'performance']) SERIALIZATION_PRESET: 'api' | 'performance' = 'api';
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL = 'info';
+  @IsIn(['json', 'pretty']) LOG_FORMAT: 'json' | 'pretty' = 'json';
+
+  @IsString() API_KEYS = '';
+  @IsString() ADMIN_API_KEYS = '';
+  @IsString() CORS_ORIGINS = '';
+  @Matches(BYTE_SIZE, { message: 'BODY_LIMIT must be a size such as 1mb, 512kb or 1048576' }) BODY_LIMIT = '1mb';
+  @Matches(/^(rediss?:\/\/\S+)?$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })
+  REDIS_URL = '';
+  @IsString() TRUST_PROXY = '';
+  @Transform(toNumber) @Min(0) @Max(600) SHUTDOWN_TIMEOUT_SECONDS = 25;
+}

@@ -1,0 +1,18 @@
+import { Transform } from 'class-transformer';
+import { registerDecorator, ValidationOptions } from 'class-validator';
+
+/** `features`: an object of values by name, or an array in declared order. */
+export function IsObjectOrArray(options?: ValidationOptions) {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isObjectOrArray',
+      target: target.constructor,
+      propertyName,
+      options: { message: `${propertyName} must be an object (by feature name) or an array (in declared order)`, ...options },
+      validator: { validate: (v: unknown) => typeof v === 'object' && v !== null },
+    });
+}
+
+/** A version given as "2" or 2 becomes the number 2; anything else is left for @IsInt to name. */
+export const ToVersion = () =>
+  Transform(({ value }) => (typeof value === 'string' && /^[1-9]\d{0,8}$/.test(value) ? Number(value) : value));

@@ -1,0 +1,45 @@
+import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+
+import { RequestId } from '../common/decorators/request-id.decorator';
+import { JsonArrayPipe } from '../common/pipes/json-array.pipe';
+import { PredictionService } from '../models/prediction.service';
+import { BatchResult, PredictionResult } from '../models/prediction.types';
+import { BatchQueryDto } from './dto/batch-query.dto';
+import { PredictRequestDto } from './dto/predict-request.dto';
+import { BATCH_BODY_EXAMPLE, ERROR_RESPONSES, PREDICT_RESPONSE_EXAMPLE } from './swagger-examples';
+
+@ApiTags('predict')
+@Controller('predict')
+export class PredictController {
+  constructor(private readonly predictions: PredictionService) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'One prediction', description: 'Features by name or in declared order; the active version unless model_version pins one.' })
+  @ApiOkResponse({ schema: { example: PREDICT_RESPONSE_EXAMPLE } })
+  @ApiResponse({ status: 400, ...ERROR_RESPONSES[400] })
+  @ApiResponse({ status: 404, ...ERROR_RESPONSES[404] })
+  @ApiResponse({ status: 413, ...ERROR_RESPONSES[413] })
+  @ApiResponse({ status: 422, ...ERROR_RESPONSES[422] })
+  @ApiResponse({ status: 503, ...ERROR_RESPONSES[503] })
+  @ApiResponse({ status: 504, ...ERROR_RESPONSES[504] })
+  predict(@Body() body: PredictRequestDto, @RequestId() requestId: string): Promise<PredictionResult> {
+    return this.predictions.predict(body, requestId);
+  }
+
+  @Post('batch')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Many predictions in one call',
+    description: 'A JSON array (at most MAX_BATCH_ITEMS) of feature objects or `{features}` requests. A bad item gets an error in its slot; the valid ones run as one inference call.',
+  })
+  @ApiBody({ schema: { type: 'array', items: { type: 'object' }, example: BATCH_BODY_EXAMPLE } })
+  @ApiOkResponse({ description: '`results[i]` is `{index, status: "success", prediction}` or `{index, status: "error", error}`' })
+  @ApiResponse({ status: 400, description: 'Malformed JSON, or more than MAX_BATCH_ITEMS items' })
+  @ApiResponse({ status: 404, ...ERROR_RESPONSES[404] })
+  @ApiResponse({ status: 422, description: 'Body is not a non-empty array, or the query is invalid' })
+  predictBatch(@Body(JsonArrayPipe) items: unknown[], @Query() query: BatchQueryDto): Promise<BatchResult> {
+    return this.predictions.predictBatch(items, query.model_id, query.model_version);
+  }
+}

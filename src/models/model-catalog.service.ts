@@ -1,0 +1,19 @@
+import { Injectable } from '@nestjs/common';
+
+import { ModelRegistryService } from './registry/model-registry.service';
+import { modelSummary, modelView } from './registry/model-view';
+
+/** Read-only views of the registry for GET /models and GET /models/:id. */
+@Injectable()
+export class ModelCatalogService {
+  constructor(private readonly registry: ModelRegistryService) {}
+
+  list() {
+    const models = this.registry.list().map(modelSummary);
+    return { default_model: this.registry.defaultModel, count: models.length, models };
+  }
+
+  describe(modelId: string) {
+    return modelView(this.registry.get(modelId));
+  }
+}

@@ -1,0 +1,139 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+
+import { AppError } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-code';
+import { mapError } from '../common/errors/error-mapper';
+import { AllConfig } from '../config/app-config';
+import { Encoded, encodeNamedTensors, encodeTabular } from './features/feature-encoder';
+import { BatchItemResult, BatchResult, PredictInput, PredictionResult } from './prediction.types';
+import { ModelRegistryService, Route } from './registry/model-registry.service';
+import { canStack, rowsOf, stack, unstack } from './tensors/tensor-batching';
+import { NamedTensors } from './tensors/tensor';
+import { Prediction, postprocess } from './wrapper/postprocess';
+import { withTimeout } from './wrapper/with-timeout';
+
+const elapsedMs = (start: number): number => Math.round((performance.now() - start) * 1000) / 1000;
+
+/** A batch item is either the seed's `{ features: ... }` request or the bare features. */
+const featuresOfItem = (item: unknown): unknown =>
+  typeof item === 'object' && item !== null && !Array.isArray(item) && 'features' in item ? (item as { features: unknown }).features : item;
+
+/**
+ * Orchestrates a prediction (the seed's ProductionModelWrapper.predict): route → validate and
+ * encode → infer with a timeout → post-process, recording each outcome in the version's stats.
+ */
+@Injectable()
+export class PredictionService {
+  private readonly timeoutMs: number;
+  private readonly maxBatchItems: number;
+
+  constructor(private readonly registry: ModelRegistryService, config: ConfigService<AllConfig, true>) {
+    this.timeoutMs = config.getOrThrow('models.timeoutMs', { infer: true });
+    this.maxBatchItems = config.getOrThrow('models.maxBatchItems', { infer: true });
+  }
+
+  /** One prediction. Throws AppError: 404 unknown model/version, 422 bad features, 503 not ready, 504 timeout. */
+  async predict(input: PredictInput, requestId: string): Promise<PredictionResult> {
+    const start = performance.now();
+    const modelId = input.model_id ?? this.registry.defaultModel;
+    const route = this.registry.route(modelId, input.model_version);
+    const encoded = this.encode(route, input.features);
+    if (!encoded.ok) {
+      route.version.stats.record(false, elapsedMs(start));
+      throw AppError.validation(encoded.details, 'Invalid features');
+    }
+    const outputs = await this.execute(route, encoded.inputs, start, 1);
+    const [prediction] = postprocess(route.entry.outputKind, outputs, route.entry.manifest?.labels);
+    return {
+      request_id: requestId,
+      model_id: modelId,
+      model_version: String(route.version.version),
+      prediction,
+      timestamp: new Date().toISOString(),
+      processing_time_ms: elapsedMs(start),
+      cached: false,
+      variant: route.variant,
+    };
+  }
+
+  /**
+   * Many predictions for one model: each item is validated on its own (a bad item gets an error
+   * in its slot), and the valid ones run as ONE inference call when their tensors stack.
+   */
+  async predictBatch(items: unknown[], modelId: string | undefined, version?: number): Promise<BatchResult> {
+    const start = performance.now();
+    if (items.length > this.maxBatchItems) {
+      throw new AppError(ErrorCode.BATCH_TOO_LARGE, `Batch of ${items.length} items exceeds the limit of ${this.maxBatchItems} (MAX_BATCH_ITEMS)`);
+    }
+    const id = modelId ?? this.registry.defaultModel;
+    const route = this.registry.route(id, version);
+    const encoded = items.map((item) => this.encode(route, featuresOfItem(item)));
+    const results: BatchItemResult[] = new Array(items.length);
+    const valid: { index: number; inputs: NamedTensors }[] = [];
+    encoded.forEach((e, index) => {
+      if (e.ok) valid.push({ index, inputs: e.inputs });
+      else {
+        route.version.stats.record(false, 0);
+        results[index] = { index, status: 'error', error: { code: ErrorCode.VALIDATION_FAILED, message: 'Invalid features', details: e.details } };
+      }
+    });
+    await this.inferBatch(route, valid, results, start);
+    const failed = results.filter((r) => r.status === 'error').length;
+    return {
+      batch_id: randomUUID(),
+      model_id: id,
+      model_version: String(route.version.version),
+      results,
+      batch_size: items.length,
+      succeeded: items.length - failed,
+      failed,
+      timestamp: new Date().toISOString(),
+      processing_time_ms: elapsedMs(start),
+    };
+  }
+
+  private encode(route: Route, features: unknown): Encoded {
+    const inputs = route.version.signature!.inputs;
+    const names = route.entry.features;
+    return names ? encodeTabular(features, names, inputs[0]) : encodeNamedTensors(features, inputs);
+  }
+
+  /** Runs inference for `requests` requests and records each outcome; failures are recorded, then rethrown as AppError. */
+  private async execute(route: Route, inputs: NamedTensors, start: number, requests: number): Promise<NamedTensors> {
+    try {
+      const outputs = await withTimeout(route.version.run(inputs), this.timeoutMs);
+      for (let i = 0; i < requests; i += 1) route.version.stats.record(true, elapsedMs(start));
+      return outputs;
+    } catch (e) {
+      for (let i = 0; i < requests; i += 1) route.version.stats.record(false, elapsedMs(start));
+      if (e instanceof AppError) throw e;
+      throw new AppError(ErrorCode.INFERENCE_FAILED, `Inference failed for model '${route.entry.name}' version ${route.version.version}`);
+    }
+  }
+
+  private async inferBatch(route: Route, valid: { index: number; inputs: NamedTensors }[], results: BatchItemResult[], start: number): Promise<void> {
+    if (valid.length === 0) return;
+    const tabular = route.entry.features !== undefined;
+    const groups = tabular || canStack(valid.map((v) => v.inputs)) ? [valid] : valid.map((v) => [v]);
+    await Promise.all(groups.map(async (group) => {
+      try {
+        const outputs = await this.runStacked(route, group.map((g) => g.inputs), start, tabular);
+        group.forEach((g, i) => { results[g.index] = { index: g.index, status: 'success', prediction: outputs[i] }; });
+      } catch (e) {
+        const { code, message, details } = mapError(e);
+        for (const g of group) results[g.index] = { index: g.index, status: 'error', error: { code, message, details } };
+      }
+    }));
+  }
+
+  /** One inference over stacked requests; tabular rows give one prediction each, tensor requests one per request. */
+  private async runStacked(route: Route, requests: NamedTensors[], start: number, tabular: boolean): Promise<Prediction[]> {
+    const batched = requests.length === 1 ? requests[0] : stack(requests);
+    const outputs = await this.execute(route, batched, start, requests.length);
+    if (tabular) return postprocess(route.entry.outputKind, outputs, route.entry.manifest?.labels);
+    return unstack(outputs, requests.map(rowsOf)).map((o) => postprocess(route.entry.outputKind, o, route.entry.manifest?.labels)[0]);
+  }
+}

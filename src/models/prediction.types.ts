@@ -1,0 +1,44 @@
+import { ErrorDetail } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-code';
+import { Variant } from './registry/model-registry.service';
+import { Prediction } from './wrapper/postprocess';
+
+export interface PredictOptions {
+  /** false bypasses the prediction cache for this request. */
+  cache?: boolean;
+}
+
+/** A single prediction request, as the controllers hand it over. */
+export interface PredictInput {
+  features: unknown;
+  model_id?: string;
+  model_version?: number;
+  options?: PredictOptions;
+}
+
+export interface PredictionResult {
+  request_id: string;
+  model_id: string;
+  model_version: string;
+  prediction: Prediction;
+  timestamp: string;
+  processing_time_ms: number;
+  cached: boolean;
+  variant: Variant;
+}
+
+export type BatchItemResult =
+  | { index: number; status: 'success'; prediction: Prediction }
+  | { index: number; status: 'error'; error: { code: ErrorCode; message: string; details: ErrorDetail[] } };
+
+export interface BatchResult {
+  batch_id: string;
+  model_id: string;
+  model_version: string;
+  results: BatchItemResult[];
+  batch_size: number;
+  succeeded: number;
+  failed: number;
+  timestamp: string;
+  processing_time_ms: number;
+}

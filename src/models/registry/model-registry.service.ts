@@ -1,0 +1,125 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+
+import { AppError } from '../../common/errors/app-error';
+import { ErrorCode } from '../../common/errors/error-code';
+import { AllConfig } from '../../config/app-config';
+import { DiscoveredModel } from '../repository/model-manifest';
+import { ModelRepositoryService } from '../repository/model-repository.service';
+import { ModelRuntimeFactory } from '../runtimes/model-runtime';
+import { ModelEntry } from './model-entry';
+import { ModelVersion } from './model-version';
+import { signatureProblems } from './signature-check';
+import { warmUpInputs } from './warm-up';
+
+export type Variant = 'stable' | 'canary' | 'pinned';
+
+/** Where one request goes. */
+export interface Route {
+  entry: ModelEntry;
+  version: ModelVersion;
+  variant: Variant;
+}
+
+/**
+ * The registry of models and their loaded versions (the seed's ModelRegistry). Loads every
+ * version found in the repository at boot; a version that fails is FAILED with its reason and
+ * the others keep serving.
+ */
+@Injectable()
+export class ModelRegistryService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(ModelRegistryService.name);
+  private readonly entries = new Map<string, ModelEntry>();
+  private readonly defaultModelId: string;
+  private readonly pinnedVersion: number | undefined;
+
+  constructor(
+    private readonly repository: ModelRepositoryService,
+    private readonly runtimes: ModelRuntimeFactory,
+    config: ConfigService<AllConfig, true>,
+  ) {
+    this.defaultModelId = config.getOrThrow('models.defaultModelId', { infer: true });
+    this.pinnedVersion = config.get('models.pinnedVersion', { infer: true });
+  }
+
+  async onModuleInit(): Promise<void> {
+    const found = await this.repository.discover();
+    await Promise.all(found.map((model) => this.register(model)));
+    const summary = [...this.entries.values()].map((e) => `${e.name}@${e.active ?? '-'}`).join(', ');
+    this.logger.log(`model repository ${this.repository.root}: ${summary || 'no models'}`);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.entries.values()].flatMap((e) => [...e.versions.values()].map((v) => v.release())));
+  }
+
+  get defaultModel(): string {
+    return this.defaultModelId;
+  }
+
+  list(): ModelEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** The model, or a MODEL_NOT_FOUND error. */
+  get(modelId: string): ModelEntry {
+    const entry = this.entries.get(modelId);
+    if (!entry) throw AppError.modelNotFound(modelId);
+    return entry;
+  }
+
+  /**
+   * Picks the version for a request: the pinned one when given (any READY version), else the
+   * active stage (MODEL_VERSION pins the default model). Errors: 404 unknown model/version,
+   * 503 when the version exists but is not READY.
+   */
+  route(modelId: string, requested?: number): Route {
+    const entry = this.get(modelId);
+    if (entry.error) throw new AppError(ErrorCode.MODEL_NOT_READY, `Model '${modelId}' failed to load: ${entry.error}`, [], 30);
+    const pinned = requested ?? (modelId === this.defaultModelId ? this.pinnedVersion : undefined);
+    const number = pinned ?? entry.active;
+    if (number === undefined) throw new AppError(ErrorCode.MODEL_NOT_READY, `Model '${modelId}' has no active version`, [], 30);
+    const version = entry.versions.get(number);
+    if (!version) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `Model '${modelId}' has no version ${number}`);
+    if (!version.ready) {
+      const why = version.reason ? `: ${version.reason}` : '';
+      throw new AppError(ErrorCode.MODEL_NOT_READY, `Model '${modelId}' version ${number} is ${version.state}${why}`, [], 5);
+    }
+    return { entry, version, variant: pinned === undefined ? 'stable' : 'pinned' };
+  }
+
+  private async register(model: DiscoveredModel): Promise<void> {
+    const entry = new ModelEntry(model.name, model.manifest, model.manifestError);
+    this.entries.set(model.name, entry);
+    if (model.manifestError) {
+      this.logger.error(`model ${model.name} FAILED: ${model.manifestError}`);
+      return;
+    }
+    for (const [number, path] of model.versions) entry.versions.set(number, new ModelVersion(number, path));
+    await Promise.all([...entry.versions.values()].map((v) => this.load(entry, v)));
+    const declared = entry.manifest?.stages;
+    entry.active = declared?.active !== undefined && entry.versions.get(declared.active)?.ready ? declared.active : entry.highestReady();
+    entry.staging = declared?.staging;
+  }
+
+  /** Loads, checks against model.json and warms one version. Never throws: failure → FAILED. */
+  private async load(entry: ModelEntry, version: ModelVersion): Promise<void> {
+    const manifest = entry.manifest!;
+    const runtime = this.runtimes.create(manifest.runtime ?? 'onnx');
+    try {
+      const options = manifest.session_options;
+      const signature = await runtime.load(version.path, {
+        intraOpNumThreads: options?.intra_op_num_threads,
+        graphOptimizationLevel: options?.graph_optimization_level,
+      });
+      const problems = signatureProblems(manifest, signature);
+      if (problems.length) throw new Error(problems.join('; '));
+      await runtime.run(warmUpInputs(signature.inputs));
+      version.serve(runtime, signature);
+    } catch (e) {
+      version.fail((e as Error).message);
+      await runtime.unload().catch(() => undefined);
+      this.logger.error(`model ${entry.name} version ${version.version} FAILED: ${version.reason}`);
+    }
+  }
+}

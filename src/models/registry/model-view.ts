@@ -1,0 +1,52 @@
+import { ModelEntry } from './model-entry';
+import { ModelVersion } from './model-version';
+
+/** The JSON view of a version for GET /models/:id. */
+export function versionView(entry: ModelEntry, v: ModelVersion) {
+  const info = entry.manifest?.versions?.[String(v.version)];
+  return {
+    version: String(v.version),
+    state: v.state,
+    stage: v.version === entry.active ? 'active' : v.version === entry.staging ? 'staging' : null,
+    reason: v.reason ?? null,
+    loaded_at: v.loadedAt?.toISOString() ?? null,
+    algorithm: info?.algorithm ?? null,
+    metrics: info?.metrics ?? null,
+    signature: v.signature ?? null,
+    health: v.stats.getHealthMetrics(),
+  };
+}
+
+/** The JSON view of a model: signature, features, labels, versions with state, metrics. */
+export function modelView(entry: ModelEntry) {
+  const m = entry.manifest;
+  return {
+    id: entry.name,
+    description: m?.description ?? null,
+    runtime: m?.runtime ?? 'onnx',
+    task: m?.task ?? null,
+    input_mode: m?.features ? 'features' : 'tensors',
+    features: m?.features ?? null,
+    labels: m?.labels ?? null,
+    state: entry.error ? 'FAILED' : entry.active !== undefined ? 'READY' : 'UNAVAILABLE',
+    reason: entry.error ?? null,
+    active_version: entry.active === undefined ? null : String(entry.active),
+    staging_version: entry.staging === undefined ? null : String(entry.staging),
+    versions: [...entry.versions.values()].map((v) => versionView(entry, v)),
+  };
+}
+
+/** One line per model for GET /models. */
+export function modelSummary(entry: ModelEntry) {
+  const active = entry.active === undefined ? undefined : entry.versions.get(entry.active);
+  return {
+    id: entry.name,
+    description: entry.manifest?.description ?? null,
+    task: entry.manifest?.task ?? null,
+    state: entry.error ? 'FAILED' : active?.ready ? 'READY' : 'UNAVAILABLE',
+    reason: entry.error ?? null,
+    active_version: entry.active === undefined ? null : String(entry.active),
+    versions: [...entry.versions.values()].map((v) => ({ version: String(v.version), state: v.state })),
+    health: active?.stats.getHealthMetrics() ?? null,
+  };
+}

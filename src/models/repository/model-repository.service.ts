@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { AllConfig } from '../../config/app-config';
+import { manifestProblems } from './manifest-validation';
+import { DiscoveredModel, ModelManifest } from './model-manifest';
+
+const VERSION_DIR = /^[1-9]\d{0,8}$/;
+const MODEL_FILE = 'model.onnx';
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+/**
+ * Reads the model repository on disk (MODEL_REPOSITORY): one folder per model holding model.json
+ * and one folder per positive-integer version holding model.onnx. Reads afresh on every call,
+ * so a version dropped in can be loaded without a restart.
+ */
+@Injectable()
+export class ModelRepositoryService {
+  readonly root: string;
+
+  constructor(config: ConfigService<AllConfig, true>) {
+    this.root = config.getOrThrow('models.repository', { infer: true });
+  }
+
+  /** Every model folder with its manifest (or why it is unusable) and versions. Throws if the root is unreadable. */
+  async discover(): Promise<DiscoveredModel[]> {
+    const entries = await readdir(this.root, { withFileTypes: true });
+    const dirs = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    return Promise.all(dirs.map((name) => this.read(name)));
+  }
+
+  /** One model folder; undefined when it does not exist. */
+  async find(name: string): Promise<DiscoveredModel | undefined> {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name.startsWith('.')) return undefined;
+    const dir = join(this.root, name);
+    const exists = await stat(dir).then((s) => s.isDirectory(), () => false);
+    return exists ? this.read(name) : undefined;
+  }
+
+  /** True when the repository root can be listed (used by health). */
+  async isReadable(): Promise<boolean> {
+    return readdir(this.root).then(() => true, () => false);
+  }
+
+  private async read(name: string): Promise<DiscoveredModel> {
+    const dir = join(this.root, name);
+    const versions = await this.versions(dir);
+    const { manifest, error } = await this.readManifest(dir, name);
+    return { name, dir, manifest, manifestError: error, versions };
+  }
+
+  private async readManifest(dir: string, name: string): Promise<{ manifest?: ModelManifest; error?: string }> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+    } catch (e) {
+      return { error: `model.json unreadable: ${(e as Error).message}` };
+    }
+    const problems = manifestProblems(raw, name);
+    return problems.length ? { error: `model.json invalid: ${problems.join('; ')}` } : { manifest: raw as ModelManifest };
+  }
+
+  private async versions(dir: string): Promise<Map<number, string>> {
+    const entries = await readdir(dir, { withFileTypes: true });
+    const found = new Map<number, string>();
+    for (const e of entries) {
+      const file = join(dir, e.name, MODEL_FILE);
+      if (e.isDirectory() && VERSION_DIR.test(e.name) && (await isFile(file))) found.set(Number(e.name), file);
+    }
+    return new Map([...found].sort(([a], [b]) => a - b));
+  }
+}

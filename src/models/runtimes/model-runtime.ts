@@ -1,0 +1,31 @@
+import { TensorSpec } from '../repository/model-manifest';
+import { NamedTensors } from '../tensors/tensor';
+
+/** What a runtime reports of a loaded model: its tensors as the model file declares them. */
+export interface RuntimeSignature {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
+export interface RuntimeOptions {
+  intraOpNumThreads?: number;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/**
+ * The runtime port: one instance serves one model version. Nothing outside a runtime's own
+ * folder knows which inference library sits behind it.
+ */
+export abstract class ModelRuntime {
+  /** Loads the model file; resolves with its signature. Rejects with a readable reason. */
+  abstract load(path: string, options?: RuntimeOptions): Promise<RuntimeSignature>;
+  /** Runs one (possibly batched) inference. Inputs and outputs are keyed by tensor name. */
+  abstract run(inputs: NamedTensors): Promise<NamedTensors>;
+  /** Releases native resources. Idempotent. */
+  abstract unload(): Promise<void>;
+}
+
+/** DI token: makes a fresh runtime for a model's `runtime` kind. Tests override it to inject faults. */
+export abstract class ModelRuntimeFactory {
+  abstract create(kind: string): ModelRuntime;
+}

@@ -1,0 +1,10 @@
+export type { JsonArray, JsonObject, JsonPrimitive, JsonValue } from './json-value';
+export { SERIALIZATION_OPTIONS, SERIALIZATION_PRESETS } from './serialization-config';
+export type { SerializationConfig, SerializationPreset } from './serialization-config';
+export { SerializationError } from './serialization.error';
+export type { SerializationErrorReason } from './serialization.error';
+export { SerializationInterceptor } from './serialization.interceptor';
+export { SerializationModule } from './serialization.module';
+export type { SerializationModuleAsyncOptions } from './serialization.module';
+export { SerializationService } from './serialization.service';
+export type { SerializationConfigInput } from './serialization.service';

@@ -1,0 +1,45 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
+import { resolve } from 'node:path';
+
+import { AppModule } from '../../../src/app.module';
+import { configureApp } from '../../../src/app.setup';
+
+export const REPO_MODELS = resolve(__dirname, '../../../models');
+
+export interface CreateAppOptions {
+  env?: Record<string, string>;
+  /** Overrides providers, e.g. a fault-injecting ModelRuntimeFactory. */
+  customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+}
+
+/**
+ * Boots the real AppModule on the real bundled models with the same HTTP wiring as main.ts.
+ * jest gives each test file its own copy of process.env, so env set here stays in this file.
+ */
+export async function createApp({ env = {}, customize }: CreateAppOptions = {}): Promise<NestExpressApplication> {
+  Object.assign(process.env, { MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', ...env });
+  const builder = Test.createTestingModule({ imports: [AppModule] });
+  const moduleRef = await (customize ? customize(builder) : builder).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+  configureApp(app);
+  await app.init();
+  return app;
+}
+
+export const SETOSA = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
+export const VIRGINICA = { sepal_length: 6.7, sepal_width: 3.0, petal_length: 5.2, petal_width: 2.3 };
+
+/** Asserts DESIGN.md's error envelope and returns it. */
+export function expectEnvelope(body: unknown, code: string, requestId?: string) {
+  const b = body as { status: string; error: { code: string; message: string; details: unknown[] }; request_id: string; timestamp: string };
+  expect(b.status).toBe('error');
+  expect(b.error.code).toBe(code);
+  expect(typeof b.error.message).toBe('string');
+  expect(Array.isArray(b.error.details)).toBe(true);
+  expect(typeof b.request_id).toBe('string');
+  if (requestId) expect(b.request_id).toBe(requestId);
+  expect(new Date(b.timestamp).toString()).not.toBe('Invalid Date');
+  expect(JSON.stringify(b)).not.toMatch(/\bat .+\.(ts|js):\d+/);
+  return b;
+}
