@@ -1,0 +1,230 @@
+import { resolve } from 'node:path';
+
+import { buildConfig, ConfigValidationError, validateEnvironment } from './app-config';
+
+function captureConfigError(env: Record<string, string | undefined>): ConfigValidationError {
+  try {
+    buildConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigValidationError) return e;
+    throw e;
+  }
+  throw new Error('expected buildConfig to throw ConfigValidationError');
+}
+
+describe('buildConfig', () => {
+  describe('with an empty environment', () => {
+    it('applies the seed defaults', () => {
+      // Arrange
+      const env = {};
+
+      // Act
+      const sut = buildConfig(env);
+
+      // Assert
+      expect(sut.models.defaultModelId).toBe('iris');
+      expect(sut.models.maxBatchSize).toBe(32);
+      expect(sut.models.maxBatchItems).toBe(100);
+      expect(sut.models.timeoutMs).toBe(30000);
+      expect(sut.models.pinnedVersion).toBeUndefined();
+      expect(sut.limits.maxMemoryMb).toBe(1000);
+      expect(sut.limits.requestsPerMinute).toBe(100);
+      expect(sut.limits.requestsPerHour).toBe(1000);
+      expect(sut.cache.enabled).toBe(true);
+      expect(sut.cache.size).toBe(1000);
+      expect(sut.metrics.enabled).toBe(true);
+      expect(sut.metrics.port).toBe(8080);
+      expect(sut.serialization.uuidFormat).toBe('string');
+      expect(sut.serialization.parseUuids).toBe(false);
+      expect(sut.app.port).toBe(8000);
+    });
+
+    it('resolves the model repository to an absolute path and puts the registry state file in it', () => {
+      // Act
+      const sut = buildConfig({});
+
+      // Assert
+      expect(sut.models.repository).toBe(resolve('./models'));
+      expect(sut.models.registryStateFile).toBe(resolve('./models', '.registry-state.json'));
+    });
+
+    it('parses values as numbers and booleans, not strings', () => {
+      // Act
+      const sut = buildConfig({});
+
+      // Assert
+      expect(typeof sut.app.port).toBe('number');
+      expect(typeof sut.models.maxBatchSize).toBe('number');
+      expect(typeof sut.cache.enabled).toBe('boolean');
+    });
+  });
+
+  describe('with explicit values', () => {
+    it('parses integers and converts TIMEOUT_SECONDS to milliseconds', () => {
+      // Arrange
+      const env = { PORT: '9000', MAX_BATCH_SIZE: '8', MAX_BATCH_ITEMS: '5', TIMEOUT_SECONDS: '2.5', CACHE_SIZE: '7' };
+
+      // Act
+      const sut = buildConfig(env);
+
+      // Assert
+      expect(sut.app.port).toBe(9000);
+      expect(sut.models.maxBatchSize).toBe(8);
+      expect(sut.models.maxBatchItems).toBe(5);
+      expect(sut.models.timeoutMs).toBe(2500);
+      expect(sut.cache.size).toBe(7);
+    });
+
+    it.each(['false', '0', 'FALSE', 'no', ' off '])('parses %j as false', (value) => {
+      // Act
+      const sut = buildConfig({ ENABLE_CACHING: value, ENABLE_METRICS: value });
+
+      // Assert
+      expect(sut.cache.enabled).toBe(false);
+      expect(sut.metrics.enabled).toBe(false);
+    });
+
+    it.each(['true', '1', 'yes', 'on'])('parses %j as true', (value) => {
+      // Act
+      const sut = buildConfig({ PARSE_UUIDS: value });
+
+      // Assert
+      expect(sut.serialization.parseUuids).toBe(true);
+    });
+
+    it('splits CORS_ORIGINS on commas and drops blanks', () => {
+      // Act
+      const sut = buildConfig({ CORS_ORIGINS: ' https://a.example , ,https://b.example' });
+
+      // Assert
+      expect(sut.app.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    });
+
+    it('keeps an absolute MODEL_REPOSITORY as given', () => {
+      // Act
+      const sut = buildConfig({ MODEL_REPOSITORY: '/srv/models' });
+
+      // Assert
+      expect(sut.models.repository).toBe('/srv/models');
+    });
+  });
+
+  describe('MODEL_VERSION', () => {
+    it('leaves the version unpinned when empty', () => {
+      // Act
+      const sut = buildConfig({ MODEL_VERSION: '' });
+
+      // Assert
+      expect(sut.models.pinnedVersion).toBeUndefined();
+    });
+
+    it('pins the version given as digits', () => {
+      // Act
+      const sut = buildConfig({ MODEL_VERSION: '3' });
+
+      // Assert
+      expect(sut.models.pinnedVersion).toBe(3);
+    });
+
+    it.each(['v3', '-1', '1.5'])('rejects %j', (value) => {
+      // Act
+      const error = captureConfigError({ MODEL_VERSION: value });
+
+      // Assert
+      expect(error.problems).toHaveLength(1);
+      expect(error.message).toContain('MODEL_VERSION');
+    });
+  });
+
+  describe('with invalid values', () => {
+    it('throws one error naming every bad variable', () => {
+      // Arrange
+      const env = { PORT: 'abc', MAX_BATCH_SIZE: '0', ENABLE_CACHING: 'maybe', LOG_LEVEL: 'loud', REDIS_URL: 'http://x' };
+
+      // Act
+      const error = captureConfigError(env);
+
+      // Assert
+      expect(error).toBeInstanceOf(ConfigValidationError);
+      expect(error.name).toBe('ConfigValidationError');
+      expect(error.problems).toHaveLength(5);
+      for (const name of ['PORT', 'MAX_BATCH_SIZE', 'ENABLE_CACHING', 'LOG_LEVEL', 'REDIS_URL']) {
+        expect(error.message).toContain(name);
+      }
+    });
+
+    it('shows the offending value of each bad variable', () => {
+      // Act
+      const error = captureConfigError({ LOG_LEVEL: 'loud', PORT: 'abc' });
+
+      // Assert
+      expect(error.message).toContain('LOG_LEVEL="loud"');
+      expect(error.message).toContain('PORT="abc"');
+    });
+
+    it.each([
+      ['PORT', '12abc'],
+      ['MAX_BATCH_SIZE', '12abc'],
+      ['MAX_BATCH_ITEMS', '1e3'],
+      ['CACHE_SIZE', '1.5'],
+      ['PORT', ''],
+    ])('rejects %s=%j instead of truncating it', (name, value) => {
+      // Act
+      const error = captureConfigError({ [name]: value });
+
+      // Assert
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(new RegExp(`^${name}=`));
+    });
+
+    it.each([
+      ['PORT', '65536'],
+      ['MAX_BATCH_SIZE', '4097'],
+      ['TIMEOUT_SECONDS', '0'],
+      ['MAX_MEMORY_MB', '15'],
+      ['UUID_FORMAT', 'binary'],
+      ['NODE_ENV', 'staging'],
+      ['MODEL_ID', '../etc'],
+      ['BODY_LIMIT', 'huge'],
+    ])('rejects out-of-range %s=%j', (name, value) => {
+      // Act
+      const error = captureConfigError({ [name]: value });
+
+      // Assert
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(new RegExp(`^${name}=`));
+    });
+
+    it('accepts redis:// and rediss:// URLs', () => {
+      // Act
+      const plain = buildConfig({ REDIS_URL: 'redis://cache:6379' });
+      const tls = buildConfig({ REDIS_URL: 'rediss://cache:6380/0' });
+
+      // Assert
+      expect(plain.redis.url).toBe('redis://cache:6379');
+      expect(tls.redis.url).toBe('rediss://cache:6380/0');
+    });
+  });
+
+  describe('unknown variables', () => {
+    it('ignores them, even with values that would be invalid for a known variable', () => {
+      // Arrange
+      const env = { HOME: '/root', PATH: '/usr/bin', SOME_PORT: 'abc', npm_config_cache: 'x' };
+
+      // Act
+      const sut = buildConfig(env);
+
+      // Assert
+      expect(sut.app.port).toBe(8000);
+    });
+
+    it('does not copy them onto the validated variables', () => {
+      // Act
+      const sut = validateEnvironment({ NOT_A_SETTING: 'x', PORT: '81' });
+
+      // Assert
+      expect(sut).not.toHaveProperty('NOT_A_SETTING');
+      expect(sut.PORT).toBe(81);
+    });
+  });
+});
