@@ -8,13 +8,17 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { AllConfig } from './config/app-config';
+import { MetricsServer } from './metrics/metrics-server';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, bufferLogs: true });
   configureApp(app);
   app.enableShutdownHooks();
-  const { port, host } = app.get<ConfigService<AllConfig, true>>(ConfigService).getOrThrow('app', { infer: true });
+  const config = app.get<ConfigService<AllConfig, true>>(ConfigService);
+  const { port, host } = config.getOrThrow('app', { infer: true });
+  const metrics = config.getOrThrow('metrics', { infer: true });
   await app.listen(port, host);
+  if (metrics.enabled && metrics.port !== port) await app.get(MetricsServer).start(metrics.port, host);
   Logger.log(`listening on http://${host}:${port} (docs at /docs)`, 'Bootstrap');
 }
 

@@ -6,6 +6,7 @@ import { ModelRegistryService } from './registry/model-registry.service';
 import { ModelRepositoryService } from './repository/model-repository.service';
 import { DefaultRuntimeFactory } from './runtimes/default-runtime.factory';
 import { ModelRuntimeFactory } from './runtimes/model-runtime';
+import { PredictionMonitor } from './wrapper/prediction-monitor';
 
 /** Model repository, runtimes, registry and the prediction orchestration. */
 @Module({
@@ -14,6 +15,7 @@ import { ModelRuntimeFactory } from './runtimes/model-runtime';
     { provide: ModelRuntimeFactory, useClass: DefaultRuntimeFactory },
     ModelRegistryService,
     PredictionService,
+    PredictionMonitor,
     ModelCatalogService,
   ],
   exports: [ModelRegistryService, PredictionService, ModelRepositoryService, ModelCatalogService],

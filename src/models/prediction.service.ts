@@ -13,6 +13,7 @@ import { ModelRegistryService, Route } from './registry/model-registry.service';
 import { canStack, rowsOf, stack, unstack } from './tensors/tensor-batching';
 import { NamedTensors } from './tensors/tensor';
 import { Prediction, postprocess } from './wrapper/postprocess';
+import { PredictionMonitor } from './wrapper/prediction-monitor';
 import { withTimeout } from './wrapper/with-timeout';
 
 const elapsedMs = (start: number): number => Math.round((performance.now() - start) * 1000) / 1000;
@@ -30,7 +31,11 @@ export class PredictionService {
   private readonly timeoutMs: number;
   private readonly maxBatchItems: number;
 
-  constructor(private readonly registry: ModelRegistryService, config: ConfigService<AllConfig, true>) {
+  constructor(
+    private readonly registry: ModelRegistryService,
+    private readonly monitor: PredictionMonitor,
+    config: ConfigService<AllConfig, true>,
+  ) {
     this.timeoutMs = config.getOrThrow('models.timeoutMs', { infer: true });
     this.maxBatchItems = config.getOrThrow('models.maxBatchItems', { infer: true });
   }
@@ -42,8 +47,9 @@ export class PredictionService {
     const route = this.registry.route(modelId, input.model_version);
     const encoded = this.encode(route, input.features);
     if (!encoded.ok) {
-      route.version.stats.record(false, elapsedMs(start));
-      throw AppError.validation(encoded.details, 'Invalid features');
+      const error = AppError.validation(encoded.details, 'Invalid features');
+      this.monitor.failed(route, 1, elapsedMs(start), error);
+      throw error;
     }
     const outputs = await this.execute(route, encoded.inputs, start, 1);
     const [prediction] = postprocess(route.entry.outputKind, outputs, route.entry.manifest?.labels);
@@ -76,8 +82,9 @@ export class PredictionService {
     encoded.forEach((e, index) => {
       if (e.ok) valid.push({ index, inputs: e.inputs });
       else {
-        route.version.stats.record(false, 0);
-        results[index] = { index, status: 'error', error: { code: ErrorCode.VALIDATION_FAILED, message: 'Invalid features', details: e.details } };
+        const error = AppError.validation(e.details, 'Invalid features');
+        this.monitor.failed(route, 1, elapsedMs(start), error);
+        results[index] = { index, status: 'error', error: { code: error.code, message: error.message, details: e.details } };
       }
     });
     await this.inferBatch(route, valid, results, start);
@@ -103,12 +110,13 @@ export class PredictionService {
 
   /** Runs inference for `requests` requests and records each outcome; failures are recorded, then rethrown as AppError. */
   private async execute(route: Route, inputs: NamedTensors, start: number, requests: number): Promise<NamedTensors> {
+    this.monitor.started(route, requests);
     try {
       const outputs = await withTimeout(route.version.run(inputs), this.timeoutMs);
-      for (let i = 0; i < requests; i += 1) route.version.stats.record(true, elapsedMs(start));
+      this.monitor.succeeded(route, requests, elapsedMs(start));
       return outputs;
     } catch (e) {
-      for (let i = 0; i < requests; i += 1) route.version.stats.record(false, elapsedMs(start));
+      this.monitor.failed(route, requests, elapsedMs(start), e);
       if (e instanceof AppError) throw e;
       throw new AppError(ErrorCode.INFERENCE_FAILED, `Inference failed for model '${route.entry.name}' version ${route.version.version}`);
     }

@@ -12,6 +12,13 @@ export interface MappedError {
   retryAfterSeconds?: number;
   /** True when the error was not expected: it is logged with its stack, the caller sees a generic message. */
   unexpected: boolean;
+  /** A body to send as it is: Terminus's health report, whose format probes and dashboards expect. */
+  passthrough?: object;
+}
+
+/** Terminus throws its report (`{status: 'error', info, error, details}`) inside a 503. */
+function isHealthReport(body: unknown): body is object {
+  return typeof body === 'object' && body !== null && 'details' in body && 'status' in body && 'error' in body;
 }
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
@@ -76,6 +83,10 @@ export function mapError(exception: unknown): MappedError {
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
+    const body = exception.getResponse();
+    if (isHealthReport(body)) {
+      return { status, code: ErrorCode.MODEL_NOT_READY, message: 'health check failed', details: [], unexpected: false, passthrough: body };
+    }
     const code = STATUS_CODES[status] ?? (status >= 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST);
     return { status, code, message: messageOfHttpException(exception), details: [], unexpected: status >= 500 };
   }

@@ -29,8 +29,8 @@ export function writeError(exception: unknown, req: Request, res: Response, logg
   }
   if (res.headersSent) return;
   if (mapped.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(mapped.retryAfterSeconds))));
-  const body = req.path.startsWith('/v2')
+  const body = mapped.passthrough ?? (req.path.startsWith('/v2')
     ? { error: mapped.message }
-    : errorEnvelope(mapped.code, mapped.message, mapped.details, requestId);
+    : errorEnvelope(mapped.code, mapped.message, mapped.details, requestId));
   res.status(mapped.status).json(body);
 }

@@ -1,9 +1,10 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { AllConfig } from '../../config/app-config';
+import { MetricsService, ModelStateSample } from '../../metrics/metrics.service';
 import { DiscoveredModel } from '../repository/model-manifest';
 import { ModelRepositoryService } from '../repository/model-repository.service';
 import { ModelRuntimeFactory } from '../runtimes/model-runtime';
@@ -27,29 +28,44 @@ export interface Route {
  * the others keep serving.
  */
 @Injectable()
-export class ModelRegistryService implements OnModuleInit, OnModuleDestroy {
+export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ModelRegistryService.name);
   private readonly entries = new Map<string, ModelEntry>();
   private readonly defaultModelId: string;
   private readonly pinnedVersion: number | undefined;
+  private loading: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly repository: ModelRepositoryService,
     private readonly runtimes: ModelRuntimeFactory,
     config: ConfigService<AllConfig, true>,
+    metrics: MetricsService,
   ) {
+    metrics.setModelStateSource(() => this.stateSamples());
     this.defaultModelId = config.getOrThrow('models.defaultModelId', { infer: true });
     this.pinnedVersion = config.get('models.pinnedVersion', { infer: true });
   }
 
+  /**
+   * Discovers the repository and starts loading every version without waiting for it, so the
+   * server answers health probes while models load (readiness stays 503 until they are READY).
+   */
   async onModuleInit(): Promise<void> {
     const found = await this.repository.discover();
-    await Promise.all(found.map((model) => this.register(model)));
-    const summary = [...this.entries.values()].map((e) => `${e.name}@${e.active ?? '-'}`).join(', ');
-    this.logger.log(`model repository ${this.repository.root}: ${summary || 'no models'}`);
+    this.loading = Promise.all(found.map((model) => this.register(model))).then(() => {
+      const summary = [...this.entries.values()].map((e) => `${e.name}@${e.active ?? '-'}`).join(', ');
+      this.logger.log(`model repository ${this.repository.root}: ${summary || 'no models'}`);
+    });
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** Resolves when the boot-time loads have finished (each version READY or FAILED). */
+  whenLoaded(): Promise<void> {
+    return this.loading;
+  }
+
+  /** Releases every runtime after the HTTP server has drained. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.loading;
     await Promise.all([...this.entries.values()].flatMap((e) => [...e.versions.values()].map((v) => v.release())));
   }
 
@@ -88,6 +104,13 @@ export class ModelRegistryService implements OnModuleInit, OnModuleDestroy {
     return { entry, version, variant: pinned === undefined ? 'stable' : 'pinned' };
   }
 
+  /** Every version's state, for the model gauges. */
+  stateSamples(): ModelStateSample[] {
+    return this.list().flatMap((e) => [...e.versions.values()].map((v) => ({
+      model_id: e.name, model_version: String(v.version), state: v.state, active: v.version === e.active,
+    })));
+  }
+
   private async register(model: DiscoveredModel): Promise<void> {
     const entry = new ModelEntry(model.name, model.manifest, model.manifestError);
     this.entries.set(model.name, entry);
@@ -96,10 +119,12 @@ export class ModelRegistryService implements OnModuleInit, OnModuleDestroy {
       return;
     }
     for (const [number, path] of model.versions) entry.versions.set(number, new ModelVersion(number, path));
-    await Promise.all([...entry.versions.values()].map((v) => this.load(entry, v)));
     const declared = entry.manifest?.stages;
-    entry.active = declared?.active !== undefined && entry.versions.get(declared.active)?.ready ? declared.active : entry.highestReady();
+    // Stages are known before loading, so a request during the load gets 503 (not ready), not 404.
+    entry.active = declared?.active !== undefined && entry.versions.has(declared.active) ? declared.active : model.versions.size ? Math.max(...model.versions.keys()) : undefined;
     entry.staging = declared?.staging;
+    await Promise.all([...entry.versions.values()].map((v) => this.load(entry, v)));
+    if (entry.active === undefined || !entry.versions.get(entry.active)?.ready) entry.active = entry.highestReady();
   }
 
   /** Loads, checks against model.json and warms one version. Never throws: failure → FAILED. */

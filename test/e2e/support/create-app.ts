@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 
 import { AppModule } from '../../../src/app.module';
 import { configureApp } from '../../../src/app.setup';
+import { ModelRegistryService } from '../../../src/models/registry/model-registry.service';
 
 export const REPO_MODELS = resolve(__dirname, '../../../models');
 
@@ -11,19 +12,22 @@ export interface CreateAppOptions {
   env?: Record<string, string>;
   /** Overrides providers, e.g. a fault-injecting ModelRuntimeFactory. */
   customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+  /** Resolve only once every boot-time model load has finished (default true). */
+  waitForModels?: boolean;
 }
 
 /**
  * Boots the real AppModule on the real bundled models with the same HTTP wiring as main.ts.
  * jest gives each test file its own copy of process.env, so env set here stays in this file.
  */
-export async function createApp({ env = {}, customize }: CreateAppOptions = {}): Promise<NestExpressApplication> {
+export async function createApp({ env = {}, customize, waitForModels = true }: CreateAppOptions = {}): Promise<NestExpressApplication> {
   Object.assign(process.env, { MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', ...env });
   const builder = Test.createTestingModule({ imports: [AppModule] });
   const moduleRef = await (customize ? customize(builder) : builder).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
   configureApp(app);
   await app.init();
+  if (waitForModels) await app.get(ModelRegistryService).whenLoaded();
   return app;
 }
 

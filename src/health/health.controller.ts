@@ -1,0 +1,46 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+
+import { ModelsHealthIndicator } from './indicators/models.health';
+import { ProcessHealthIndicator } from './indicators/process.health';
+
+/** Terminus probes. Never throttled nor behind API keys. */
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly models: ModelsHealthIndicator,
+    private readonly process: ProcessHealthIndicator,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  @ApiOperation({ summary: 'Full report: each model (healthy/degraded by windowed error rate, latency), memory, repository' })
+  report() {
+    return this.health.check([
+      ...this.models.perModel().map((r) => () => r),
+      () => this.process.memory(),
+      () => this.process.repositoryReadable(),
+    ]);
+  }
+
+  @Get('live')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Liveness: the process answers (no model or dependency checks)' })
+  live() {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: every active version loaded and warm, memory under MAX_MEMORY_MB, not shutting down' })
+  ready() {
+    return this.health.check([
+      () => this.process.notShuttingDown(),
+      () => this.models.allActiveReady(),
+      () => this.process.memory(),
+    ]);
+  }
+}

@@ -1,0 +1,17 @@
+import { Global, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+
+import { ShutdownState } from '../common/lifecycle/shutdown-state';
+import { ModelsModule } from '../models/models.module';
+import { HealthController } from './health.controller';
+import { ModelsHealthIndicator } from './indicators/models.health';
+import { ProcessHealthIndicator } from './indicators/process.health';
+
+@Global()
+@Module({
+  imports: [TerminusModule.forRoot({ errorLogStyle: 'json', logger: false }), ModelsModule],
+  controllers: [HealthController],
+  providers: [ShutdownState, ModelsHealthIndicator, ProcessHealthIndicator],
+  exports: [ShutdownState],
+})
+export class HealthModule {}

@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+
+import { ModelEntry } from '../../models/registry/model-entry';
+import { ModelRegistryService } from '../../models/registry/model-registry.service';
+
+/** Why a model's active version cannot serve, or undefined when it can. */
+function notServing(entry: ModelEntry): string | undefined {
+  if (entry.error) return `FAILED: ${entry.error}`;
+  if (entry.active === undefined) return 'no loadable version';
+  const active = entry.versions.get(entry.active);
+  if (!active?.ready) return `active version ${entry.active} is ${active?.state ?? 'missing'}${active?.reason ? `: ${active.reason}` : ''}`;
+  return undefined;
+}
+
+/** Terminus indicators over the model registry. */
+@Injectable()
+export class ModelsHealthIndicator {
+  constructor(private readonly registry: ModelRegistryService, private readonly health: HealthIndicatorService) {}
+
+  /**
+   * One indicator per model for the full report: up with `health: healthy|degraded` and the
+   * seed's metrics (a degraded model is reported, not failed); down when it cannot serve.
+   */
+  perModel(): HealthIndicatorResult[] {
+    return this.registry.list().map((entry) => {
+      const session = this.health.check(`model:${entry.name}`);
+      const problem = notServing(entry);
+      if (problem) return session.down({ message: problem });
+      const metrics = entry.versions.get(entry.active!)!.stats.getHealthMetrics();
+      const { status: health, ...rest } = metrics;
+      return session.up({ health, active_version: String(entry.active), ...rest });
+    });
+  }
+
+  /** Readiness: every model's active version is loaded and warmed up (strict, like Triton's default). */
+  allActiveReady(): HealthIndicatorResult {
+    const session = this.health.check('models');
+    const problems = Object.fromEntries(this.registry.list().flatMap((e) => {
+      const p = notServing(e);
+      return p ? [[e.name, p]] : [];
+    }));
+    const count = this.registry.list().length;
+    return Object.keys(problems).length ? session.down({ not_ready: problems }) : session.up({ ready: count });
+  }
+}

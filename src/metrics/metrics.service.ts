@@ -1,0 +1,149 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+import { AllConfig } from '../config/app-config';
+
+export type PredictionStatus = 'success' | 'error';
+export type PredictionErrorReason = 'validation' | 'inference' | 'timeout' | 'overload';
+export type RolloutAction = 'promote' | 'rollback' | 'canary_start' | 'canary_end' | 'canary_abort' | 'load' | 'unload' | 'load_failed';
+
+/** One model version's state, as the registry reports it at scrape time. */
+export interface ModelStateSample {
+  model_id: string;
+  model_version: string;
+  state: string;
+  active: boolean;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * The only place that touches prom-client. Each app instance owns its registry (no global
+ * state), so several apps in one process (tests) never collide. Labels are bounded: model ids,
+ * versions, route templates, reasons — never request ids, users or raw paths.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  readonly enabled: boolean;
+  private modelStates: () => ModelStateSample[] = () => [];
+
+  private readonly predictions = this.counter('ml_prediction_requests_total', 'Predictions by outcome', ['model_id', 'model_version', 'status']);
+  private readonly predictionLatency = new Histogram({
+    name: 'ml_prediction_latency_seconds', help: 'Prediction latency, every outcome (validation to answer)',
+    labelNames: ['model_id', 'model_version'], buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  private readonly predictionErrors = this.counter('ml_prediction_errors_total', 'Failed predictions by reason', ['model_id', 'model_version', 'reason']);
+  private readonly httpRequests = this.counter('http_requests_total', 'HTTP requests by route template', ['method', 'route', 'status_code']);
+  private readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds', help: 'HTTP request duration to response headers',
+    labelNames: ['method', 'route'], buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  private readonly batchSize = new Histogram({
+    name: 'ml_batch_size', help: 'Requests merged into one inference call', labelNames: ['model_id', 'model_version'],
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry],
+  });
+  private readonly queueWait = new Histogram({
+    name: 'ml_queue_wait_seconds', help: 'Time a request waited for its batch', labelNames: ['model_id', 'model_version'],
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  private readonly queueDepth = this.gauge('ml_queue_depth', 'Requests queued or in flight per model version', ['model_id', 'model_version']);
+  private readonly cacheHits = this.counter('ml_cache_hits_total', 'Prediction cache hits', ['model_id']);
+  private readonly cacheMisses = this.counter('ml_cache_misses_total', 'Prediction cache misses', ['model_id']);
+  private readonly rateLimited = this.counter('ml_rate_limited_requests_total', 'Requests refused by a rate limit', ['limit']);
+  private readonly routed = this.counter('ml_routed_requests_total', 'Requests by routed variant', ['model_id', 'model_version', 'variant']);
+  private readonly shadowAgreement = this.counter('ml_shadow_agreement_total', 'Shadow answers agreeing with stable', ['model_id', 'agree']);
+  private readonly rolloutEvents = this.counter('ml_rollout_events_total', 'Registry lifecycle and rollout events', ['model_id', 'action']);
+
+  constructor(config: ConfigService<AllConfig, true>) {
+    this.enabled = config.getOrThrow('metrics.enabled', { infer: true });
+    collectDefaultMetrics({ register: this.registry });
+    const states = this.modelStatesNow.bind(this);
+    new Gauge({
+      name: 'ml_active_models', help: 'Models whose active version is READY', registers: [this.registry],
+      collect() { this.set(states().filter((s) => s.active && s.state === 'READY').length); },
+    });
+    new Gauge({
+      name: 'ml_model_info', help: 'Each model version (value 1) with its state', labelNames: ['model_id', 'model_version', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of states()) this.set({ model_id: s.model_id, model_version: s.model_version, state: s.state }, 1);
+      },
+    });
+  }
+
+  /** The registry calls this once so model gauges are read at scrape time. */
+  setModelStateSource(source: () => ModelStateSample[]): void {
+    this.modelStates = source;
+  }
+
+  observePrediction(modelId: string, version: number, status: PredictionStatus, seconds: number): void {
+    const labels = { model_id: modelId, model_version: String(version) };
+    this.predictions.inc({ ...labels, status });
+    this.predictionLatency.observe(labels, seconds);
+  }
+
+  predictionError(modelId: string, version: number, reason: PredictionErrorReason): void {
+    this.predictionErrors.inc({ model_id: modelId, model_version: String(version), reason });
+  }
+
+  observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
+    this.httpRequests.inc({ method, route, status_code: String(statusCode) });
+    this.httpDuration.observe({ method, route }, seconds);
+  }
+
+  observeBatch(modelId: string, version: number, requests: number): void {
+    this.batchSize.observe({ model_id: modelId, model_version: String(version) }, requests);
+  }
+
+  observeQueueWait(modelId: string, version: number, seconds: number): void {
+    this.queueWait.observe({ model_id: modelId, model_version: String(version) }, seconds);
+  }
+
+  setQueueDepth(modelId: string, version: number, depth: number): void {
+    this.queueDepth.set({ model_id: modelId, model_version: String(version) }, depth);
+  }
+
+  cacheLookup(modelId: string, hit: boolean): void {
+    (hit ? this.cacheHits : this.cacheMisses).inc({ model_id: modelId });
+  }
+
+  rateLimit(limit: string): void {
+    this.rateLimited.inc({ limit });
+  }
+
+  routedRequest(modelId: string, version: number, variant: string): void {
+    this.routed.inc({ model_id: modelId, model_version: String(version), variant });
+  }
+
+  shadowCompared(modelId: string, agree: boolean): void {
+    this.shadowAgreement.inc({ model_id: modelId, agree: String(agree) });
+  }
+
+  rolloutEvent(modelId: string, action: RolloutAction): void {
+    this.rolloutEvents.inc({ model_id: modelId, action });
+  }
+
+  /** Prometheus text exposition of everything above plus default process metrics. */
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private modelStatesNow(): ModelStateSample[] {
+    return this.modelStates();
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+}

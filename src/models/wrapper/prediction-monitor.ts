@@ -1,0 +1,58 @@
+import { Injectable, Logger } from '@nestjs/common';
+
+import { AppError } from '../../common/errors/app-error';
+import { ErrorCode } from '../../common/errors/error-code';
+import { MetricsService, PredictionErrorReason } from '../../metrics/metrics.service';
+import { Route } from '../registry/model-registry.service';
+
+/** The metrics reason of a failed prediction. */
+export function reasonOf(error: unknown): PredictionErrorReason {
+  if (!(error instanceof AppError)) return 'inference';
+  switch (error.code) {
+    case ErrorCode.VALIDATION_FAILED: return 'validation';
+    case ErrorCode.INFERENCE_TIMEOUT: return 'timeout';
+    case ErrorCode.OVERLOADED: return 'overload';
+    default: return 'inference';
+  }
+}
+
+/**
+ * The monitoring half of the seed's ProductionModelWrapper: every prediction outcome goes to the
+ * version's windowed stats, the Prometheus counters and the structlog-style events
+ * (`prediction_started` debug, `prediction_completed` info, `prediction_failed` warn).
+ */
+@Injectable()
+export class PredictionMonitor {
+  private readonly logger = new Logger('Prediction');
+
+  constructor(private readonly metrics: MetricsService) {}
+
+  started(route: Route, requests: number): void {
+    this.logger.debug({ event: 'prediction_started', model_id: route.entry.name, model_version: String(route.version.version), requests });
+  }
+
+  /** `requests` predictions of one call succeeded after `ms` milliseconds. */
+  succeeded(route: Route, requests: number, ms: number): void {
+    const { name } = route.entry;
+    const { version } = route.version;
+    for (let i = 0; i < requests; i += 1) {
+      route.version.stats.record(true, ms);
+      this.metrics.observePrediction(name, version, 'success', ms / 1000);
+    }
+    this.logger.log({ event: 'prediction_completed', model_id: name, model_version: String(version), requests, duration_ms: ms, success: true });
+  }
+
+  /** `requests` predictions of one call failed with `error` after `ms` milliseconds. */
+  failed(route: Route, requests: number, ms: number, error: unknown): void {
+    const { name } = route.entry;
+    const { version } = route.version;
+    const reason = reasonOf(error);
+    for (let i = 0; i < requests; i += 1) {
+      route.version.stats.record(false, ms);
+      this.metrics.observePrediction(name, version, 'error', ms / 1000);
+      this.metrics.predictionError(name, version, reason);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this.logger.warn({ event: 'prediction_failed', model_id: name, model_version: String(version), requests, reason, error: message, duration_ms: ms, success: false });
+  }
+}
