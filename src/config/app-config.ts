@@ -23,8 +23,10 @@ export interface AllConfig {
     defaultModelId: string;
     /** Pins the default model's version; undefined = its active stage. */
     pinnedVersion: number | undefined;
+    dynamicBatching: boolean;
     maxBatchSize: number;
     maxQueueDelayMs: number;
+    maxConcurrentBatches: number;
     maxBatchItems: number;
     timeoutMs: number;
     maxQueue: number;
@@ -91,8 +93,10 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
       repository,
       defaultModelId: e.MODEL_ID,
       pinnedVersion: e.MODEL_VERSION === '' ? undefined : Number(e.MODEL_VERSION),
+      dynamicBatching: e.ENABLE_DYNAMIC_BATCHING,
       maxBatchSize: e.MAX_BATCH_SIZE,
       maxQueueDelayMs: e.BATCH_MAX_QUEUE_DELAY_MS,
+      maxConcurrentBatches: e.MAX_CONCURRENT_BATCHES,
       maxBatchItems: e.MAX_BATCH_ITEMS,
       timeoutMs: Math.round(e.TIMEOUT_SECONDS * 1000),
       maxQueue: e.MAX_QUEUE,

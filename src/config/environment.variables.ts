@@ -32,7 +32,9 @@ export class EnvironmentVariables {
   @Matches(/^[A-Za-z0-9._-]{1,64}$/) MODEL_ID = 'iris';
   @Matches(/^(\d+)?$/, { message: 'MODEL_VERSION must be empty or a positive integer' }) MODEL_VERSION = '';
   @Transform(toInt) @IsInt() @Min(1) @Max(4096) MAX_BATCH_SIZE = 32;
+  @Transform(toBoolean) @IsBoolean() ENABLE_DYNAMIC_BATCHING = true;
   @Transform(toNumber) @Min(0) @Max(1000) BATCH_MAX_QUEUE_DELAY_MS = 2;
+  @Transform(toInt) @IsInt() @Min(1) @Max(64) MAX_CONCURRENT_BATCHES = 1;
   @Transform(toInt) @IsInt() @Min(1) @Max(100000) MAX_BATCH_ITEMS = 100;
   @Transform(toNumber) @Min(0.001) @Max(3600) TIMEOUT_SECONDS = 30;
   @Transform(toInt) @IsInt() @Min(1) MAX_QUEUE = 256;

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 
+import { PredictionCache } from './cache/prediction-cache';
 import { ModelRegistryService } from './registry/model-registry.service';
 import { modelSummary, modelView } from './registry/model-view';
 
 /** Read-only views of the registry for GET /models and GET /models/:id. */
 @Injectable()
 export class ModelCatalogService {
-  constructor(private readonly registry: ModelRegistryService) {}
+  constructor(private readonly registry: ModelRegistryService, private readonly cache: PredictionCache) {}
 
   list() {
     const models = this.registry.list().map(modelSummary);
@@ -14,6 +15,6 @@ export class ModelCatalogService {
   }
 
   describe(modelId: string) {
-    return modelView(this.registry.get(modelId));
+    return { ...modelView(this.registry.get(modelId)), cache: { enabled: this.cache.enabled, ...this.cache.stats(modelId) } };
   }
 }

@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 
+import { AllConfig } from '../config/app-config';
+import { LruPredictionCache } from './cache/lru-prediction-cache';
+import { PredictionCache } from './cache/prediction-cache';
 import { ModelCatalogService } from './model-catalog.service';
 import { PredictionService } from './prediction.service';
 import { ModelRegistryService } from './registry/model-registry.service';
@@ -14,6 +18,14 @@ import { PredictionMonitor } from './wrapper/prediction-monitor';
     ModelRepositoryService,
     { provide: ModelRuntimeFactory, useClass: DefaultRuntimeFactory },
     ModelRegistryService,
+    {
+      provide: PredictionCache,
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AllConfig, true>) => {
+        const cache = config.getOrThrow('cache', { infer: true });
+        return new LruPredictionCache({ enabled: cache.enabled, maxEntries: cache.size, ttlSeconds: cache.ttlSeconds });
+      },
+    },
     PredictionService,
     PredictionMonitor,
     ModelCatalogService,

@@ -7,6 +7,8 @@ import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-code';
 import { mapError } from '../common/errors/error-mapper';
 import { AllConfig } from '../config/app-config';
+import { cacheKey } from './cache/cache-key';
+import { PredictionCache } from './cache/prediction-cache';
 import { Encoded, encodeNamedTensors, encodeTabular } from './features/feature-encoder';
 import { BatchItemResult, BatchResult, PredictInput, PredictionResult } from './prediction.types';
 import { ModelRegistryService, Route } from './registry/model-registry.service';
@@ -34,13 +36,18 @@ export class PredictionService {
   constructor(
     private readonly registry: ModelRegistryService,
     private readonly monitor: PredictionMonitor,
+    private readonly cache: PredictionCache,
     config: ConfigService<AllConfig, true>,
   ) {
     this.timeoutMs = config.getOrThrow('models.timeoutMs', { infer: true });
     this.maxBatchItems = config.getOrThrow('models.maxBatchItems', { infer: true });
   }
 
-  /** One prediction. Throws AppError: 404 unknown model/version, 422 bad features, 503 not ready, 504 timeout. */
+  /**
+   * One prediction: from the cache when this exact version already answered these features,
+   * else inference. Throws AppError: 404 unknown model/version, 422 bad features, 503 not ready
+   * or overloaded, 504 timeout.
+   */
   async predict(input: PredictInput, requestId: string): Promise<PredictionResult> {
     const start = performance.now();
     const modelId = input.model_id ?? this.registry.defaultModel;
@@ -51,8 +58,11 @@ export class PredictionService {
       this.monitor.failed(route, 1, elapsedMs(start), error);
       throw error;
     }
-    const outputs = await this.execute(route, encoded.inputs, start, 1);
-    const [prediction] = postprocess(route.entry.outputKind, outputs, route.entry.manifest?.labels);
+    const useCache = this.cache.enabled && input.options?.cache !== false;
+    const key = useCache ? cacheKey(modelId, route.version.version, input.features) : undefined;
+    const hit = key === undefined ? undefined : await this.lookup(route, key, start);
+    const prediction = hit ?? postprocess(route.entry.outputKind, await this.execute(route, encoded.inputs, start, 1), route.entry.manifest?.labels)[0];
+    if (key !== undefined && hit === undefined) await this.cache.set(key, { prediction, model_version: String(route.version.version) });
     return {
       request_id: requestId,
       model_id: modelId,
@@ -60,9 +70,18 @@ export class PredictionService {
       prediction,
       timestamp: new Date().toISOString(),
       processing_time_ms: elapsedMs(start),
-      cached: false,
+      cached: hit !== undefined,
       variant: route.variant,
     };
+  }
+
+  /** A cached prediction counts as a served (successful) prediction of that version. */
+  private async lookup(route: Route, key: string, start: number): Promise<Prediction | undefined> {
+    const cached = await this.cache.get(key);
+    this.monitor.cacheLookup(route, cached !== undefined);
+    if (cached === undefined) return undefined;
+    this.monitor.succeeded(route, 1, elapsedMs(start));
+    return cached.prediction as Prediction;
   }
 
   /**

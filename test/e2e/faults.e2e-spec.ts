@@ -76,7 +76,7 @@ describe('faults: failing models, runtime errors, timeouts, bad configuration', 
     let app: NestExpressApplication;
     beforeAll(async () => {
       app = await createApp({
-        env: { TIMEOUT_SECONDS: '0.2' },
+        env: { TIMEOUT_SECONDS: '0.2', SHUTDOWN_TIMEOUT_SECONDS: '0.5' },
         customize: (b) => b.overrideProvider(ModelRuntimeFactory).useValue(new FaultyRuntimeFactory('stall')),
       });
     });

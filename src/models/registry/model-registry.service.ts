@@ -5,9 +5,11 @@ import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { AllConfig } from '../../config/app-config';
 import { MetricsService, ModelStateSample } from '../../metrics/metrics.service';
+import { batcherOptions, BatchingDefaults } from '../batching/batcher-options';
+import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { DiscoveredModel } from '../repository/model-manifest';
 import { ModelRepositoryService } from '../repository/model-repository.service';
-import { ModelRuntimeFactory } from '../runtimes/model-runtime';
+import { ModelRuntime, ModelRuntimeFactory, RuntimeSignature } from '../runtimes/model-runtime';
 import { ModelEntry } from './model-entry';
 import { ModelVersion } from './model-version';
 import { signatureProblems } from './signature-check';
@@ -33,14 +35,18 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
   private readonly entries = new Map<string, ModelEntry>();
   private readonly defaultModelId: string;
   private readonly pinnedVersion: number | undefined;
+  private readonly batching: BatchingDefaults;
+  private readonly drainMs: number;
   private loading: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly repository: ModelRepositoryService,
     private readonly runtimes: ModelRuntimeFactory,
     config: ConfigService<AllConfig, true>,
-    metrics: MetricsService,
+    private readonly metrics: MetricsService,
   ) {
+    this.batching = config.getOrThrow('models', { infer: true });
+    this.drainMs = config.getOrThrow('app.shutdownTimeoutSeconds', { infer: true }) * 1000;
     metrics.setModelStateSource(() => this.stateSamples());
     this.defaultModelId = config.getOrThrow('models.defaultModelId', { infer: true });
     this.pinnedVersion = config.get('models.pinnedVersion', { infer: true });
@@ -66,7 +72,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
   /** Releases every runtime after the HTTP server has drained. */
   async onApplicationShutdown(): Promise<void> {
     await this.loading;
-    await Promise.all([...this.entries.values()].flatMap((e) => [...e.versions.values()].map((v) => v.release())));
+    await Promise.all([...this.entries.values()].flatMap((e) => [...e.versions.values()].map((v) => v.release(this.drainMs))));
   }
 
   get defaultModel(): string {
@@ -102,6 +108,16 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
       throw new AppError(ErrorCode.MODEL_NOT_READY, `Model '${modelId}' version ${number} is ${version.state}${why}`, [], 5);
     }
     return { entry, version, variant: pinned === undefined ? 'stable' : 'pinned' };
+  }
+
+  private batcherFor(entry: ModelEntry, version: ModelVersion, runtime: ModelRuntime, signature: RuntimeSignature): DynamicBatcher {
+    const { name } = entry;
+    const number = version.version;
+    return new DynamicBatcher(runtime, batcherOptions(entry.manifest!, signature, this.batching), {
+      onBatch: (requests) => this.metrics.observeBatch(name, number, requests),
+      onQueueWait: (seconds) => this.metrics.observeQueueWait(name, number, seconds),
+      onQueueDepth: (depth) => this.metrics.setQueueDepth(name, number, depth),
+    });
   }
 
   /** Every version's state, for the model gauges. */
@@ -140,7 +156,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
       const problems = signatureProblems(manifest, signature);
       if (problems.length) throw new Error(problems.join('; '));
       await runtime.run(warmUpInputs(signature.inputs));
-      version.serve(runtime, signature);
+      version.serve(runtime, signature, this.batcherFor(entry, version, runtime, signature));
     } catch (e) {
       version.fail((e as Error).message);
       await runtime.unload().catch(() => undefined);

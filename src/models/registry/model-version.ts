@@ -1,4 +1,5 @@
-import { RuntimeSignature, ModelRuntime } from '../runtimes/model-runtime';
+import { DynamicBatcher } from '../batching/dynamic-batcher';
+import { ModelRuntime, RuntimeSignature } from '../runtimes/model-runtime';
 import { NamedTensors } from '../tensors/tensor';
 import { ModelStats } from '../wrapper/model-stats';
 
@@ -12,6 +13,7 @@ export class ModelVersion {
   loadedAt: Date | undefined;
   readonly stats = new ModelStats();
   private runtime: ModelRuntime | undefined;
+  private batcher: DynamicBatcher | undefined;
 
   constructor(readonly version: number, readonly path: string) {}
 
@@ -19,9 +21,10 @@ export class ModelVersion {
     return this.state === 'READY';
   }
 
-  /** Marks the version READY with the runtime that serves it. */
-  serve(runtime: ModelRuntime, signature: RuntimeSignature): void {
+  /** Marks the version READY with the runtime that serves it, behind its batcher. */
+  serve(runtime: ModelRuntime, signature: RuntimeSignature, batcher: DynamicBatcher): void {
     this.runtime = runtime;
+    this.batcher = batcher;
     this.signature = signature;
     this.state = 'READY';
     this.reason = undefined;
@@ -33,17 +36,39 @@ export class ModelVersion {
     this.reason = reason;
   }
 
-  /** Runs inference. Only READY versions are routed here; the check guards races with unload. */
-  run(inputs: NamedTensors): Promise<NamedTensors> {
-    if (!this.runtime || this.state !== 'READY') return Promise.reject(new Error(`version ${this.version} is ${this.state}`));
-    return this.runtime.run(inputs);
+  /** Requests queued or in flight on this version. */
+  get queueDepth(): number {
+    return this.batcher?.depth ?? 0;
   }
 
-  /** Releases the runtime; the version stays listed as UNLOADED. */
-  async release(): Promise<void> {
-    const runtime = this.runtime;
+  /**
+   * Runs inference through the dynamic batcher. Only READY versions are routed here; the check
+   * guards races with unload. Rejects with OVERLOADED when MAX_QUEUE requests are pending.
+   */
+  run(inputs: NamedTensors): Promise<NamedTensors> {
+    if (!this.batcher || this.state !== 'READY') return Promise.reject(new Error(`version ${this.version} is ${this.state}`));
+    return this.batcher.run(inputs);
+  }
+
+  /**
+   * Stops taking requests, lets queued and in-flight ones finish for up to `drainMs` (a stalled
+   * runtime must not hold shutdown forever), then releases the runtime (UNLOADED).
+   */
+  async release(drainMs = Infinity): Promise<void> {
+    const { runtime, batcher } = this;
     this.runtime = undefined;
+    this.batcher = undefined;
     if (this.state !== 'FAILED') this.state = 'UNLOADED';
+    if (batcher) await boundedWait(batcher.drain(), drainMs);
+    batcher?.close();
     await runtime?.unload();
   }
+}
+
+/** Waits for `work` or `ms`, whichever comes first. */
+function boundedWait(work: Promise<void>, ms: number): Promise<void> {
+  if (!Number.isFinite(ms)) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
+  return Promise.race([work, limit]).finally(() => clearTimeout(timer));
 }

@@ -31,6 +31,10 @@ export class PredictionMonitor {
     this.logger.debug({ event: 'prediction_started', model_id: route.entry.name, model_version: String(route.version.version), requests });
   }
 
+  cacheLookup(route: Route, hit: boolean): void {
+    this.metrics.cacheLookup(route.entry.name, hit);
+  }
+
   /** `requests` predictions of one call succeeded after `ms` milliseconds. */
   succeeded(route: Route, requests: number, ms: number): void {
     const { name } = route.entry;

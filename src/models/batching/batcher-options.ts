@@ -1,0 +1,33 @@
+import { ModelManifest } from '../repository/model-manifest';
+import { RuntimeSignature } from '../runtimes/model-runtime';
+import { DynamicBatcherOptions } from './dynamic-batcher';
+
+/** Server-wide batching defaults (from configuration). */
+export interface BatchingDefaults {
+  dynamicBatching: boolean;
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueue: number;
+  maxConcurrentBatches: number;
+}
+
+/** True when every input and output has a variable first dimension, so requests can stack on it. */
+export function stacksOnDimZero(signature: RuntimeSignature): boolean {
+  return [...signature.inputs, ...signature.outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+}
+
+/**
+ * One version's batcher options: model.json's `dynamic_batching` overrides the server defaults;
+ * `false` there, ENABLE_DYNAMIC_BATCHING=false, or a model without a variable batch dimension
+ * turn merging off (the MAX_QUEUE bound still applies).
+ */
+export function batcherOptions(manifest: ModelManifest, signature: RuntimeSignature, defaults: BatchingDefaults): DynamicBatcherOptions {
+  const own = manifest.dynamic_batching === false ? undefined : manifest.dynamic_batching;
+  return {
+    enabled: defaults.dynamicBatching && manifest.dynamic_batching !== false && stacksOnDimZero(signature),
+    maxBatchSize: own?.max_batch_size ?? defaults.maxBatchSize,
+    maxQueueDelayMs: own?.max_queue_delay_ms ?? defaults.maxQueueDelayMs,
+    maxQueue: defaults.maxQueue,
+    maxConcurrentBatches: defaults.maxConcurrentBatches,
+  };
+}

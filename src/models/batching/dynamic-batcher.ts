@@ -1,0 +1,289 @@
+import { AppError } from '../../common/errors/app-error';
+import { ErrorCode } from '../../common/errors/error-code';
+import { NamedTensors } from '../tensors/tensor';
+import { canStack, rowsOf, stack, unstack } from '../tensors/tensor-batching';
+
+/** Anything that runs one (possibly batched) inference keyed by tensor name; a `ModelRuntime` fits. */
+export interface BatchRunner {
+  run(inputs: NamedTensors): Promise<NamedTensors>;
+}
+
+/** Knobs of one batcher (one per model version). */
+export interface DynamicBatcherOptions {
+  /** false = pass-through: every request runs alone and at once; the queue bound and observer still apply. */
+  enabled: boolean;
+  /** Most rows (dim 0, summed over requests) in one batch; a flush starts as soon as this many rows are queued. */
+  maxBatchSize: number;
+  /** Longest the oldest queued request waits for company, in milliseconds; 0 = flush on the next macrotask. */
+  maxQueueDelayMs: number;
+  /** Most requests waiting or in flight; one more is refused with OVERLOADED (MAX_QUEUE). */
+  maxQueue: number;
+  /** Most batches executing at once (default 1). At the cap requests keep queuing, so the next batch is bigger. */
+  maxConcurrentBatches?: number;
+}
+
+/** Metric hooks; the integrator maps them to ml_batch_size, ml_queue_wait_seconds and ml_queue_depth. */
+export interface BatcherObserver {
+  /** One batch was handed to the runner: how many requests it merged and their total rows. */
+  onBatch?(requests: number, rows: number): void;
+  /** One request left the queue for the runner after waiting this many seconds (0 in pass-through mode). */
+  onQueueWait?(seconds: number): void;
+  /** Requests now waiting or in flight (the same count that {@link DynamicBatcherOptions.maxQueue} bounds). */
+  onQueueDepth?(depth: number): void;
+}
+
+interface Waiter {
+  inputs: NamedTensors;
+  /** Rows in dim 0, or undefined when the request cannot share a batch (rank 0, or inputs disagreeing on dim 0). */
+  rows: number | undefined;
+  /** performance.now() at enqueue, in milliseconds. */
+  enqueuedAt: number;
+  resolve(outputs: NamedTensors): void;
+  reject(error: unknown): void;
+}
+
+interface ArmedTimer {
+  head: Waiter;
+  cancel(): void;
+}
+
+const now = (): number => performance.now();
+
+/** Rows shared by every input on dim 0, or undefined when the request must run alone. */
+function batchRows(inputs: NamedTensors): number | undefined {
+  const tensors = Object.values(inputs);
+  if (tensors.length === 0 || tensors.some((t) => t.shape.length === 0)) return undefined;
+  const rows = rowsOf(inputs);
+  return tensors.every((t) => t.shape[0] === rows) ? rows : undefined;
+}
+
+function validate(o: DynamicBatcherOptions): void {
+  const problems = [
+    !(Number.isInteger(o.maxBatchSize) && o.maxBatchSize >= 1) && 'maxBatchSize must be an integer >= 1',
+    !(Number.isFinite(o.maxQueueDelayMs) && o.maxQueueDelayMs >= 0) && 'maxQueueDelayMs must be a number >= 0',
+    !(Number.isInteger(o.maxQueue) && o.maxQueue >= 1) && 'maxQueue must be an integer >= 1',
+    o.maxConcurrentBatches !== undefined && !(Number.isInteger(o.maxConcurrentBatches) && o.maxConcurrentBatches >= 1) &&
+      'maxConcurrentBatches must be an integer >= 1',
+  ].filter((p): p is string => typeof p === 'string');
+  if (problems.length > 0) throw new RangeError(`Invalid DynamicBatcher options: ${problems.join('; ')}`);
+}
+
+/**
+ * Dynamic batcher (Triton / MLServer style) wrapping a runner by composition. Concurrent `run`
+ * calls queue; a batch flushes when the queued rows reach `maxBatchSize` or when the oldest
+ * queued request has waited `maxQueueDelayMs` (one timer for the whole queue). A batch is one
+ * `runner.run` on the inputs stacked along dim 0, and its output is split back per request in
+ * order. Requests that cannot stack with the head of the queue wait for a later batch; a request
+ * with more rows than `maxBatchSize` runs alone. A runner (or split) failure rejects every
+ * request of that batch with the same error and nothing else.
+ */
+export class DynamicBatcher {
+  private queue: Waiter[] = [];
+  /** Rows waiting in the queue; a request that cannot share a batch counts as one row. */
+  private queuedRows = 0;
+  private inFlight = 0;
+  private runningBatches = 0;
+  private timer: ArmedTimer | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+  private readonly maxConcurrentBatches: number;
+
+  /** @throws RangeError when an option is out of range (a configuration bug, caught at boot). */
+  constructor(
+    private readonly runner: BatchRunner,
+    private readonly options: DynamicBatcherOptions,
+    private readonly observer: BatcherObserver = {},
+  ) {
+    validate(options);
+    this.maxConcurrentBatches = options.maxConcurrentBatches ?? 1;
+  }
+
+  /** Requests waiting or in flight. */
+  get depth(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  /**
+   * Runs one request, possibly merged with others. Resolves with this request's own outputs
+   * (its rows only). Rejects with AppError OVERLOADED (retry after 1 s) when `maxQueue` requests
+   * are already waiting or in flight, MODEL_NOT_READY after {@link close}, or with the runner's
+   * error when the batch it rode in failed.
+   */
+  run(inputs: NamedTensors): Promise<NamedTensors> {
+    if (this.closed) return Promise.reject(shuttingDown());
+    if (this.depth >= this.options.maxQueue) {
+      return Promise.reject(new AppError(
+        ErrorCode.OVERLOADED,
+        `Model is overloaded: ${this.options.maxQueue} requests are already queued or running (MAX_QUEUE)`,
+        [],
+        1,
+      ));
+    }
+    if (!this.options.enabled) return this.passThrough(inputs);
+    return new Promise<NamedTensors>((resolve, reject) => {
+      const rows = batchRows(inputs);
+      this.queue.push({ inputs, rows, enqueuedAt: now(), resolve, reject });
+      this.queuedRows += rows ?? 1;
+      this.reportDepth();
+      // Only a full batch goes now: with a delay of 0 the rest still waits for the next macrotask.
+      this.pump(false);
+    });
+  }
+
+  /** Resolves once nothing is queued or in flight (for shutdown and unload). Never rejects. */
+  async drain(): Promise<void> {
+    if (this.depth === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Stops taking work: queued requests (not those already running) and every later `run` are
+   * rejected with AppError MODEL_NOT_READY ('shutting down'). Idempotent. Await {@link drain}
+   * afterwards to let in-flight batches finish.
+   */
+  close(): void {
+    this.closed = true;
+    this.cancelTimer();
+    const queued = this.queue;
+    this.queue = [];
+    this.queuedRows = 0;
+    for (const w of queued) w.reject(shuttingDown());
+    this.reportDepth();
+    this.settleIdle();
+  }
+
+  private async passThrough(inputs: NamedTensors): Promise<NamedTensors> {
+    this.inFlight += 1;
+    this.reportDepth();
+    this.notify((o) => {
+      o.onBatch?.(1, rowsOf(inputs));
+      o.onQueueWait?.(0);
+    });
+    try {
+      return await this.runner.run(inputs);
+    } finally {
+      this.inFlight -= 1;
+      this.reportDepth();
+      this.settleIdle();
+    }
+  }
+
+  /** Starts every batch that is due while below the concurrency cap, then re-arms the timer. */
+  private pump(flushOverdue: boolean): void {
+    while (this.queue.length > 0 && this.runningBatches < this.maxConcurrentBatches) {
+      const full = this.queuedRows >= this.options.maxBatchSize;
+      const overdue = flushOverdue && now() - this.queue[0].enqueuedAt >= this.options.maxQueueDelayMs;
+      if (!full && !overdue) break;
+      this.dispatch(this.take());
+    }
+    this.armTimer();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    // The timer was armed for the current head, so it is due even if the clocks disagree by a fraction of a ms.
+    if (this.queue.length > 0 && this.runningBatches < this.maxConcurrentBatches) this.dispatch(this.take());
+    this.pump(true);
+  }
+
+  /** One timer for the whole queue: it tracks the oldest request; none while at the cap (a finishing batch pumps). */
+  private armTimer(): void {
+    const head = this.queue[0];
+    const wanted = head !== undefined && this.runningBatches < this.maxConcurrentBatches;
+    if (wanted && this.timer?.head === head) return;
+    this.cancelTimer();
+    if (!wanted) return;
+    if (this.options.maxQueueDelayMs === 0) {
+      const handle = setImmediate(() => this.onTimer());
+      this.timer = { head, cancel: () => clearImmediate(handle) };
+    } else {
+      const wait = Math.max(0, this.options.maxQueueDelayMs - (now() - head.enqueuedAt));
+      const handle = setTimeout(() => this.onTimer(), wait);
+      this.timer = { head, cancel: () => clearTimeout(handle) };
+    }
+  }
+
+  private cancelTimer(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  /** Removes the next batch from the queue: the head plus every later request that stacks with it and fits. */
+  private take(): Waiter[] {
+    const [head, ...rest] = this.queue;
+    const batch = [head];
+    const remaining: Waiter[] = [];
+    // A head that cannot share (or is oversize) takes nobody along.
+    let rows = head.rows ?? Number.POSITIVE_INFINITY;
+    for (const w of rest) {
+      if (w.rows !== undefined && rows + w.rows <= this.options.maxBatchSize && canStack([head.inputs, w.inputs])) {
+        batch.push(w);
+        rows += w.rows;
+      } else {
+        remaining.push(w);
+      }
+    }
+    this.queue = remaining;
+    this.queuedRows -= batch.reduce((n, w) => n + (w.rows ?? 1), 0);
+    return batch;
+  }
+
+  private dispatch(batch: Waiter[]): void {
+    this.runningBatches += 1;
+    this.inFlight += batch.length;
+    const startedAt = now();
+    this.notify((o) => {
+      o.onBatch?.(batch.length, batch.reduce((n, w) => n + (w.rows ?? rowsOf(w.inputs)), 0));
+      for (const w of batch) o.onQueueWait?.((startedAt - w.enqueuedAt) / 1000);
+    });
+    void this.execute(batch);
+  }
+
+  /** Runs one batch and settles each of its requests exactly once. Never rejects. */
+  private async execute(batch: Waiter[]): Promise<void> {
+    let settle: (w: Waiter, i: number) => void;
+    try {
+      const outputs = await this.runBatch(batch);
+      settle = (w, i) => w.resolve(outputs[i]);
+    } catch (error) {
+      settle = (w) => w.reject(error);
+    }
+    this.runningBatches -= 1;
+    this.inFlight -= batch.length;
+    // Start the next batch before waking this one's callers: requests that queued meanwhile go now, together.
+    this.pump(true);
+    batch.forEach(settle);
+    this.reportDepth();
+    this.settleIdle();
+  }
+
+  private async runBatch(batch: Waiter[]): Promise<NamedTensors[]> {
+    // A lone request runs untouched, exactly as it would without the batcher.
+    if (batch.length === 1) return [await this.runner.run(batch[0].inputs)];
+    const outputs = await this.runner.run(stack(batch.map((w) => w.inputs)));
+    return unstack(outputs, batch.map((w) => w.rows as number));
+  }
+
+  private settleIdle(): void {
+    if (this.depth > 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private reportDepth(): void {
+    this.notify((o) => o.onQueueDepth?.(this.depth));
+  }
+
+  private notify(call: (observer: BatcherObserver) => void): void {
+    try {
+      call(this.observer);
+    } catch {
+      // Metrics are best effort: a failing observer must never fail or strand a prediction.
+    }
+  }
+}
+
+function shuttingDown(): AppError {
+  return new AppError(ErrorCode.MODEL_NOT_READY, 'Model is shutting down', [], 1);
+}

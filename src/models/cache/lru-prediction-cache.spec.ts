@@ -1,0 +1,120 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { cacheKey } from './cache-key';
+import { LruPredictionCache } from './lru-prediction-cache';
+import { CachedPrediction } from './prediction-cache';
+
+const answer = (label: string, version = '2'): CachedPrediction => ({ prediction: { class: label }, model_version: version });
+
+describe('LruPredictionCache', () => {
+  const irisKey = (n: number, version = 2): string => cacheKey('iris', version, { x: n });
+  const penguinKey = (n: number): string => cacheKey('penguins', 1, { x: n });
+
+  it('returns what was set, under the same key only', async () => {
+    // Arrange
+    const sut = new LruPredictionCache({ enabled: true, maxEntries: 10, ttlSeconds: 0 });
+    await sut.set(irisKey(1), answer('setosa'));
+
+    // Act
+    const hit = await sut.get(irisKey(1));
+    const otherVersion = await sut.get(irisKey(1, 1));
+
+    // Assert
+    expect(hit).toEqual(answer('setosa'));
+    expect(otherVersion).toBeUndefined();
+  });
+
+  it('evicts the least recently used entry beyond maxEntries', async () => {
+    // Arrange
+    const sut = new LruPredictionCache({ enabled: true, maxEntries: 2, ttlSeconds: 0 });
+    await sut.set(irisKey(1), answer('a'));
+    await sut.set(irisKey(2), answer('b'));
+    await sut.get(irisKey(1));
+
+    // Act
+    await sut.set(irisKey(3), answer('c'));
+
+    // Assert
+    expect(await sut.get(irisKey(2))).toBeUndefined();
+    expect(await sut.get(irisKey(1))).toEqual(answer('a'));
+    expect(await sut.get(irisKey(3))).toEqual(answer('c'));
+    expect(sut.stats('iris').size).toBe(2);
+  });
+
+  it('expires entries after ttlSeconds', async () => {
+    // Arrange
+    const sut = new LruPredictionCache({ enabled: true, maxEntries: 10, ttlSeconds: 0.05 });
+    await sut.set(irisKey(1), answer('a'));
+    await sut.set(irisKey(2), answer('b'));
+    const fresh = await sut.get(irisKey(1));
+
+    // Act
+    await sleep(80);
+
+    // Assert
+    expect(fresh).toEqual(answer('a'));
+    expect(sut.stats('iris').size).toBe(0);
+    expect(await sut.get(irisKey(1))).toBeUndefined();
+  });
+
+  it('keeps exact stats per model: hits, misses, hit_rate to 4 decimals, size after eviction and overwrite', async () => {
+    // Arrange
+    const sut = new LruPredictionCache({ enabled: true, maxEntries: 3, ttlSeconds: 0 });
+    await sut.set(penguinKey(1), answer('adelie', '1'));
+    for (const n of [1, 2, 3]) await sut.set(irisKey(n), answer(`i${n}`));
+    await sut.set(irisKey(3), answer('i3 again'));
+
+    // Act
+    for (const n of [1, 2, 3, 4, 5, 6]) await sut.get(irisKey(n));
+    await sut.get(penguinKey(1));
+
+    // Assert: the penguin entry was the LRU one, evicted by the third iris entry.
+    expect(sut.stats('iris')).toEqual({ hits: 3, misses: 3, hit_rate: 0.5, size: 3 });
+    expect(sut.stats('penguins')).toEqual({ hits: 0, misses: 1, hit_rate: 0, size: 0 });
+    await sut.get(irisKey(1));
+    expect(sut.stats('iris').hit_rate).toBe(0.5714);
+    expect(sut.stats('unknown')).toEqual({ hits: 0, misses: 0, hit_rate: 0, size: 0 });
+  });
+
+  it('clear(modelId) drops only that model, every version; clear() drops all', async () => {
+    // Arrange
+    const sut = new LruPredictionCache({ enabled: true, maxEntries: 10, ttlSeconds: 0 });
+    await sut.set(irisKey(1, 1), answer('a', '1'));
+    await sut.set(irisKey(1, 2), answer('a'));
+    await sut.set(penguinKey(1), answer('adelie', '1'));
+
+    // Act
+    await sut.clear('iris');
+    const afterModelClear = [await sut.get(irisKey(1, 1)), await sut.get(irisKey(1, 2)), await sut.get(penguinKey(1))];
+    await sut.clear();
+
+    // Assert
+    expect(afterModelClear).toEqual([undefined, undefined, answer('adelie', '1')]);
+    expect(await sut.get(penguinKey(1))).toBeUndefined();
+    expect(sut.stats('iris').size).toBe(0);
+    expect(sut.stats('penguins')).toEqual({ hits: 1, misses: 1, hit_rate: 0.5, size: 0 });
+  });
+
+  it('when disabled, never hits, stores nothing and counts nothing', async () => {
+    // Arrange
+    const sut = new LruPredictionCache({ enabled: false, maxEntries: 0, ttlSeconds: 0 });
+    await sut.set(irisKey(1), answer('a'));
+
+    // Act
+    const value = await sut.get(irisKey(1));
+    await sut.clear('iris');
+
+    // Assert
+    expect(sut.enabled).toBe(false);
+    expect(value).toBeUndefined();
+    expect(sut.stats('iris')).toEqual({ hits: 0, misses: 0, hit_rate: 0, size: 0 });
+  });
+
+  it('refuses maxEntries below 1 when enabled', () => {
+    // Act
+    const act = () => new LruPredictionCache({ enabled: true, maxEntries: 0, ttlSeconds: 0 });
+
+    // Assert
+    expect(act).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,102 @@
+import { LRUCache } from 'lru-cache';
+
+import { modelIdOfKey } from './cache-key';
+import { CacheStats, CachedPrediction, PredictionCache } from './prediction-cache';
+
+export interface LruPredictionCacheOptions {
+  /** ENABLE_CACHING. */
+  enabled: boolean;
+  /** CACHE_SIZE: most entries over all models; the least recently used goes first. */
+  maxEntries: number;
+  /** CACHE_TTL_SECONDS: how long an entry lives after it is set; 0 = until evicted. */
+  ttlSeconds: number;
+}
+
+interface ModelCounters {
+  hits: number;
+  misses: number;
+  size: number;
+}
+
+const round4 = (n: number): number => Math.round(n * 10_000) / 10_000;
+
+/**
+ * In-process adapter of {@link PredictionCache} over `lru-cache`: one LRU shared by every model,
+ * with hits, misses and size kept per model id (taken from the key). Lookups are O(1).
+ */
+export class LruPredictionCache extends PredictionCache {
+  readonly enabled: boolean;
+  private readonly lru: LRUCache<string, CachedPrediction> | undefined;
+  private readonly ttlMs: number;
+  private readonly counters = new Map<string, ModelCounters>();
+
+  /** @throws RangeError when enabled with maxEntries < 1 or a negative TTL (a configuration bug). */
+  constructor(options: LruPredictionCacheOptions) {
+    super();
+    this.enabled = options.enabled;
+    this.ttlMs = options.ttlSeconds > 0 ? Math.max(1, Math.round(options.ttlSeconds * 1000)) : 0;
+    if (!options.enabled) return;
+    if (!(Number.isInteger(options.maxEntries) && options.maxEntries >= 1) || !(options.ttlSeconds >= 0)) {
+      throw new RangeError(`Invalid cache options: maxEntries ${options.maxEntries} (integer >= 1), ttlSeconds ${options.ttlSeconds} (>= 0)`);
+    }
+    this.lru = new LRUCache<string, CachedPrediction>({
+      max: options.maxEntries,
+      ttl: this.ttlMs,
+      // Sizes follow the LRU's own bookkeeping: +1 on a new key; -1 on evict, expire or delete.
+      // A 'set' disposal is an overwrite of a key that stays, so it changes nothing.
+      onInsert: (_value, key, reason) => {
+        if (reason === 'add') this.countersOf(modelIdOfKey(key)).size += 1;
+      },
+      dispose: (_value, key, reason) => {
+        if (reason !== 'set') this.countersOf(modelIdOfKey(key)).size -= 1;
+      },
+    });
+  }
+
+  async get(key: string): Promise<CachedPrediction | undefined> {
+    if (!this.lru) return undefined;
+    const value = this.lru.get(key);
+    const counters = this.countersOf(modelIdOfKey(key));
+    if (value === undefined) counters.misses += 1;
+    else counters.hits += 1;
+    return value;
+  }
+
+  async set(key: string, value: CachedPrediction): Promise<void> {
+    this.lru?.set(key, value);
+  }
+
+  async clear(modelId?: string): Promise<void> {
+    if (!this.lru) return;
+    if (modelId === undefined) {
+      this.lru.clear();
+      return;
+    }
+    this.purgeExpired();
+    for (const key of [...this.lru.keys()]) {
+      if (modelIdOfKey(key) === modelId) this.lru.delete(key);
+    }
+  }
+
+  /** O(entries) when a TTL is set (expired entries are purged first): for admin and stats routes, not per request. */
+  stats(modelId: string): CacheStats {
+    this.purgeExpired();
+    const { hits, misses, size } = this.counters.get(modelId) ?? { hits: 0, misses: 0, size: 0 };
+    const lookups = hits + misses;
+    return { hits, misses, hit_rate: lookups === 0 ? 0 : round4(hits / lookups), size };
+  }
+
+  /** lru-cache drops an expired entry lazily, when touched; purge so sizes count live entries only. */
+  private purgeExpired(): void {
+    if (this.ttlMs > 0) this.lru?.purgeStale();
+  }
+
+  private countersOf(modelId: string): ModelCounters {
+    let counters = this.counters.get(modelId);
+    if (!counters) {
+      counters = { hits: 0, misses: 0, size: 0 };
+      this.counters.set(modelId, counters);
+    }
+    return counters;
+  }
+}
