@@ -1,0 +1,194 @@
+import { ModelManifest } from '../repository/model-manifest';
+import { RuntimeSignature } from '../runtimes/model-runtime';
+import { signatureProblems } from './signature-check';
+
+/** What the bundled iris model.onnx reports to the ONNX runtime. */
+const IRIS_SIGNATURE: RuntimeSignature = {
+  inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
+  outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
+};
+
+const IRIS: ModelManifest = {
+  name: 'iris',
+  task: 'classification',
+  features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'],
+  labels: ['setosa', 'versicolor', 'virginica'],
+  inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
+  outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
+};
+
+describe('signatureProblems', () => {
+  it('accepts a manifest that matches the model', () => {
+    // Act
+    const sut = signatureProblems(IRIS, IRIS_SIGNATURE);
+
+    // Assert
+    expect(sut).toEqual([]);
+  });
+
+  it('accepts a manifest that declares no tensors', () => {
+    // Act
+    const sut = signatureProblems({ name: 'bench-mlp' }, { inputs: [{ name: 'input', datatype: 'INT64', shape: [2, 2, 2] }], outputs: [] });
+
+    // Assert
+    expect(sut).toEqual([]);
+  });
+
+  it('treats -1 on either side as compatible with any size', () => {
+    // Arrange
+    const manifest: ModelManifest = { ...IRIS, inputs: [{ name: 'input', datatype: 'FP32', shape: [8, -1] }] };
+
+    // Act
+    const sut = signatureProblems(manifest, IRIS_SIGNATURE);
+
+    // Assert
+    expect(sut).toEqual([]);
+  });
+
+  it('names a declared input the model does not have', () => {
+    // Arrange
+    const manifest: ModelManifest = { ...IRIS, inputs: [{ name: 'float_input', datatype: 'FP32', shape: [-1, 4] }] };
+
+    // Act
+    const sut = signatureProblems(manifest, IRIS_SIGNATURE);
+
+    // Assert
+    expect(sut).toEqual(["input 'float_input' is not in the model (it has input)"]);
+  });
+
+  it('names a declared output the model does not have', () => {
+    // Arrange
+    const manifest: ModelManifest = { ...IRIS, outputs: [...IRIS.outputs!, { name: 'label', datatype: 'INT64', shape: [-1] }] };
+
+    // Act
+    const sut = signatureProblems(manifest, IRIS_SIGNATURE);
+
+    // Assert
+    expect(sut).toEqual(["output 'label' is not in the model (it has probabilities)"]);
+  });
+
+  it('names a datatype mismatch', () => {
+    // Arrange
+    const manifest: ModelManifest = { ...IRIS, inputs: [{ name: 'input', datatype: 'FP64', shape: [-1, 4] }] };
+
+    // Act
+    const sut = signatureProblems(manifest, IRIS_SIGNATURE);
+
+    // Assert
+    expect(sut).toEqual(["input 'input' is FP32 in the model, FP64 in model.json"]);
+  });
+
+  it('names a fixed dimension mismatch', () => {
+    // Arrange
+    const manifest: ModelManifest = { ...IRIS, outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 4] }] };
+
+    // Act
+    const sut = signatureProblems(manifest, IRIS_SIGNATURE);
+
+    // Assert
+    expect(sut).toEqual(["output 'probabilities' has shape [-1,3] in the model, [-1,4] in model.json"]);
+  });
+
+  it('names a rank mismatch', () => {
+    // Arrange
+    const manifest: ModelManifest = { name: 'iris', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 2, 2] }] };
+
+    // Act
+    const sut = signatureProblems(manifest, IRIS_SIGNATURE);
+
+    // Assert
+    expect(sut).toEqual(["input 'input' has shape [-1,4] in the model, [-1,2,2] in model.json"]);
+  });
+
+  describe('features', () => {
+    it('names a width that differs from the number of features', () => {
+      // Arrange
+      const manifest: ModelManifest = { name: 'iris', features: ['a', 'b', 'c'] };
+
+      // Act
+      const sut = signatureProblems(manifest, IRIS_SIGNATURE);
+
+      // Assert
+      expect(sut).toEqual(['model input takes 4 features, model.json lists 3']);
+    });
+
+    it('accepts a variable width', () => {
+      // Arrange
+      const signature: RuntimeSignature = { ...IRIS_SIGNATURE, inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, -1] }] };
+
+      // Act
+      const sut = signatureProblems({ name: 'iris', features: ['a', 'b', 'c'] }, signature);
+
+      // Assert
+      expect(sut).toEqual([]);
+    });
+
+    it.each([
+      ['two inputs', [{ name: 'a', datatype: 'FP32', shape: [-1, 2] }, { name: 'b', datatype: 'FP32', shape: [-1, 2] }]],
+      ['no input', []],
+      ['a 3-D input', [{ name: 'input', datatype: 'FP32', shape: [-1, 4, 1] }]],
+      ['an integer input', [{ name: 'input', datatype: 'INT64', shape: [-1, 4] }]],
+    ] as [string, RuntimeSignature['inputs']][])('needs exactly one 2-D float input, not %s', (_, inputs) => {
+      // Act
+      const sut = signatureProblems({ name: 'iris', features: ['a', 'b', 'c', 'd'] }, { inputs, outputs: IRIS_SIGNATURE.outputs });
+
+      // Assert
+      expect(sut).toEqual(['features need a model with exactly one 2-D float input']);
+    });
+  });
+
+  describe('labels', () => {
+    it('names labels without an output of one column per label', () => {
+      // Arrange
+      const signature: RuntimeSignature = { ...IRIS_SIGNATURE, outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 3] }] };
+
+      // Act
+      const sut = signatureProblems({ name: 'iris', labels: ['a', 'b'] }, signature);
+
+      // Assert
+      expect(sut).toEqual(['no float output with 2 columns for the labels']);
+    });
+
+    it('does not count an integer output of the right width', () => {
+      // Arrange
+      const signature: RuntimeSignature = { ...IRIS_SIGNATURE, outputs: [{ name: 'label', datatype: 'INT64', shape: [-1, 3] }] };
+
+      // Act
+      const sut = signatureProblems({ name: 'iris', labels: IRIS.labels }, signature);
+
+      // Assert
+      expect(sut).toEqual(['no float output with 3 columns for the labels']);
+    });
+
+    it('accepts a float output of the right width under another name', () => {
+      // Arrange
+      const signature: RuntimeSignature = {
+        ...IRIS_SIGNATURE,
+        outputs: [{ name: 'label', datatype: 'INT64', shape: [-1] }, { name: 'output_probability', datatype: 'FP32', shape: [-1, 3] }],
+      };
+
+      // Act
+      const sut = signatureProblems({ name: 'iris', labels: IRIS.labels }, signature);
+
+      // Assert
+      expect(sut).toEqual([]);
+    });
+  });
+
+  it('returns every problem at once', () => {
+    // Arrange
+    const manifest: ModelManifest = {
+      name: 'iris',
+      features: ['a', 'b'],
+      labels: ['x', 'y'],
+      inputs: [{ name: 'input', datatype: 'FP16', shape: [-1, 4] }],
+    };
+    const signature: RuntimeSignature = { ...IRIS_SIGNATURE, outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 3] }] };
+
+    // Act
+    const sut = signatureProblems(manifest, signature);
+
+    // Assert
+    expect(sut).toHaveLength(3);
+  });
+});

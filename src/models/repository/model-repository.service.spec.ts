@@ -1,0 +1,162 @@
+import { ConfigService } from '@nestjs/config';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { AllConfig } from '../../config/app-config';
+import { ModelRepositoryService } from './model-repository.service';
+
+const configFor = (dir: string) => ({ getOrThrow: () => dir }) as unknown as ConfigService<AllConfig, true>;
+
+async function writeModel(root: string, folder: string, manifest: unknown, versions: string[] = []): Promise<void> {
+  const dir = join(root, folder);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'model.json'), typeof manifest === 'string' ? manifest : JSON.stringify(manifest));
+  for (const version of versions) {
+    await mkdir(join(dir, version), { recursive: true });
+    await writeFile(join(dir, version, 'model.onnx'), 'not really onnx: the repository never parses it');
+  }
+}
+
+describe('ModelRepositoryService', () => {
+  let root: string;
+  let sut: ModelRepositoryService;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'model-repo-'));
+    await writeModel(root, 'iris', { name: 'iris', features: ['a', 'b'] }, ['2', '10', '1']);
+    await writeModel(root, 'broken-json', '{ "name": "broken-json", ', ['1']);
+    await writeModel(root, 'misnamed', { name: 'something-else' }, ['1']);
+    await writeModel(root, 'odd-versions', { name: 'odd-versions' }, ['v1', '0', '01', '3', '-1', '1.5']);
+    await mkdir(join(root, 'odd-versions', '4'));
+    await writeFile(join(root, 'odd-versions', '5'), 'a file, not a folder');
+    await mkdir(join(root, 'no-manifest', '1'), { recursive: true });
+    await writeFile(join(root, 'no-manifest', '1', 'model.onnx'), 'x');
+    await mkdir(join(root, '.cache'));
+    await writeFile(join(root, 'README.md'), '# models');
+    sut = new ModelRepositoryService(configFor(root));
+  });
+
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  describe('discover', () => {
+    it('lists model folders by name, skipping hidden folders and files', async () => {
+      // Act
+      const models = await sut.discover();
+
+      // Assert
+      expect(models.map((m) => m.name)).toEqual(['broken-json', 'iris', 'misnamed', 'no-manifest', 'odd-versions']);
+    });
+
+    it('reads a valid model with its manifest and versions sorted numerically', async () => {
+      // Act
+      const iris = (await sut.discover()).find((m) => m.name === 'iris')!;
+
+      // Assert
+      expect(iris.dir).toBe(join(root, 'iris'));
+      expect(iris.manifest).toEqual({ name: 'iris', features: ['a', 'b'] });
+      expect(iris.manifestError).toBeUndefined();
+      expect([...iris.versions.keys()]).toEqual([1, 2, 10]);
+      expect(iris.versions.get(2)).toBe(join(root, 'iris', '2', 'model.onnx'));
+    });
+  });
+
+  describe('find', () => {
+    it('reports unparsable JSON as the reason the model is unusable, still listing its versions', async () => {
+      // Act
+      const model = await sut.find('broken-json');
+
+      // Assert
+      expect(model?.manifest).toBeUndefined();
+      expect(model?.manifestError).toMatch(/^model\.json unreadable: /);
+      expect([...model!.versions.keys()]).toEqual([1]);
+    });
+
+    it('reports a missing model.json', async () => {
+      // Act
+      const model = await sut.find('no-manifest');
+
+      // Assert
+      expect(model?.manifest).toBeUndefined();
+      expect(model?.manifestError).toMatch(/^model\.json unreadable: .*ENOENT/);
+    });
+
+    it('reports a manifest whose name differs from its folder', async () => {
+      // Act
+      const model = await sut.find('misnamed');
+
+      // Assert
+      expect(model?.manifest).toBeUndefined();
+      expect(model?.manifestError).toBe("model.json invalid: name 'something-else' must equal its folder name 'misnamed'");
+    });
+
+    it("ignores version folders that are not positive integers ('v1', '0', '01'), files, and folders without model.onnx", async () => {
+      // Act
+      const model = await sut.find('odd-versions');
+
+      // Assert
+      expect(model?.manifestError).toBeUndefined();
+      expect([...model!.versions.keys()]).toEqual([3]);
+    });
+
+    it('answers undefined for a model that does not exist', async () => {
+      // Act
+      const model = await sut.find('nope');
+
+      // Assert
+      expect(model).toBeUndefined();
+    });
+
+    it.each(['../iris', 'iris/1', '.cache', '', 'x'.repeat(65)])('answers undefined for the unsafe or hidden name %j', async (name) => {
+      // Act
+      const model = await sut.find(name);
+
+      // Assert
+      expect(model).toBeUndefined();
+    });
+
+    it('reads afresh, so a version added after boot is found', async () => {
+      // Arrange
+      await writeModel(root, 'growing', { name: 'growing' }, ['1']);
+      const before = await sut.find('growing');
+
+      // Act
+      await writeModel(root, 'growing', { name: 'growing' }, ['2']);
+      const after = await sut.find('growing');
+      await rm(join(root, 'growing'), { recursive: true });
+
+      // Assert
+      expect([...before!.versions.keys()]).toEqual([1]);
+      expect([...after!.versions.keys()]).toEqual([1, 2]);
+    });
+  });
+
+  describe('isReadable', () => {
+    it('is true for an existing root', async () => {
+      // Act
+      const readable = await sut.isReadable();
+
+      // Assert
+      expect(readable).toBe(true);
+    });
+
+    it('is false for a missing root, and discover then throws', async () => {
+      // Arrange
+      const missing = new ModelRepositoryService(configFor(join(root, 'does-not-exist')));
+
+      // Act
+      const readable = await missing.isReadable();
+
+      // Assert
+      expect(readable).toBe(false);
+      await expect(missing.discover()).rejects.toThrow('ENOENT');
+    });
+  });
+
+  it('exposes the root it reads', () => {
+    // Assert
+    expect(sut.root).toBe(root);
+  });
+});
