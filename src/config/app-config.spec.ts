@@ -228,3 +228,9 @@ describe('buildConfig', () => {
     });
   });
 });
+
+describe('MODEL_VERSION (regression)', () => {
+  it('rejects 0, which would make every default-model request 404', () => {
+    expect(() => buildConfig({ MODEL_VERSION: '0' })).toThrow(/MODEL_VERSION/);
+  });
+});

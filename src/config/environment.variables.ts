@@ -30,7 +30,7 @@ export class EnvironmentVariables {
 
   @IsString() MODEL_REPOSITORY = './models';
   @Matches(/^[A-Za-z0-9._-]{1,64}$/) MODEL_ID = 'iris';
-  @Matches(/^(\d+)?$/, { message: 'MODEL_VERSION must be empty or a positive integer' }) MODEL_VERSION = '';
+  @Matches(/^([1-9]\d{0,8})?$/, { message: 'MODEL_VERSION must be empty or a positive integer' }) MODEL_VERSION = '';
   @Transform(toInt) @IsInt() @Min(1) @Max(4096) MAX_BATCH_SIZE = 32;
   @Transform(toBoolean) @IsBoolean() ENABLE_DYNAMIC_BATCHING = true;
   @Transform(toNumber) @Min(0) @Max(1000) BATCH_MAX_QUEUE_DELAY_MS = 2;

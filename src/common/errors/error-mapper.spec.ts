@@ -195,3 +195,10 @@ describe('mapError', () => {
     });
   });
 });
+
+describe('mapError for unlisted body-parser errors (regression)', () => {
+  it('keeps their own 4xx status instead of a 500', () => {
+    const sut = mapError({ type: 'request.size.invalid', status: 400 });
+    expect(sut).toMatchObject({ status: 400, code: ErrorCode.BAD_REQUEST, unexpected: false });
+  });
+});

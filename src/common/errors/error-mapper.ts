@@ -59,7 +59,10 @@ function fromBodyParser(e: BodyParserError): MappedError | undefined {
     case 'request.aborted':
       return { ...base, status: 400, code: ErrorCode.BAD_REQUEST, message: 'Request aborted by the client' };
     default:
-      return undefined;
+      // Other raw-body errors (e.g. request.size.invalid) carry their own 4xx status.
+      return e.status !== undefined && e.status >= 400 && e.status < 500
+        ? { ...base, status: e.status, code: ErrorCode.BAD_REQUEST, message: `Unreadable request body (${e.type})` }
+        : undefined;
   }
 }
 

@@ -224,3 +224,13 @@ describe('encodeNamedTensors', () => {
     expect(sut[0].message).toContain('image, ids');
   });
 });
+
+describe('encodeTabular for an FP64 input (regression: it used to send FP32)', () => {
+  it('encodes the row in the input\'s own datatype', () => {
+    // Act
+    const sut = encodeTabular([1, 2], ['a', 'b'], { name: 'x', datatype: 'FP64', shape: [-1, 2] });
+    // Assert
+    expect(sut.ok && sut.inputs.x.datatype).toBe('FP64');
+    expect(sut.ok && sut.inputs.x.data).toBeInstanceOf(Float64Array);
+  });
+});

@@ -45,7 +45,7 @@ function rowFromArray(features: unknown[], names: string[], details: ErrorDetail
 }
 
 /**
- * Tabular models: features by name (object) or in declared order (array) → one Float32 row on
+ * Tabular models: features by name (object) or in declared order (array) → one float row on
  * the model's single 2-D input. Every problem is named (missing, unknown, wrong type, non-finite).
  */
 export function encodeTabular(features: unknown, names: string[], input: TensorSpec): Encoded {
@@ -55,7 +55,9 @@ export function encodeTabular(features: unknown, names: string[], input: TensorS
   else if (isPlainObject(features)) row = rowFromObject(features, names, details);
   else details.push({ field: 'features', message: 'must be an object of feature values or an array in declared order' });
   if (details.length) return { ok: false, details };
-  return { ok: true, inputs: { [input.name]: { datatype: 'FP32', shape: [1, names.length], data: Float32Array.from(row) } } };
+  // The signature check admits FP32 or FP64 inputs for feature models; encode in the model's own type.
+  const data = input.datatype === 'FP64' ? Float64Array.from(row) : Float32Array.from(row);
+  return { ok: true, inputs: { [input.name]: { datatype: input.datatype, shape: [1, names.length], data } } };
 }
 
 /**

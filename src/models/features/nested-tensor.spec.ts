@@ -1,6 +1,6 @@
 import { TensorSpec } from '../repository/model-manifest';
 import { Tensor } from '../tensors/tensor';
-import { tensorFromNested } from './nested-tensor';
+import { tensorFromNested, toHalfBits } from './nested-tensor';
 
 const spec = (datatype: TensorSpec['datatype'], shape: number[]): TensorSpec => ({ name: 'x', datatype, shape });
 
@@ -159,5 +159,32 @@ describe('tensorFromNested', () => {
       // Assert
       expect(sut).toBe('must hold strings (BYTES)');
     });
+  });
+});
+
+describe('tensorFromNested integer ranges and FP16 (regressions)', () => {
+  const spec = (datatype: 'UINT8' | 'INT32' | 'UINT64' | 'BOOL' | 'FP16') => ({ name: 'x', datatype, shape: [-1] });
+
+  it.each([
+    ['UINT8', [300]], ['UINT8', [-1]], ['INT32', [2 ** 31]], ['UINT64', [-1]], ['BOOL', [2]], ['BOOL', [0.5]],
+  ] as const)('refuses %s values %j instead of wrapping them', (datatype, values) => {
+    // Act
+    const sut = tensorFromNested([...values], spec(datatype));
+    // Assert
+    expect(typeof sut).toBe('string');
+  });
+
+  it('encodes FP16 values as half-precision bits, not truncated integers', () => {
+    // Act
+    const sut = tensorFromNested([1.5, -2, 65504], spec('FP16'));
+    // Assert
+    expect(typeof sut).not.toBe('string');
+    expect(Array.from((sut as { data: Uint16Array }).data)).toEqual([0x3e00, 0xc000, 0x7bff]);
+  });
+
+  it('toHalfBits rounds to nearest even and saturates to infinity', () => {
+    expect(toHalfBits(0.0001)).toBe(0x068e);
+    expect(toHalfBits(1e5)).toBe(0x7c00);
+    expect(toHalfBits(-0)).toBe(0x8000);
   });
 });

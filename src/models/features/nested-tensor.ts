@@ -27,18 +27,51 @@ function flatten(value: unknown, shape: number[], depth: number, out: unknown[])
   return undefined;
 }
 
-function convert(values: unknown[], spec: TensorSpec): TensorData | string {
-  if (spec.datatype === 'BYTES') {
-    return values.every((v) => typeof v === 'string') ? (values as string[]) : 'must hold strings (BYTES)';
+/** Inclusive value range of each integer datatype (BOOL as 0/1); values outside are refused, not wrapped. */
+const INTEGER_RANGES: Partial<Record<TensorSpec['datatype'], [number, number]>> = {
+  BOOL: [0, 1], UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295], UINT64: [0, Number.MAX_SAFE_INTEGER],
+  INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+};
+
+/** IEEE 754 half-precision bits of a number (round to nearest even), for FP16 inputs. */
+export function toHalfBits(value: number): number {
+  const f32 = new Float32Array([value]);
+  const x = new Uint32Array(f32.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = ((x >>> 23) & 0xff) - 127 + 15;
+  const mant = x & 0x7fffff;
+  if (exp >= 31) return sign | 0x7c00;
+  if (exp <= 0) {
+    if (exp < -10) return sign;
+    const m = (mant | 0x800000) >> (1 - exp);
+    return sign | ((m + 0x1000 + ((m >> 13) & 1) - 1) >> 13);
   }
-  const isInt = spec.datatype.includes('INT');
+  const half = sign | (exp << 10) | (mant >> 13);
+  const rest = mant & 0x1fff;
+  return rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? half + 1 : half;
+}
+
+function checkNumbers(values: unknown[], spec: TensorSpec): number[] | string {
+  const range = INTEGER_RANGES[spec.datatype];
   const nums: number[] = [];
   for (const v of values) {
     const n = typeof v === 'boolean' ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isFinite(n)) return `must hold finite numbers (${spec.datatype})`;
-    if (isInt && !Number.isInteger(n)) return `must hold integers (${spec.datatype})`;
+    if (range && !Number.isInteger(n)) return `must hold integers (${spec.datatype})`;
+    if (range && (n < range[0] || n > range[1])) return `value ${n} is out of range for ${spec.datatype} [${range[0]}, ${range[1]}]`;
     nums.push(n);
   }
+  return nums;
+}
+
+function convert(values: unknown[], spec: TensorSpec): TensorData | string {
+  if (spec.datatype === 'BYTES') {
+    return values.every((v) => typeof v === 'string') ? (values as string[]) : 'must hold strings (BYTES)';
+  }
+  const nums = checkNumbers(values, spec);
+  if (typeof nums === 'string') return nums;
+  if (spec.datatype === 'FP16') return Uint16Array.from(nums, toHalfBits);
   const Ctor = TYPED_ARRAYS[spec.datatype];
   if (Ctor === BigInt64Array || Ctor === BigUint64Array) return Ctor.from(nums.map((n) => BigInt(n)));
   return (Ctor as Float32ArrayConstructor).from(nums);

@@ -133,7 +133,7 @@ describe('signatureProblems', () => {
       const sut = signatureProblems({ name: 'iris', features: ['a', 'b', 'c', 'd'] }, { inputs, outputs: IRIS_SIGNATURE.outputs });
 
       // Assert
-      expect(sut).toEqual(['features need a model with exactly one 2-D float input']);
+      expect(sut).toEqual(['features need a model with exactly one 2-D FP32 or FP64 input']);
     });
   });
 

@@ -21,8 +21,8 @@ export function signatureProblems(manifest: ModelManifest, sig: RuntimeSignature
   if (manifest.features) {
     const input = sig.inputs[0];
     const width = input?.shape[1];
-    if (sig.inputs.length !== 1 || input.shape.length !== 2 || !input.datatype.startsWith('FP')) {
-      problems.push('features need a model with exactly one 2-D float input');
+    if (sig.inputs.length !== 1 || input.shape.length !== 2 || (input.datatype !== 'FP32' && input.datatype !== 'FP64')) {
+      problems.push('features need a model with exactly one 2-D FP32 or FP64 input');
     } else if (width !== -1 && width !== manifest.features.length) {
       problems.push(`model input takes ${width} features, model.json lists ${manifest.features.length}`);
     }

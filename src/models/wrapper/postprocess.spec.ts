@@ -1,5 +1,5 @@
 import { NamedTensors, Tensor } from '../tensors/tensor';
-import { ClassPrediction, nest, outputKindOf, postprocess, RegressionPrediction } from './postprocess';
+import { ClassPrediction, nest, outputKindOf, postprocess, probabilityOutput, RegressionPrediction } from './postprocess';
 
 const fp32 = (shape: number[], values: number[]): Tensor => ({ datatype: 'FP32', shape, data: Float32Array.from(values) });
 const LABELS = ['setosa', 'versicolor', 'virginica'];
@@ -228,5 +228,18 @@ describe('outputKindOf', () => {
 
     // Assert
     expect(sut).toBe('raw');
+  });
+});
+
+describe('probabilityOutput (regression: a `probabilities` output of the wrong width is not used)', () => {
+  it('skips a probabilities output whose columns do not match the labels', () => {
+    // Arrange
+    const outputs: NamedTensors = {
+      probabilities: { datatype: 'FP32', shape: [2, 2], data: new Float32Array([0.9, 0.1, 0.2, 0.8]) },
+    };
+    // Act
+    const sut = probabilityOutput(outputs, 3);
+    // Assert
+    expect(sut).toBeUndefined();
   });
 });

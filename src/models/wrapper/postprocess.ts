@@ -23,10 +23,17 @@ export function outputKindOf(manifest: ModelManifest): OutputKind {
 
 const toNumber = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : Number(v));
 
-/** The classifier's probability tensor: named `probabilities`, else the first float output with one column per label. */
+const hasLabelColumns = (t: Tensor, labelCount: number): boolean =>
+  (t.datatype === 'FP32' || t.datatype === 'FP64') && t.shape.length === 2 && t.shape[1] === labelCount;
+
+/**
+ * The classifier's probability tensor: a 2-D float output with one column per label, preferring
+ * the one named `probabilities` (skl2onnx's name with ZipMap off).
+ */
 export function probabilityOutput(outputs: NamedTensors, labelCount: number): Tensor | undefined {
-  if (outputs.probabilities) return outputs.probabilities;
-  return Object.values(outputs).find((t) => t.datatype.startsWith('FP') && t.shape[t.shape.length - 1] === labelCount);
+  const named = outputs.probabilities;
+  if (named && hasLabelColumns(named, labelCount)) return named;
+  return Object.values(outputs).find((t) => hasLabelColumns(t, labelCount));
 }
 
 function classify(outputs: NamedTensors, labels: string[]): ClassPrediction[] {
