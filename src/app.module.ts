@@ -1,8 +1,11 @@
 import { Module, ValidationPipe } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { ApiKeyGuard } from './common/guards/api-key.guard';
+import { clientThrottleKey, clientTracker } from './common/guards/client-throttler.guard';
 import { PredictionLogInterceptor } from './common/interceptors/prediction-log.interceptor';
 import { validationExceptionFactory } from './common/pipes/validation-exception.factory';
 import { AllConfig } from './config/app-config';
@@ -16,7 +19,7 @@ import { SerializationInterceptor } from './serialization/serialization.intercep
 import { SerializationModule } from './serialization/serialization.module';
 import { SerializationService } from './serialization/serialization.service';
 
-/** Feature modules plus the cross-cutting wiring: one filter, one validation pipe, logging fields, response serialization. */
+/** Feature modules plus the cross-cutting wiring: API-key guard, one filter, one validation pipe, logging fields, response serialization. */
 @Module({
   imports: [
     AppConfigModule,
@@ -29,12 +32,28 @@ import { SerializationService } from './serialization/serialization.service';
     }),
     LoggingModule,
     MetricsModule,
+    ThrottlerModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AllConfig, true>) => {
+        const { requestsPerMinute: minute, requestsPerHour: hour } = config.getOrThrow('limits', { infer: true });
+        // A limit of 0 disables that throttler (the library still needs a positive limit).
+        return {
+          throttlers: [
+            { name: 'minute', ttl: 60_000, limit: Math.max(1, minute), skipIf: () => minute === 0 },
+            { name: 'hour', ttl: 3_600_000, limit: Math.max(1, hour), skipIf: () => hour === 0 },
+          ],
+          generateKey: clientThrottleKey,
+          getTracker: clientTracker,
+        };
+      },
+    }),
     ModelsModule,
     HealthModule,
     InferenceModule,
   ],
   providers: [
     { provide: APP_FILTER, useClass: AllExceptionsFilter },
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
     {
       provide: APP_PIPE,
       useValue: new ValidationPipe({

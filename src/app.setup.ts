@@ -1,11 +1,14 @@
 import { Logger } from '@nestjs/common';
+import type { CorsOptions } from '@nestjs/common/interfaces/external/cors-options.interface';
 import { ConfigService } from '@nestjs/config';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import type { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
 
 import { writeError } from './common/filters/all-exceptions.filter';
+import { inputLimitsMiddleware, jsonContentTypeMiddleware } from './common/middleware/input-limits.middleware';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware';
 import { AllConfig } from './config/app-config';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
@@ -19,14 +22,33 @@ import { MetricsService } from './metrics/metrics.service';
 export function configureApp(app: NestExpressApplication): void {
   const config = app.get<ConfigService<AllConfig, true>>(ConfigService);
   const http = config.getOrThrow('app', { infer: true });
+  const limits = config.getOrThrow('limits', { infer: true });
   app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
+  app.set('trust proxy', trustProxySetting(http.trustProxy));
   app.use(requestIdMiddleware);
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
-  app.useBodyParser('json', { limit: http.bodyLimit });
+  app.use(helmet());
+  if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));
+  app.use(jsonContentTypeMiddleware);
+  app.useBodyParser('json', { limit: http.bodyLimit, type: ['application/json', 'application/*+json'] });
+  app.use(inputLimitsMiddleware(limits));
   const logger = new Logger('HttpErrors');
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => writeError(err, req, res, logger));
   setupSwagger(app);
+}
+
+/** TRUST_PROXY → Express `trust proxy`: empty = off (X-Forwarded-For ignored), true/false, a hop count, or addresses/subnets. */
+export function trustProxySetting(value: string): boolean | number | string {
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+/** CORS only for the listed origins; `*` is allowed but never together with credentials. */
+export function corsOptions(origins: string[]): CorsOptions {
+  const any = origins.includes('*');
+  return { origin: any ? '*' : origins, credentials: !any, exposedHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'] };
 }
 
 function setupSwagger(app: NestExpressApplication): void {

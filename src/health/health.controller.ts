@@ -2,11 +2,13 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 
+import { Public } from '../common/decorators/access.decorator';
 import { ModelsHealthIndicator } from './indicators/models.health';
 import { ProcessHealthIndicator } from './indicators/process.health';
 
 /** Terminus probes. Never throttled nor behind API keys. */
 @ApiTags('health')
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

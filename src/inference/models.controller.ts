@@ -1,11 +1,13 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
 import { ModelCatalogService } from '../models/model-catalog.service';
 import { ModelIdParamDto } from './dto/model-id-param.dto';
 import { ERROR_RESPONSES } from './swagger-examples';
 
 @ApiTags('models')
+@ApiBearerAuth()
+@ApiSecurity('api-key')
 @Controller('models')
 export class ModelsController {
   constructor(private readonly catalog: ModelCatalogService) {}

@@ -1,7 +1,9 @@
-import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
 import { RequestId } from '../common/decorators/request-id.decorator';
+import { ClientThrottlerGuard } from '../common/guards/client-throttler.guard';
+import { MemoryGuard } from '../common/guards/memory.guard';
 import { JsonArrayPipe } from '../common/pipes/json-array.pipe';
 import { PredictionService } from '../models/prediction.service';
 import { BatchResult, PredictionResult } from '../models/prediction.types';
@@ -10,6 +12,12 @@ import { PredictRequestDto } from './dto/predict-request.dto';
 import { BATCH_BODY_EXAMPLE, ERROR_RESPONSES, PREDICT_RESPONSE_EXAMPLE } from './swagger-examples';
 
 @ApiTags('predict')
+@ApiBearerAuth()
+@ApiSecurity('api-key')
+@UseGuards(MemoryGuard, ClientThrottlerGuard)
+@ApiResponse({ status: 401, description: 'Missing or invalid API key (when API_KEYS is set)' })
+@ApiResponse({ status: 415, description: 'Body is not application/json' })
+@ApiResponse({ status: 429, description: 'REQUESTS_PER_MINUTE or REQUESTS_PER_HOUR exceeded for this client (Retry-After, X-RateLimit-*)' })
 @Controller('predict')
 export class PredictController {
   constructor(private readonly predictions: PredictionService) {}

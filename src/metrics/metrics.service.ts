@@ -51,6 +51,7 @@ export class MetricsService {
   private readonly queueDepth = this.gauge('ml_queue_depth', 'Requests queued or in flight per model version', ['model_id', 'model_version']);
   private readonly cacheHits = this.counter('ml_cache_hits_total', 'Prediction cache hits', ['model_id']);
   private readonly cacheMisses = this.counter('ml_cache_misses_total', 'Prediction cache misses', ['model_id']);
+  private readonly memoryShedding = new Counter({ name: 'ml_memory_shed_requests_total', help: 'Predictions refused while RSS was above MAX_MEMORY_MB', registers: [this.registry] });
   private readonly rateLimited = this.counter('ml_rate_limited_requests_total', 'Requests refused by a rate limit', ['limit']);
   private readonly routed = this.counter('ml_routed_requests_total', 'Requests by routed variant', ['model_id', 'model_version', 'variant']);
   private readonly shadowAgreement = this.counter('ml_shadow_agreement_total', 'Shadow answers agreeing with stable', ['model_id', 'agree']);
@@ -112,6 +113,11 @@ export class MetricsService {
 
   rateLimit(limit: string): void {
     this.rateLimited.inc({ limit });
+  }
+
+  /** A prediction refused because RSS is above MAX_MEMORY_MB. */
+  memoryShed(): void {
+    this.memoryShedding.inc();
   }
 
   routedRequest(modelId: string, version: number, variant: string): void {

@@ -32,6 +32,7 @@ const featuresOfItem = (item: unknown): unknown =>
 export class PredictionService {
   private readonly timeoutMs: number;
   private readonly maxBatchItems: number;
+  private readonly maxFeatures: number;
 
   constructor(
     private readonly registry: ModelRegistryService,
@@ -41,6 +42,7 @@ export class PredictionService {
   ) {
     this.timeoutMs = config.getOrThrow('models.timeoutMs', { infer: true });
     this.maxBatchItems = config.getOrThrow('models.maxBatchItems', { infer: true });
+    this.maxFeatures = config.getOrThrow('limits.maxFeatures', { infer: true });
   }
 
   /**
@@ -122,6 +124,10 @@ export class PredictionService {
   }
 
   private encode(route: Route, features: unknown): Encoded {
+    const count = typeof features === 'object' && features !== null ? Object.keys(features).length : 0;
+    if (count > this.maxFeatures) {
+      return { ok: false, details: [{ field: 'features', message: `has ${count} entries, more than MAX_FEATURES (${this.maxFeatures})` }] };
+    }
     const inputs = route.version.signature!.inputs;
     const names = route.entry.features;
     return names ? encodeTabular(features, names, inputs[0]) : encodeNamedTensors(features, inputs);

@@ -11,7 +11,7 @@ const irisRow = (i: number) => ({
 describe('throughput: dynamic batching and the prediction cache', () => {
   describe('dynamic batching', () => {
     let app: NestExpressApplication;
-    beforeAll(async () => { app = await createApp({ env: { ENABLE_CACHING: 'false' } }); });
+    beforeAll(async () => { app = await createApp({ env: { ENABLE_CACHING: 'false', REQUESTS_PER_MINUTE: '0' } }); });
     afterAll(async () => { await app.close(); });
 
     it('64 concurrent predictions give the same answers as 64 sequential ones, merged into batches > 1', async () => {

@@ -16,12 +16,15 @@ export interface CreateAppOptions {
   waitForModels?: boolean;
 }
 
+/** The environment before any test changed it; every app starts from it, so settings never leak between apps. */
+const BASELINE_ENV = { ...process.env };
+
 /**
  * Boots the real AppModule on the real bundled models with the same HTTP wiring as main.ts.
- * jest gives each test file its own copy of process.env, so env set here stays in this file.
+ * The environment is reset to the baseline plus `env` for each app.
  */
 export async function createApp({ env = {}, customize, waitForModels = true }: CreateAppOptions = {}): Promise<NestExpressApplication> {
-  Object.assign(process.env, { MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', ...env });
+  process.env = { ...BASELINE_ENV, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', ...env };
   const builder = Test.createTestingModule({ imports: [AppModule] });
   const moduleRef = await (customize ? customize(builder) : builder).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });

@@ -1,0 +1,27 @@
+import { CanActivate, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+
+import { AllConfig } from '../../config/app-config';
+import { MetricsService } from '../../metrics/metrics.service';
+import { AppError } from '../errors/app-error';
+import { ErrorCode } from '../errors/error-code';
+
+/**
+ * Load shedding on memory: while the process RSS is above MAX_MEMORY_MB, new predictions get 503
+ * with Retry-After (readiness fails too, see the health module) until it falls back under.
+ */
+@Injectable()
+export class MemoryGuard implements CanActivate {
+  private readonly maxBytes: number;
+
+  constructor(config: ConfigService<AllConfig, true>, private readonly metrics: MetricsService) {
+    this.maxBytes = config.getOrThrow('limits.maxMemoryMb', { infer: true }) * 1024 * 1024;
+  }
+
+  canActivate(): boolean {
+    const rss = process.memoryUsage.rss();
+    if (rss < this.maxBytes) return true;
+    this.metrics.memoryShed();
+    throw new AppError(ErrorCode.OVERLOADED, `Server memory (${Math.round(rss / 1048576)} MB RSS) is above MAX_MEMORY_MB; retry later`, [], 5);
+  }
+}
