@@ -8,6 +8,7 @@ import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 
 import { writeError } from './common/filters/all-exceptions.filter';
+import { ShutdownState } from './common/lifecycle/shutdown-state';
 import { inputLimitsMiddleware, jsonContentTypeMiddleware } from './common/middleware/input-limits.middleware';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware';
 import { AllConfig } from './config/app-config';
@@ -27,6 +28,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxySetting(http.trustProxy));
   app.use(requestIdMiddleware);
+  app.use(app.get(ShutdownState).middleware);
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
   app.use(helmet());
   if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));

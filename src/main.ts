@@ -6,6 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
 import { AppModule } from './app.module';
+import { installGracefulShutdown } from './common/lifecycle/graceful-shutdown';
 import { configureApp } from './app.setup';
 import { AllConfig } from './config/app-config';
 import { MetricsServer } from './metrics/metrics-server';
@@ -13,9 +14,9 @@ import { MetricsServer } from './metrics/metrics-server';
 async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, bufferLogs: true });
   configureApp(app);
-  app.enableShutdownHooks();
   const config = app.get<ConfigService<AllConfig, true>>(ConfigService);
-  const { port, host } = config.getOrThrow('app', { infer: true });
+  const { port, host, shutdownTimeoutSeconds, shutdownDelaySeconds } = config.getOrThrow('app', { infer: true });
+  installGracefulShutdown(app, { timeoutMs: shutdownTimeoutSeconds * 1000, delayMs: shutdownDelaySeconds * 1000 });
   const metrics = config.getOrThrow('metrics', { infer: true });
   await app.listen(port, host);
   if (metrics.enabled && metrics.port !== port) await app.get(MetricsServer).start(metrics.port, host);

@@ -15,6 +15,7 @@ export interface AllConfig {
     bodyLimit: string;
     trustProxy: string;
     shutdownTimeoutSeconds: number;
+    shutdownDelaySeconds: number;
     logLevel: string;
     logFormat: 'json' | 'pretty';
   };
@@ -86,6 +87,7 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
       bodyLimit: e.BODY_LIMIT,
       trustProxy: e.TRUST_PROXY,
       shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+      shutdownDelaySeconds: e.SHUTDOWN_DELAY_SECONDS,
       logLevel: e.LOG_LEVEL,
       logFormat: e.LOG_FORMAT,
     },

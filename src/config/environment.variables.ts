@@ -69,4 +69,5 @@ export class EnvironmentVariables {
   REDIS_URL = '';
   @IsString() TRUST_PROXY = '';
   @Transform(toNumber) @Min(0) @Max(600) SHUTDOWN_TIMEOUT_SECONDS = 25;
+  @Transform(toNumber) @Min(0) @Max(600) SHUTDOWN_DELAY_SECONDS = 0;
 }

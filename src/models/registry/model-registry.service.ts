@@ -72,7 +72,9 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
   /** Releases every runtime after the HTTP server has drained. */
   async onApplicationShutdown(): Promise<void> {
     await this.loading;
-    await Promise.all([...this.entries.values()].flatMap((e) => [...e.versions.values()].map((v) => v.release(this.drainMs))));
+    const versions = [...this.entries.values()].flatMap((e) => [...e.versions.values()]);
+    await Promise.all(versions.map((v) => v.release(this.drainMs)));
+    this.logger.log(`released ${versions.length} model versions (onnxruntime sessions)`);
   }
 
   get defaultModel(): string {
