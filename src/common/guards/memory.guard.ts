@@ -1,4 +1,4 @@
-import { CanActivate, Injectable } from '@nestjs/common';
+import { CanActivate, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 
 import { AllConfig } from '../../config/app-config';
@@ -11,15 +11,22 @@ import { ErrorCode } from '../errors/error-code';
  * with Retry-After (readiness fails too, see the health module) until it falls back under.
  */
 @Injectable()
-export class MemoryGuard implements CanActivate {
+export class MemoryGuard implements CanActivate, OnModuleDestroy {
   private readonly maxBytes: number;
+  private rss = process.memoryUsage.rss();
+  // Reading RSS costs a /proc read (~4% of CPU when done per request); a 250 ms sample is plenty.
+  private readonly sampler = setInterval(() => { this.rss = process.memoryUsage.rss(); }, 250).unref();
 
   constructor(config: ConfigService<AllConfig, true>, private readonly metrics: MetricsService) {
     this.maxBytes = config.getOrThrow('limits.maxMemoryMb', { infer: true }) * 1024 * 1024;
   }
 
+  onModuleDestroy(): void {
+    clearInterval(this.sampler);
+  }
+
   canActivate(): boolean {
-    const rss = process.memoryUsage.rss();
+    const { rss } = this;
     if (rss < this.maxBytes) return true;
     this.metrics.memoryShed();
     throw new AppError(ErrorCode.OVERLOADED, `Server memory (${Math.round(rss / 1048576)} MB RSS) is above MAX_MEMORY_MB; retry later`, [], 5);

@@ -27,8 +27,11 @@ export class OnnxRuntime extends ModelRuntime {
       executionProviders: ['cpu'],
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     };
-    // onnxruntime rejects an explicit undefined; omit the key to keep its default (all cores).
-    if (options.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
+    // One intra-op thread by default: Node's event loop needs a core of its own, and concurrency
+    // comes from dynamic batching rather than from splitting one small matmul across threads.
+    // model.json session_options.intra_op_num_threads overrides it for large models.
+    sessionOptions.intraOpNumThreads = options.intraOpNumThreads ?? 1;
+    sessionOptions.interOpNumThreads = 1;
     this.session = await InferenceSession.create(path, sessionOptions);
     return { inputs: this.session.inputMetadata.map(specOf), outputs: this.session.outputMetadata.map(specOf) };
   }
