@@ -1,7 +1,8 @@
 import { Body, Controller, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
 import { RequestId } from '../common/decorators/request-id.decorator';
+import { RoutingKey } from '../common/decorators/routing-key.decorator';
 import { ClientThrottlerGuard } from '../common/guards/client-throttler.guard';
 import { MemoryGuard } from '../common/guards/memory.guard';
 import { JsonArrayPipe } from '../common/pipes/json-array.pipe';
@@ -17,6 +18,7 @@ import { BATCH_BODY_EXAMPLE, ERROR_RESPONSES, PREDICT_RESPONSE_EXAMPLE } from '.
 @UseGuards(MemoryGuard, ClientThrottlerGuard)
 @ApiResponse({ status: 401, description: 'Missing or invalid API key (when API_KEYS is set)' })
 @ApiResponse({ status: 415, description: 'Body is not application/json' })
+@ApiHeader({ name: 'X-Routing-Key', required: false, description: 'Sticky canary routing key (e.g. a user id); defaults to the API-key name' })
 @ApiResponse({ status: 429, description: 'REQUESTS_PER_MINUTE or REQUESTS_PER_HOUR exceeded for this client (Retry-After, X-RateLimit-*)' })
 @Controller('predict')
 export class PredictController {
@@ -32,8 +34,8 @@ export class PredictController {
   @ApiResponse({ status: 422, ...ERROR_RESPONSES[422] })
   @ApiResponse({ status: 503, ...ERROR_RESPONSES[503] })
   @ApiResponse({ status: 504, ...ERROR_RESPONSES[504] })
-  predict(@Body() body: PredictRequestDto, @RequestId() requestId: string): Promise<PredictionResult> {
-    return this.predictions.predict(body, requestId);
+  predict(@Body() body: PredictRequestDto, @RequestId() requestId: string, @RoutingKey() routingKey?: string): Promise<PredictionResult> {
+    return this.predictions.predict(body, requestId, routingKey);
   }
 
   @Post('batch')
@@ -47,7 +49,7 @@ export class PredictController {
   @ApiResponse({ status: 400, description: 'Malformed JSON, or more than MAX_BATCH_ITEMS items' })
   @ApiResponse({ status: 404, ...ERROR_RESPONSES[404] })
   @ApiResponse({ status: 422, description: 'Body is not a non-empty array, or the query is invalid' })
-  predictBatch(@Body(JsonArrayPipe) items: unknown[], @Query() query: BatchQueryDto): Promise<BatchResult> {
-    return this.predictions.predictBatch(items, query.model_id, query.model_version);
+  predictBatch(@Body(JsonArrayPipe) items: unknown[], @Query() query: BatchQueryDto, @RoutingKey() routingKey?: string): Promise<BatchResult> {
+    return this.predictions.predictBatch(items, query.model_id, query.model_version, routingKey);
   }
 }

@@ -7,7 +7,12 @@ import { PredictionCache } from './cache/prediction-cache';
 import { ModelCatalogService } from './model-catalog.service';
 import { PredictionService } from './prediction.service';
 import { ModelRegistryService } from './registry/model-registry.service';
+import { FileRegistryStateStore } from './registry/state/file-registry-state.store';
+import { RegistryStateStore } from './registry/state/registry-state.store';
+import { VersionLoader } from './registry/version-loader';
 import { ModelRepositoryService } from './repository/model-repository.service';
+import { RolloutTrafficService } from './rollout/rollout-traffic.service';
+import { RolloutService } from './rollout/rollout.service';
 import { DefaultRuntimeFactory } from './runtimes/default-runtime.factory';
 import { ModelRuntimeFactory } from './runtimes/model-runtime';
 import { PredictionMonitor } from './wrapper/prediction-monitor';
@@ -17,7 +22,15 @@ import { PredictionMonitor } from './wrapper/prediction-monitor';
   providers: [
     ModelRepositoryService,
     { provide: ModelRuntimeFactory, useClass: DefaultRuntimeFactory },
+    VersionLoader,
     ModelRegistryService,
+    RolloutService,
+    RolloutTrafficService,
+    {
+      provide: RegistryStateStore,
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AllConfig, true>) => new FileRegistryStateStore(config.getOrThrow('models.registryStateFile', { infer: true })),
+    },
     {
       provide: PredictionCache,
       inject: [ConfigService],
@@ -30,6 +43,6 @@ import { PredictionMonitor } from './wrapper/prediction-monitor';
     PredictionMonitor,
     ModelCatalogService,
   ],
-  exports: [ModelRegistryService, PredictionService, ModelRepositoryService, ModelCatalogService],
+  exports: [ModelRegistryService, PredictionService, ModelRepositoryService, ModelCatalogService, RolloutService],
 })
 export class ModelsModule {}

@@ -5,17 +5,14 @@ import { basename, dirname, resolve } from 'node:path';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-code';
 import { AllConfig, buildConfig } from '../config/app-config';
-import { MetricsService } from '../metrics/metrics.service';
-import { LruPredictionCache } from './cache/lru-prediction-cache';
 import { PredictionService } from './prediction.service';
 import { BatchItemResult } from './prediction.types';
 import { ModelRegistryService } from './registry/model-registry.service';
-import { ModelRepositoryService } from './repository/model-repository.service';
 import { DefaultRuntimeFactory } from './runtimes/default-runtime.factory';
 import { ModelRuntime, ModelRuntimeFactory, RuntimeOptions, RuntimeSignature } from './runtimes/model-runtime';
 import { NamedTensors } from './tensors/tensor';
+import { wireModels } from './testing/wire-models';
 import { ClassPrediction, RegressionPrediction } from './wrapper/postprocess';
-import { PredictionMonitor } from './wrapper/prediction-monitor';
 
 const MODELS_DIR = resolve(__dirname, '../../models');
 const SETOSA = [5.1, 3.5, 1.4, 0.2];
@@ -32,13 +29,10 @@ const configOf = (env: Record<string, string> = {}) =>
  */
 async function boot(runtimes: ModelRuntimeFactory, env: Record<string, string> = {}) {
   const config = configOf({ ENABLE_CACHING: 'false', ...env });
-  const metrics = new MetricsService(config);
-  const registry = new ModelRegistryService(new ModelRepositoryService(config), runtimes, config, metrics);
+  const { registry, predictions } = wireModels(config, runtimes);
   await registry.onModuleInit();
   await registry.whenLoaded();
-  const { enabled, size, ttlSeconds } = config.getOrThrow('cache', { infer: true });
-  const cache = new LruPredictionCache({ enabled, maxEntries: size, ttlSeconds });
-  return { registry, sut: new PredictionService(registry, new PredictionMonitor(metrics), cache, config) };
+  return { registry, sut: predictions };
 }
 
 beforeAll(() => {

@@ -12,6 +12,7 @@ import { PredictionCache } from './cache/prediction-cache';
 import { Encoded, encodeNamedTensors, encodeTabular } from './features/feature-encoder';
 import { BatchItemResult, BatchResult, PredictInput, PredictionResult } from './prediction.types';
 import { ModelRegistryService, Route } from './registry/model-registry.service';
+import { RolloutTrafficService } from './rollout/rollout-traffic.service';
 import { canStack, rowsOf, stack, unstack } from './tensors/tensor-batching';
 import { NamedTensors } from './tensors/tensor';
 import { Prediction, postprocess } from './wrapper/postprocess';
@@ -38,6 +39,7 @@ export class PredictionService {
     private readonly registry: ModelRegistryService,
     private readonly monitor: PredictionMonitor,
     private readonly cache: PredictionCache,
+    private readonly traffic: RolloutTrafficService,
     config: ConfigService<AllConfig, true>,
   ) {
     this.timeoutMs = config.getOrThrow('models.timeoutMs', { infer: true });
@@ -50,10 +52,10 @@ export class PredictionService {
    * else inference. Throws AppError: 404 unknown model/version, 422 bad features, 503 not ready
    * or overloaded, 504 timeout.
    */
-  async predict(input: PredictInput, requestId: string): Promise<PredictionResult> {
+  async predict(input: PredictInput, requestId: string, routingKey?: string): Promise<PredictionResult> {
     const start = performance.now();
     const modelId = input.model_id ?? this.registry.defaultModel;
-    const route = this.registry.route(modelId, input.model_version);
+    const route = this.registry.route(modelId, input.model_version, routingKey);
     const encoded = this.encode(route, input.features);
     if (!encoded.ok) {
       const error = AppError.validation(encoded.details, 'Invalid features');
@@ -64,7 +66,10 @@ export class PredictionService {
     const key = useCache ? cacheKey(modelId, route.version.version, input.features) : undefined;
     const hit = key === undefined ? undefined : await this.lookup(route, key, start);
     const prediction = hit ?? postprocess(route.entry.outputKind, await this.execute(route, encoded.inputs, start, 1), route.entry.manifest?.labels)[0];
-    if (key !== undefined && hit === undefined) await this.cache.set(key, { prediction, model_version: String(route.version.version) });
+    if (hit === undefined) {
+      if (key !== undefined) await this.cache.set(key, { prediction, model_version: String(route.version.version) });
+      this.traffic.shadow(route, encoded.inputs, prediction);
+    }
     return {
       request_id: requestId,
       model_id: modelId,
@@ -90,13 +95,13 @@ export class PredictionService {
    * Many predictions for one model: each item is validated on its own (a bad item gets an error
    * in its slot), and the valid ones run as ONE inference call when their tensors stack.
    */
-  async predictBatch(items: unknown[], modelId: string | undefined, version?: number): Promise<BatchResult> {
+  async predictBatch(items: unknown[], modelId: string | undefined, version?: number, routingKey?: string): Promise<BatchResult> {
     const start = performance.now();
     if (items.length > this.maxBatchItems) {
       throw new AppError(ErrorCode.BATCH_TOO_LARGE, `Batch of ${items.length} items exceeds the limit of ${this.maxBatchItems} (MAX_BATCH_ITEMS)`);
     }
     const id = modelId ?? this.registry.defaultModel;
-    const route = this.registry.route(id, version);
+    const route = this.registry.route(id, version, routingKey);
     const encoded = items.map((item) => this.encode(route, featuresOfItem(item)));
     const results: BatchItemResult[] = new Array(items.length);
     const valid: { index: number; inputs: NamedTensors }[] = [];
@@ -114,6 +119,7 @@ export class PredictionService {
       batch_id: randomUUID(),
       model_id: id,
       model_version: String(route.version.version),
+      variant: route.variant,
       results,
       batch_size: items.length,
       succeeded: items.length - failed,

@@ -35,6 +35,7 @@ export interface BatchResult {
   batch_id: string;
   model_id: string;
   model_version: string;
+  variant: Variant;
   results: BatchItemResult[];
   batch_size: number;
   succeeded: number;

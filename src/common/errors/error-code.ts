@@ -3,6 +3,7 @@ export enum ErrorCode {
   BAD_REQUEST = 'BAD_REQUEST',
   MALFORMED_JSON = 'MALFORMED_JSON',
   VALIDATION_FAILED = 'VALIDATION_FAILED',
+  MODEL_LOAD_FAILED = 'MODEL_LOAD_FAILED',
   BATCH_TOO_LARGE = 'BATCH_TOO_LARGE',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
@@ -42,6 +43,7 @@ export function statusOf(code: ErrorCode): number {
     case ErrorCode.UNSUPPORTED_MEDIA_TYPE:
       return 415;
     case ErrorCode.VALIDATION_FAILED:
+    case ErrorCode.MODEL_LOAD_FAILED:
       return 422;
     case ErrorCode.RATE_LIMITED:
       return 429;

@@ -1,12 +1,21 @@
 import { ModelManifest, TensorSpec } from '../repository/model-manifest';
+import { CanaryPolicy, ShadowPolicy } from '../routing/routing-policy';
+import { VariantStats } from '../routing/variant-stats';
 import { OutputKind, outputKindOf } from '../wrapper/postprocess';
 import { ModelVersion } from './model-version';
+import { ModelRoutingState } from './state/registry-state';
 
 /** A model in the registry: its manifest (or why it has none), versions and stages. */
 export class ModelEntry {
   readonly versions = new Map<number, ModelVersion>();
+  /** Per-variant traffic, errors and latency (stable / canary / shadow), reset when a canary starts. */
+  readonly variants = new VariantStats();
   active: number | undefined;
   staging: number | undefined;
+  /** The active version before the last promotion, for rollback. */
+  previousActive: number | undefined;
+  canary: CanaryPolicy | undefined;
+  shadow: ShadowPolicy | undefined;
 
   constructor(readonly name: string, readonly manifest: ModelManifest | undefined, readonly error?: string) {}
 
@@ -16,6 +25,30 @@ export class ModelEntry {
 
   get features(): string[] | undefined {
     return this.manifest?.features;
+  }
+
+  /** The rollout settings to persist. */
+  routingState(): ModelRoutingState {
+    return { active: this.active, staging: this.staging, previous_active: this.previousActive, canary: this.canary, shadow: this.shadow };
+  }
+
+  /**
+   * Restores persisted settings, keeping only versions that exist in the repository (a state file
+   * may name versions that were since removed). Returns what was dropped, for the log.
+   */
+  applyState(state: ModelRoutingState): string[] {
+    const dropped: string[] = [];
+    const keep = (v: number | undefined, what: string): number | undefined => {
+      if (v === undefined || this.versions.has(v)) return v;
+      dropped.push(`${what} version ${v} is not in the repository`);
+      return undefined;
+    };
+    this.active = keep(state.active, 'active') ?? this.active;
+    this.staging = keep(state.staging, 'staging');
+    this.previousActive = keep(state.previous_active, 'previous active');
+    this.canary = state.canary && keep(state.canary.version, 'canary') !== undefined ? state.canary : undefined;
+    this.shadow = state.shadow && keep(state.shadow.version, 'shadow') !== undefined ? state.shadow : undefined;
+    return dropped;
   }
 
   /** The highest READY version; the default active stage when model.json names none. */

@@ -7,9 +7,8 @@ import { join, resolve } from 'node:path';
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { AllConfig, buildConfig } from '../../config/app-config';
-import { MetricsService } from '../../metrics/metrics.service';
-import { ModelRepositoryService } from '../repository/model-repository.service';
 import { DefaultRuntimeFactory } from '../runtimes/default-runtime.factory';
+import { wireModels } from '../testing/wire-models';
 import { ModelRegistryService } from './model-registry.service';
 
 const BUNDLED = resolve(__dirname, '../../../models');
@@ -40,7 +39,7 @@ async function buildRepository(root: string): Promise<void> {
 
 async function boot(root: string, env: Record<string, string> = {}): Promise<ModelRegistryService> {
   const config = new ConfigService<AllConfig, true>(buildConfig({ MODEL_REPOSITORY: root, ...env }));
-  const sut = new ModelRegistryService(new ModelRepositoryService(config), new DefaultRuntimeFactory(), config, new MetricsService(config));
+  const sut = wireModels(config, new DefaultRuntimeFactory()).registry;
   await sut.onModuleInit();
   await sut.whenLoaded();
   return sut;

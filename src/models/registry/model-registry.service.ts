@@ -5,15 +5,14 @@ import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { AllConfig } from '../../config/app-config';
 import { MetricsService, ModelStateSample } from '../../metrics/metrics.service';
-import { batcherOptions, BatchingDefaults } from '../batching/batcher-options';
-import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { DiscoveredModel } from '../repository/model-manifest';
 import { ModelRepositoryService } from '../repository/model-repository.service';
-import { ModelRuntime, ModelRuntimeFactory, RuntimeSignature } from '../runtimes/model-runtime';
+import { chooseVariant } from '../routing/routing-policy';
 import { ModelEntry } from './model-entry';
 import { ModelVersion } from './model-version';
-import { signatureProblems } from './signature-check';
-import { warmUpInputs } from './warm-up';
+import { RegistryState } from './state/registry-state';
+import { RegistryStateStore } from './state/registry-state.store';
+import { VersionLoader } from './version-loader';
 
 export type Variant = 'stable' | 'canary' | 'pinned';
 
@@ -25,31 +24,31 @@ export interface Route {
 }
 
 /**
- * The registry of models and their loaded versions (the seed's ModelRegistry). Loads every
- * version found in the repository at boot; a version that fails is FAILED with its reason and
- * the others keep serving.
+ * The registry of models and their versions (the seed's ModelRegistry). At boot it discovers
+ * the repository, restores the persisted stages/canary/shadow, and loads every version; a
+ * version that fails is FAILED with its reason and the others keep serving. It routes each
+ * request (pinned, canary or stable); rollout changes are made by the RolloutService.
  */
 @Injectable()
 export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(ModelRegistryService.name);
+  private readonly logger = new Logger('ModelRegistry');
   private readonly entries = new Map<string, ModelEntry>();
   private readonly defaultModelId: string;
   private readonly pinnedVersion: number | undefined;
-  private readonly batching: BatchingDefaults;
   private readonly drainMs: number;
   private loading: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly repository: ModelRepositoryService,
-    private readonly runtimes: ModelRuntimeFactory,
+    private readonly loader: VersionLoader,
+    private readonly store: RegistryStateStore,
     config: ConfigService<AllConfig, true>,
-    private readonly metrics: MetricsService,
+    metrics: MetricsService,
   ) {
-    this.batching = config.getOrThrow('models', { infer: true });
-    this.drainMs = config.getOrThrow('app.shutdownTimeoutSeconds', { infer: true }) * 1000;
-    metrics.setModelStateSource(() => this.stateSamples());
     this.defaultModelId = config.getOrThrow('models.defaultModelId', { infer: true });
     this.pinnedVersion = config.get('models.pinnedVersion', { infer: true });
+    this.drainMs = config.getOrThrow('app.shutdownTimeoutSeconds', { infer: true }) * 1000;
+    metrics.setModelStateSource(() => this.stateSamples());
   }
 
   /**
@@ -57,9 +56,9 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
    * server answers health probes while models load (readiness stays 503 until they are READY).
    */
   async onModuleInit(): Promise<void> {
-    const found = await this.repository.discover();
-    this.loading = Promise.all(found.map((model) => this.register(model))).then(() => {
-      const summary = [...this.entries.values()].map((e) => `${e.name}@${e.active ?? '-'}`).join(', ');
+    const [found, state] = await Promise.all([this.repository.discover(), this.store.load()]);
+    this.loading = Promise.all(found.map((model) => this.register(model, state))).then(() => {
+      const summary = this.list().map((e) => `${e.name}@${e.active ?? '-'}`).join(', ');
       this.logger.log(`model repository ${this.repository.root}: ${summary || 'no models'}`);
     });
   }
@@ -72,7 +71,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
   /** Releases every runtime after the HTTP server has drained. */
   async onApplicationShutdown(): Promise<void> {
     await this.loading;
-    const versions = [...this.entries.values()].flatMap((e) => [...e.versions.values()]);
+    const versions = this.list().flatMap((e) => [...e.versions.values()]);
     await Promise.all(versions.map((v) => v.release(this.drainMs)));
     this.logger.log(`released ${versions.length} model versions (onnxruntime sessions)`);
   }
@@ -92,34 +91,71 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     return entry;
   }
 
+  /** The version, or VERSION_NOT_FOUND. */
+  version(entry: ModelEntry, number: number): ModelVersion {
+    const version = entry.versions.get(number);
+    if (!version) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `Model '${entry.name}' has no version ${number}`);
+    return version;
+  }
+
   /**
-   * Picks the version for a request: the pinned one when given (any READY version), else the
-   * active stage (MODEL_VERSION pins the default model). Errors: 404 unknown model/version,
-   * 503 when the version exists but is not READY.
+   * Picks the version for a request: the pinned one when given (any READY version; MODEL_VERSION
+   * pins the default model), else the canary for its share of traffic (sticky by routing key when
+   * asked), else the active version. Errors: 404 unknown model/version, 503 when not READY.
    */
-  route(modelId: string, requested?: number): Route {
+  route(modelId: string, requested?: number, routingKey?: string): Route {
     const entry = this.get(modelId);
     if (entry.error) throw new AppError(ErrorCode.MODEL_NOT_READY, `Model '${modelId}' failed to load: ${entry.error}`, [], 30);
     const pinned = requested ?? (modelId === this.defaultModelId ? this.pinnedVersion : undefined);
-    const number = pinned ?? entry.active;
-    if (number === undefined) throw new AppError(ErrorCode.MODEL_NOT_READY, `Model '${modelId}' has no active version`, [], 30);
-    const version = entry.versions.get(number);
-    if (!version) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `Model '${modelId}' has no version ${number}`);
-    if (!version.ready) {
-      const why = version.reason ? `: ${version.reason}` : '';
-      throw new AppError(ErrorCode.MODEL_NOT_READY, `Model '${modelId}' version ${number} is ${version.state}${why}`, [], 5);
-    }
-    return { entry, version, variant: pinned === undefined ? 'stable' : 'pinned' };
+    if (pinned !== undefined) return { entry, version: this.ready(entry, pinned), variant: 'pinned' };
+    const canary = entry.canary && entry.versions.get(entry.canary.version);
+    if (canary?.ready && chooseVariant(entry.canary, routingKey) === 'canary') return { entry, version: canary, variant: 'canary' };
+    if (entry.active === undefined) throw new AppError(ErrorCode.MODEL_NOT_READY, `Model '${modelId}' has no active version`, [], 30);
+    return { entry, version: this.ready(entry, entry.active), variant: 'stable' };
   }
 
-  private batcherFor(entry: ModelEntry, version: ModelVersion, runtime: ModelRuntime, signature: RuntimeSignature): DynamicBatcher {
-    const { name } = entry;
-    const number = version.version;
-    return new DynamicBatcher(runtime, batcherOptions(entry.manifest!, signature, this.batching), {
-      onBatch: (requests) => this.metrics.observeBatch(name, number, requests),
-      onQueueWait: (seconds) => this.metrics.observeQueueWait(name, number, seconds),
-      onQueueDepth: (depth) => this.metrics.setQueueDepth(name, number, depth),
-    });
+  /** The READY version, or 404 / 503. */
+  ready(entry: ModelEntry, number: number): ModelVersion {
+    const version = this.version(entry, number);
+    if (!version.ready) {
+      const why = version.reason ? `: ${version.reason}` : '';
+      throw new AppError(ErrorCode.MODEL_NOT_READY, `Model '${entry.name}' version ${number} is ${version.state}${why}`, [], 5);
+    }
+    return version;
+  }
+
+  /**
+   * Loads (or reloads) one version from the repository as it is on disk now, so a version (or a
+   * whole model) dropped in is served without a restart. Resolves with the version, READY or FAILED.
+   */
+  async loadVersion(modelId: string, number: number): Promise<ModelVersion> {
+    const found = await this.repository.find(modelId);
+    const path = found?.versions.get(number);
+    if (!found || (!this.entries.has(modelId) && !found.manifest)) throw AppError.modelNotFound(modelId);
+    if (!path) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `Model '${modelId}' has no version ${number} in the repository`);
+    const entry = this.entries.get(modelId) ?? this.adopt(found);
+    const previous = entry.versions.get(number);
+    const version = new ModelVersion(number, path);
+    // A new version is listed as LOADING at once; a reload keeps the old one serving until the new one is READY.
+    if (!previous?.ready) entry.versions.set(number, version);
+    if (!(await this.loader.load(entry, version))) return version;
+    entry.versions.set(number, version);
+    await previous?.release(this.drainMs);
+    if (entry.active === undefined) entry.active = number;
+    return version;
+  }
+
+  /** Releases one version's runtime; it stays listed as UNLOADED. */
+  async unloadVersion(entry: ModelEntry, number: number): Promise<ModelVersion> {
+    const version = this.version(entry, number);
+    await version.release(this.drainMs);
+    return version;
+  }
+
+  /** Every model's rollout settings, for the state store. */
+  snapshot(): RegistryState {
+    const models = Object.fromEntries(this.list().filter((e) => !e.error).map((e) => [e.name, e.routingState()]));
+    return { version: 1, updated_at: new Date().toISOString(), models };
   }
 
   /** Every version's state, for the model gauges. */
@@ -129,9 +165,14 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     })));
   }
 
-  private async register(model: DiscoveredModel): Promise<void> {
+  private adopt(model: DiscoveredModel): ModelEntry {
     const entry = new ModelEntry(model.name, model.manifest, model.manifestError);
     this.entries.set(model.name, entry);
+    return entry;
+  }
+
+  private async register(model: DiscoveredModel, state: RegistryState | undefined): Promise<void> {
+    const entry = this.adopt(model);
     if (model.manifestError) {
       this.logger.error(`model ${model.name} FAILED: ${model.manifestError}`);
       return;
@@ -141,28 +182,9 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     // Stages are known before loading, so a request during the load gets 503 (not ready), not 404.
     entry.active = declared?.active !== undefined && entry.versions.has(declared.active) ? declared.active : model.versions.size ? Math.max(...model.versions.keys()) : undefined;
     entry.staging = declared?.staging;
-    await Promise.all([...entry.versions.values()].map((v) => this.load(entry, v)));
+    const saved = state?.models[model.name];
+    if (saved) for (const problem of entry.applyState(saved)) this.logger.warn(`model ${model.name}: persisted state ignored: ${problem}`);
+    await Promise.all([...entry.versions.values()].map((v) => this.loader.load(entry, v)));
     if (entry.active === undefined || !entry.versions.get(entry.active)?.ready) entry.active = entry.highestReady();
-  }
-
-  /** Loads, checks against model.json and warms one version. Never throws: failure → FAILED. */
-  private async load(entry: ModelEntry, version: ModelVersion): Promise<void> {
-    const manifest = entry.manifest!;
-    const runtime = this.runtimes.create(manifest.runtime ?? 'onnx');
-    try {
-      const options = manifest.session_options;
-      const signature = await runtime.load(version.path, {
-        intraOpNumThreads: options?.intra_op_num_threads,
-        graphOptimizationLevel: options?.graph_optimization_level,
-      });
-      const problems = signatureProblems(manifest, signature);
-      if (problems.length) throw new Error(problems.join('; '));
-      await runtime.run(warmUpInputs(signature.inputs));
-      version.serve(runtime, signature, this.batcherFor(entry, version, runtime, signature));
-    } catch (e) {
-      version.fail((e as Error).message);
-      await runtime.unload().catch(() => undefined);
-      this.logger.error(`model ${entry.name} version ${version.version} FAILED: ${version.reason}`);
-    }
   }
 }

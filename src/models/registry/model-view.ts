@@ -8,6 +8,7 @@ export function versionView(entry: ModelEntry, v: ModelVersion) {
     version: String(v.version),
     state: v.state,
     stage: v.version === entry.active ? 'active' : v.version === entry.staging ? 'staging' : null,
+    role: v.version === entry.canary?.version ? 'canary' : v.version === entry.shadow?.version ? 'shadow' : null,
     reason: v.reason ?? null,
     loaded_at: v.loadedAt?.toISOString() ?? null,
     algorithm: info?.algorithm ?? null,
@@ -32,6 +33,9 @@ export function modelView(entry: ModelEntry) {
     reason: entry.error ?? null,
     active_version: entry.active === undefined ? null : String(entry.active),
     staging_version: entry.staging === undefined ? null : String(entry.staging),
+    previous_active_version: entry.previousActive === undefined ? null : String(entry.previousActive),
+    canary: entry.canary ?? null,
+    shadow: entry.shadow ?? null,
     versions: [...entry.versions.values()].map((v) => versionView(entry, v)),
   };
 }

@@ -4,6 +4,7 @@ import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { MetricsService, PredictionErrorReason } from '../../metrics/metrics.service';
 import { Route } from '../registry/model-registry.service';
+import { RolloutTrafficService } from '../rollout/rollout-traffic.service';
 
 /** The metrics reason of a failed prediction. */
 export function reasonOf(error: unknown): PredictionErrorReason {
@@ -18,14 +19,14 @@ export function reasonOf(error: unknown): PredictionErrorReason {
 
 /**
  * The monitoring half of the seed's ProductionModelWrapper: every prediction outcome goes to the
- * version's windowed stats, the Prometheus counters and the structlog-style events
+ * version's windowed stats, the rollout's per-variant stats, the Prometheus counters and the structlog-style events
  * (`prediction_started` debug, `prediction_completed` info, `prediction_failed` warn).
  */
 @Injectable()
 export class PredictionMonitor {
   private readonly logger = new Logger('Prediction');
 
-  constructor(private readonly metrics: MetricsService) {}
+  constructor(private readonly metrics: MetricsService, private readonly traffic: RolloutTrafficService) {}
 
   started(route: Route, requests: number): void {
     this.logger.debug({ event: 'prediction_started', model_id: route.entry.name, model_version: String(route.version.version), requests });
@@ -42,6 +43,7 @@ export class PredictionMonitor {
     for (let i = 0; i < requests; i += 1) {
       route.version.stats.record(true, ms);
       this.metrics.observePrediction(name, version, 'success', ms / 1000);
+      this.traffic.observe(route, true, ms);
     }
     this.logger.log({ event: 'prediction_completed', model_id: name, model_version: String(version), requests, duration_ms: ms, success: true });
   }
@@ -55,6 +57,7 @@ export class PredictionMonitor {
       route.version.stats.record(false, ms);
       this.metrics.observePrediction(name, version, 'error', ms / 1000);
       this.metrics.predictionError(name, version, reason);
+      this.traffic.observe(route, false, ms);
     }
     const message = error instanceof Error ? error.message : String(error);
     this.logger.warn({ event: 'prediction_failed', model_id: name, model_version: String(version), requests, reason, error: message, duration_ms: ms, success: false });

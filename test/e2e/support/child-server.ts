@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../../..');
 
@@ -32,7 +33,10 @@ export async function startServer(env: Record<string, string> = {}, readyTimeout
   let out = '';
   const proc = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: String(port), LOG_LEVEL: 'warn',
+      REGISTRY_STATE_FILE: join(tmpdir(), `nms-state-${port}-${Date.now()}.json`), ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });

@@ -1,6 +1,8 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
-import { resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 import { AppModule } from '../../../src/app.module';
 import { configureApp } from '../../../src/app.setup';
@@ -24,7 +26,9 @@ const BASELINE_ENV = { ...process.env };
  * The environment is reset to the baseline plus `env` for each app.
  */
 export async function createApp({ env = {}, customize, waitForModels = true }: CreateAppOptions = {}): Promise<NestExpressApplication> {
-  process.env = { ...BASELINE_ENV, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', ...env };
+  // Each app gets its own registry state file, so a promotion in one test never leaks into another.
+  const stateFile = join(tmpdir(), `nms-state-${process.pid}-${randomUUID()}.json`);
+  process.env = { ...BASELINE_ENV, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', REGISTRY_STATE_FILE: stateFile, ...env };
   const builder = Test.createTestingModule({ imports: [AppModule] });
   const moduleRef = await (customize ? customize(builder) : builder).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });

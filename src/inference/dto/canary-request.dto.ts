@@ -1,0 +1,31 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsBoolean, IsInt, IsNumber, IsOptional, Max, Min, ValidateNested } from 'class-validator';
+
+import { AutoAbortDto } from './auto-abort.dto';
+import { ToVersion } from './validators';
+
+export class CanaryRequestDto {
+  @ApiProperty({ description: 'A READY version other than the active one', example: 1, type: Number })
+  @ToVersion()
+  @IsInt({ message: 'version must be a positive integer' })
+  @Min(1)
+  version: number;
+
+  @ApiProperty({ description: 'Share of unpinned requests sent to the canary (0-100)', example: 10 })
+  @IsNumber()
+  @Min(0)
+  @Max(100)
+  percentage: number;
+
+  @ApiPropertyOptional({ description: 'Same routing key (X-Routing-Key or API-key name) → same variant', example: false })
+  @IsOptional()
+  @IsBoolean()
+  sticky?: boolean;
+
+  @ApiPropertyOptional({ type: AutoAbortDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => AutoAbortDto)
+  auto_abort?: AutoAbortDto;
+}

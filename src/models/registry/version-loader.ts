@@ -1,0 +1,62 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+
+import { AllConfig } from '../../config/app-config';
+import { MetricsService } from '../../metrics/metrics.service';
+import { batcherOptions, BatchingDefaults } from '../batching/batcher-options';
+import { DynamicBatcher } from '../batching/dynamic-batcher';
+import { ModelRuntime, ModelRuntimeFactory, RuntimeSignature } from '../runtimes/model-runtime';
+import { ModelEntry } from './model-entry';
+import { ModelVersion } from './model-version';
+import { signatureProblems } from './signature-check';
+import { warmUpInputs } from './warm-up';
+
+/**
+ * Brings one version to READY: a fresh runtime, the model file loaded, its signature checked
+ * against model.json, one warm-up inference, and a dynamic batcher in front. Never throws: a
+ * failure leaves the version FAILED with its reason.
+ */
+@Injectable()
+export class VersionLoader {
+  private readonly logger = new Logger('ModelRegistry');
+  private readonly batching: BatchingDefaults;
+
+  constructor(private readonly runtimes: ModelRuntimeFactory, private readonly metrics: MetricsService, config: ConfigService<AllConfig, true>) {
+    this.batching = config.getOrThrow('models', { infer: true });
+  }
+
+  /** Resolves true when the version is READY. */
+  async load(entry: ModelEntry, version: ModelVersion): Promise<boolean> {
+    const manifest = entry.manifest!;
+    const runtime = this.runtimes.create(manifest.runtime ?? 'onnx');
+    try {
+      const options = manifest.session_options;
+      const signature = await runtime.load(version.path, {
+        intraOpNumThreads: options?.intra_op_num_threads,
+        graphOptimizationLevel: options?.graph_optimization_level,
+      });
+      const problems = signatureProblems(manifest, signature);
+      if (problems.length) throw new Error(problems.join('; '));
+      await runtime.run(warmUpInputs(signature.inputs));
+      version.serve(runtime, signature, this.batcherFor(entry, version, runtime, signature));
+      this.metrics.rolloutEvent(entry.name, 'load');
+      return true;
+    } catch (e) {
+      version.fail((e as Error).message);
+      await runtime.unload().catch(() => undefined);
+      this.metrics.rolloutEvent(entry.name, 'load_failed');
+      this.logger.error(`model ${entry.name} version ${version.version} FAILED: ${version.reason}`);
+      return false;
+    }
+  }
+
+  private batcherFor(entry: ModelEntry, version: ModelVersion, runtime: ModelRuntime, signature: RuntimeSignature): DynamicBatcher {
+    const { name } = entry;
+    const number = version.version;
+    return new DynamicBatcher(runtime, batcherOptions(entry.manifest!, signature, this.batching), {
+      onBatch: (requests) => this.metrics.observeBatch(name, number, requests),
+      onQueueWait: (seconds) => this.metrics.observeQueueWait(name, number, seconds),
+      onQueueDepth: (depth) => this.metrics.setQueueDepth(name, number, depth),
+    });
+  }
+}

@@ -1,0 +1,61 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { performance } from 'node:perf_hooks';
+
+import { AllConfig } from '../../config/app-config';
+import { MetricsService } from '../../metrics/metrics.service';
+import { Route } from '../registry/model-registry.service';
+import { agrees, shouldAbortCanary, shouldShadow } from '../routing/routing-policy';
+import { NamedTensors } from '../tensors/tensor';
+import { postprocess, Prediction } from '../wrapper/postprocess';
+import { withTimeout } from '../wrapper/with-timeout';
+import { RolloutService } from './rollout.service';
+
+/**
+ * What the prediction path reports to the rollout: routed-variant counts and latency, canary
+ * auto-abort, and shadow traffic — sent after the caller's answer, never delaying or failing it.
+ */
+@Injectable()
+export class RolloutTrafficService {
+  private readonly timeoutMs: number;
+
+  constructor(private readonly rollout: RolloutService, private readonly metrics: MetricsService, config: ConfigService<AllConfig, true>) {
+    this.timeoutMs = config.getOrThrow('models.timeoutMs', { infer: true });
+  }
+
+  /** Records one routed request's outcome; a canary over its error budget is aborted. */
+  observe(route: Route, ok: boolean, ms: number): void {
+    this.metrics.routedRequest(route.entry.name, route.version.version, route.variant);
+    if (route.variant === 'pinned') return;
+    const { entry } = route;
+    entry.variants.record(route.variant, ok, ms);
+    const canary = entry.canary;
+    if (route.variant === 'canary' && canary?.auto_abort && shouldAbortCanary(entry.variants.counts('canary'), canary.auto_abort)) {
+      const { requests, errors } = entry.variants.counts('canary');
+      void this.rollout.abortCanary(entry, `error rate ${(errors / requests).toFixed(3)} over ${requests} requests exceeds ${canary.auto_abort.max_error_rate}`);
+    }
+  }
+
+  /** For the shadow's share of stable requests, re-runs the inputs on the shadow version once the answer is out. */
+  shadow(route: Route, inputs: NamedTensors, stable: Prediction): void {
+    const { entry } = route;
+    const policy = entry.shadow;
+    if (route.variant !== 'stable' || !policy || !shouldShadow(policy)) return;
+    const version = entry.versions.get(policy.version);
+    if (!version?.ready) return;
+    setImmediate(() => {
+      const start = performance.now();
+      withTimeout(version.run(inputs), this.timeoutMs).then(
+        (outputs) => {
+          const [shadow] = postprocess(entry.outputKind, outputs, entry.manifest?.labels);
+          const agree = agrees(stable, shadow);
+          entry.variants.record('shadow', true, performance.now() - start);
+          entry.variants.recordAgreement(agree);
+          this.metrics.shadowCompared(entry.name, agree);
+          this.metrics.routedRequest(entry.name, policy.version, 'shadow');
+        },
+        () => entry.variants.record('shadow', false, performance.now() - start),
+      );
+    });
+  }
+}

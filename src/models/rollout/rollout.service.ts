@@ -1,0 +1,183 @@
+import { Injectable, Logger } from '@nestjs/common';
+
+import { AppError } from '../../common/errors/app-error';
+import { ErrorCode } from '../../common/errors/error-code';
+import { MetricsService } from '../../metrics/metrics.service';
+import { ModelEntry } from '../registry/model-entry';
+import { ModelRegistryService } from '../registry/model-registry.service';
+import { versionView } from '../registry/model-view';
+import { RegistryStateStore } from '../registry/state/registry-state.store';
+import { CanaryPolicy, ShadowPolicy } from '../routing/routing-policy';
+
+const conflict = (message: string) => new AppError(ErrorCode.CONFLICT, message);
+
+/**
+ * Rollout operations on the registry (the seed's promote_to_production and CanaryModelWrapper,
+ * plus shadow traffic): load/unload, blue-green promote and rollback, canary and shadow. Each
+ * change is one synchronous switch of the model's routing fields (no request sees a half state),
+ * then persisted atomically so a restart never silently rolls it back. Operations on one model
+ * run one at a time.
+ */
+@Injectable()
+export class RolloutService {
+  private readonly logger = new Logger('Rollout');
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly registry: ModelRegistryService,
+    private readonly store: RegistryStateStore,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** Loads a version from the repository as it is on disk now. A failed load answers 422 MODEL_LOAD_FAILED with the reason. */
+  load(modelId: string, number: number) {
+    return this.exclusive(modelId, async () => {
+      const version = await this.registry.loadVersion(modelId, number);
+      if (!version.ready) throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Version ${number} of '${modelId}' failed to load: ${version.reason}`);
+      await this.persist();
+      return versionView(this.registry.get(modelId), version);
+    });
+  }
+
+  /** Unloads a version; 409 for the active version or one in canary/shadow use. */
+  unload(modelId: string, number: number) {
+    return this.exclusive(modelId, async () => {
+      const entry = this.registry.get(modelId);
+      this.registry.version(entry, number);
+      if (entry.active === number) throw conflict(`Version ${number} is the active version of '${modelId}'; promote another first`);
+      if (entry.canary?.version === number) throw conflict(`Version ${number} is in canary use; end the canary first`);
+      if (entry.shadow?.version === number) throw conflict(`Version ${number} is in shadow use; end the shadow first`);
+      const version = await this.registry.unloadVersion(entry, number);
+      this.metrics.rolloutEvent(modelId, 'unload');
+      return versionView(entry, version);
+    });
+  }
+
+  /** Blue-green switch: the READY version becomes active, the previous active becomes staging. */
+  promote(modelId: string, number: number) {
+    return this.exclusive(modelId, async () => {
+      const entry = this.registry.get(modelId);
+      this.registry.ready(entry, number);
+      if (entry.active === number) throw conflict(`Version ${number} is already active`);
+      this.switchActive(entry, number);
+      this.metrics.rolloutEvent(modelId, 'promote');
+      await this.persist();
+      return this.stages(entry);
+    });
+  }
+
+  /** Back to the previous active version (which must still be READY). */
+  rollback(modelId: string) {
+    return this.exclusive(modelId, async () => {
+      const entry = this.registry.get(modelId);
+      if (entry.previousActive === undefined) throw conflict(`Model '${modelId}' has no previous active version to roll back to`);
+      this.registry.ready(entry, entry.previousActive);
+      this.switchActive(entry, entry.previousActive);
+      this.metrics.rolloutEvent(modelId, 'rollback');
+      await this.persist();
+      return this.stages(entry);
+    });
+  }
+
+  /** Starts (or replaces) a canary on a READY version other than the active one; its stats restart. */
+  setCanary(modelId: string, policy: CanaryPolicy) {
+    return this.exclusive(modelId, async () => {
+      const entry = this.registry.get(modelId);
+      this.registry.ready(entry, policy.version);
+      if (entry.active === policy.version) throw conflict(`Version ${policy.version} is the active version; a canary must be another version`);
+      entry.canary = policy;
+      entry.variants.reset();
+      this.metrics.rolloutEvent(modelId, 'canary_start');
+      await this.persist();
+      return this.canaryStats(modelId);
+    });
+  }
+
+  clearCanary(modelId: string) {
+    return this.exclusive(modelId, async () => {
+      const entry = this.registry.get(modelId);
+      if (!entry.canary) throw new AppError(ErrorCode.NOT_FOUND, `Model '${modelId}' has no canary`);
+      const stats = this.canaryStats(modelId);
+      entry.canary = undefined;
+      this.metrics.rolloutEvent(modelId, 'canary_end');
+      await this.persist();
+      return stats;
+    });
+  }
+
+  /** The seed's canary stats plus error rate and p50/p95 per variant. */
+  canaryStats(modelId: string) {
+    const entry = this.registry.get(modelId);
+    return { model_id: modelId, canary: entry.canary ?? null, ...entry.variants.snapshot(entry.canary?.percentage ?? 0) };
+  }
+
+  setShadow(modelId: string, policy: ShadowPolicy) {
+    return this.exclusive(modelId, async () => {
+      const entry = this.registry.get(modelId);
+      this.registry.ready(entry, policy.version);
+      if (entry.active === policy.version) throw conflict(`Version ${policy.version} is the active version; a shadow must be another version`);
+      entry.shadow = policy;
+      await this.persist();
+      return this.shadowStats(modelId);
+    });
+  }
+
+  clearShadow(modelId: string) {
+    return this.exclusive(modelId, async () => {
+      const entry = this.registry.get(modelId);
+      if (!entry.shadow) throw new AppError(ErrorCode.NOT_FOUND, `Model '${modelId}' has no shadow`);
+      const stats = this.shadowStats(modelId);
+      entry.shadow = undefined;
+      await this.persist();
+      return stats;
+    });
+  }
+
+  shadowStats(modelId: string) {
+    const entry = this.registry.get(modelId);
+    return { model_id: modelId, shadow: entry.shadow ?? null, ...entry.variants.shadowSnapshot() };
+  }
+
+  /** Ends a canary whose error rate crossed its auto-abort threshold (called by the prediction path). */
+  async abortCanary(entry: ModelEntry, reason: string): Promise<void> {
+    if (!entry.canary) return;
+    this.logger.warn({ event: 'canary_aborted', model_id: entry.name, canary_version: entry.canary.version, reason });
+    entry.canary = undefined;
+    this.metrics.rolloutEvent(entry.name, 'canary_abort');
+    await this.persist();
+  }
+
+  private switchActive(entry: ModelEntry, number: number): void {
+    const old = entry.active;
+    entry.active = number;
+    entry.previousActive = old;
+    entry.staging = old;
+    if (entry.canary?.version === number) entry.canary = undefined;
+    if (entry.shadow?.version === number) entry.shadow = undefined;
+  }
+
+  private stages(entry: ModelEntry) {
+    return {
+      model_id: entry.name,
+      active_version: String(entry.active),
+      staging_version: entry.staging === undefined ? null : String(entry.staging),
+      previous_active_version: entry.previousActive === undefined ? null : String(entry.previousActive),
+    };
+  }
+
+  private async persist(): Promise<void> {
+    try {
+      await this.store.save(this.registry.snapshot());
+    } catch (err) {
+      // The change is live; losing its persistence must be loud, not fatal.
+      this.logger.error({ err }, 'registry state could not be saved');
+    }
+  }
+
+  private exclusive<T>(modelId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(modelId) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    this.locks.set(modelId, next.catch(() => undefined));
+    return next;
+  }
+}

@@ -1,0 +1,33 @@
+import { ConfigService } from '@nestjs/config';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+
+import { AllConfig } from '../../config/app-config';
+import { MetricsService } from '../../metrics/metrics.service';
+import { LruPredictionCache } from '../cache/lru-prediction-cache';
+import { PredictionService } from '../prediction.service';
+import { ModelRegistryService } from '../registry/model-registry.service';
+import { FileRegistryStateStore } from '../registry/state/file-registry-state.store';
+import { VersionLoader } from '../registry/version-loader';
+import { ModelRepositoryService } from '../repository/model-repository.service';
+import { RolloutTrafficService } from '../rollout/rollout-traffic.service';
+import { RolloutService } from '../rollout/rollout.service';
+import { ModelRuntimeFactory } from '../runtimes/model-runtime';
+import { PredictionMonitor } from '../wrapper/prediction-monitor';
+
+/**
+ * For specs: the models module's services wired by hand, as ModelsModule wires them, on the given
+ * runtime factory. Registry state goes to a fresh temp file. Call `registry.onModuleInit()` next.
+ */
+export function wireModels(config: ConfigService<AllConfig, true>, runtimes: ModelRuntimeFactory) {
+  const metrics = new MetricsService(config);
+  const store = new FileRegistryStateStore(join(tmpdir(), `nms-spec-state-${randomUUID()}.json`), { warn: () => undefined, error: () => undefined });
+  const registry = new ModelRegistryService(new ModelRepositoryService(config), new VersionLoader(runtimes, metrics, config), store, config, metrics);
+  const rollout = new RolloutService(registry, store, metrics);
+  const traffic = new RolloutTrafficService(rollout, metrics, config);
+  const { enabled, size, ttlSeconds } = config.getOrThrow('cache', { infer: true });
+  const cache = new LruPredictionCache({ enabled, maxEntries: size, ttlSeconds });
+  const predictions = new PredictionService(registry, new PredictionMonitor(metrics, traffic), cache, traffic, config);
+  return { metrics, store, registry, rollout, traffic, cache, predictions };
+}
