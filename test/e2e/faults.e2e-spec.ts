@@ -86,6 +86,9 @@ describe('faults: failing models, runtime errors, timeouts, bad configuration', 
       const res = await request(app.getHttpServer()).post('/predict').send({ model_id: 'iris', features: SETOSA }).expect(504);
       expect(expectEnvelope(res.body, 'INFERENCE_TIMEOUT').error.message).toMatch(/TIMEOUT_SECONDS/);
       await request(app.getHttpServer()).get('/models').expect(200);
+      await request(app.getHttpServer()).get('/health/live').expect(200);
+      const text = (await request(app.getHttpServer()).get('/metrics')).text;
+      expect(text).toMatch(/ml_prediction_errors_total\{model_id="iris",model_version="2",reason="timeout"\} 1/);
     });
   });
 
