@@ -104,9 +104,9 @@ const mlpRequests = (): autocannon.Request[] =>
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-type ServerKey = 'reference' | 'svc-a' | 'svc-b' | 'svc-c';
+type ServerKey = 'reference' | 'nest-express' | 'nest-fastify' | 'svc-a' | 'svc-b' | 'svc-c';
 
-const SERVERS: Record<Exclude<ServerKey, 'reference'>, { label: string; env: Record<string, string> }> = {
+const SERVERS: Record<Exclude<ServerKey, 'reference' | 'nest-express' | 'nest-fastify'>, { label: string; env: Record<string, string> }> = {
   'svc-a': { label: 'service (cache off, batching on)', env: { ENABLE_CACHING: 'false', ENABLE_DYNAMIC_BATCHING: 'true' } },
   'svc-b': { label: 'service (cache on)', env: { ENABLE_CACHING: 'true', ENABLE_DYNAMIC_BATCHING: 'true' } },
   'svc-c': { label: 'service (cache off, batching off)', env: { ENABLE_CACHING: 'false', ENABLE_DYNAMIC_BATCHING: 'false' } },
@@ -128,6 +128,8 @@ const SCENARIOS: Scenario[] = [
   { name: 'ref-c1', label: 'reference node:http', server: 'reference', connections: 1, makeRequests: uniqueIrisRequests },
   { name: 'ref-c32', label: 'reference node:http', server: 'reference', connections: 32, makeRequests: uniqueIrisRequests },
   { name: 'ref-c128', label: 'reference node:http', server: 'reference', connections: 128, makeRequests: uniqueIrisRequests },
+  { name: 'nest-express-c32', label: 'bare NestJS (Express), fixed answer', server: 'nest-express', connections: 32, makeRequests: uniqueIrisRequests },
+  { name: 'nest-fastify-c32', label: 'bare NestJS (Fastify), fixed answer', server: 'nest-fastify', connections: 32, makeRequests: uniqueIrisRequests },
   { name: 'iris-c1', label: 'iris /predict, cache off', server: 'svc-a', connections: 1, makeRequests: uniqueIrisRequests },
   {
     name: 'iris-c32',
@@ -275,7 +277,14 @@ function ratios(results: ScenarioResult[], ort: OrtMeasurement[]): RatioResult[]
   out.push({ name: 'batching on / off', formula: 'bench-mlp c=64', value: batching, target: '≥ 3', status: check(batching, (v) => v >= 3) });
   const vsOrt = ratio(r('mlp-batching-on-c64')?.rps, ortRows64);
   out.push({ name: 'service / raw ORT', formula: 'bench-mlp c=64 batching on req/s ÷ raw ORT rows/s at batch 64', value: vsOrt, target: '≥ 0.8', status: check(vsOrt, (v) => v >= 0.8) });
-  // Context only (no target).
+  // Context only (no target): where the HTTP ratio is lost — the framework, or this service's stack on top of it.
+  const frameworks: [string, string][] = [['nest-express-c32', 'bare NestJS (Express)'], ['nest-fastify-c32', 'bare NestJS (Fastify)']];
+  for (const [name, label] of frameworks) {
+    const v = ratio(r(name)?.rps, r('ref-c32')?.rps);
+    if (v !== null) out.push({ name: `${label} / HTTP limit`, formula: `${name} ÷ reference c=32`, value: v, target: '(context)', status: 'info' });
+  }
+  const overStack = ratio(r('iris-c32')?.rps, r('nest-express-c32')?.rps);
+  if (overStack !== null) out.push({ name: 'service / bare NestJS (Express)', formula: 'iris c=32 ÷ nest-express-c32', value: overStack, target: '(context)', status: 'info' });
   for (const c of [1, 128]) {
     const v = ratio(r(`iris-c${c}`)?.rps, r(`ref-c${c}`)?.rps);
     if (v !== null) out.push({ name: `service / HTTP limit at c=${c}`, formula: `iris c=${c} ÷ reference c=${c}`, value: v, target: '(context)', status: 'info' });
@@ -308,14 +317,14 @@ async function main(): Promise<number> {
 
   // 2. HTTP scenarios, one server process at a time.
   const results: ScenarioResult[] = [];
-  const order: ServerKey[] = ['reference', 'svc-a', 'svc-b', 'svc-c'];
+  const order: ServerKey[] = ['reference', 'nest-express', 'nest-fastify', 'svc-a', 'svc-b', 'svc-c'];
   for (const key of order) {
     const scenarios = SCENARIOS.filter((s) => s.server === key && selected(s.name));
     if (scenarios.length === 0) continue;
     let server: ManagedProcess;
-    if (key === 'reference') {
-      server = await startReferenceServer();
-      log(`reference server pid ${server.pid} on ${server.url}`);
+    if (key === 'reference' || key === 'nest-express' || key === 'nest-fastify') {
+      server = await startReferenceServer(key === 'reference' ? 'raw' : key);
+      log(`${key} server pid ${server.pid} on ${server.url}`);
     } else {
       log(`starting ${SERVERS[key].label} (${Object.entries(SERVERS[key].env).map(([k, v]) => `${k}=${v}`).join(' ')})`);
       server = await startService(key, SERVERS[key].env);
@@ -331,7 +340,7 @@ async function main(): Promise<number> {
         const before = s.metricsModel ? await metricsSnapshot(server.url, s.metricsModel) : undefined;
         const res = await runLoad(load);
         if (s.metricsModel && before) Object.assign(notes, metricsDelta(before, await metricsSnapshot(server.url, s.metricsModel)));
-        const serverLabel = key === 'reference' ? 'reference' : `${key}: ${SERVERS[key].label}`;
+        const serverLabel = key === 'reference' || key === 'nest-express' || key === 'nest-fastify' ? key : `${key}: ${SERVERS[key].label}`;
         results.push({ name: s.name, label: s.label, server: serverLabel, concurrency: s.connections, ...res, notes });
         log(
           `  ${res.rps} req/s, p50 ${res.p50} ms, p99 ${res.p99} ms, non-2xx ${res.non2xx}, errors ${res.errors}` +
@@ -342,7 +351,7 @@ async function main(): Promise<number> {
     } finally {
       await server.stop();
       const errTail = server.stderrTail().trim();
-      if (errTail && key !== 'reference') log(`${key} stderr tail:\n${errTail.split('\n').slice(-10).join('\n')}`);
+      if (errTail && key.startsWith('svc')) log(`${key} stderr tail:\n${errTail.split('\n').slice(-10).join('\n')}`);
     }
   }
 

@@ -109,11 +109,20 @@ function spawnTracked(args: string[], env: NodeJS.ProcessEnv): { child: ChildPro
   return { child, out, err };
 }
 
-/** Starts bench/reference-server.js in its own process (its own event loop, not autocannon's). */
-export async function startReferenceServer(): Promise<ManagedProcess> {
-  const { child, out, err } = spawnTracked([resolve(__dirname, 'reference-server.js'), '0'], process.env);
+/** Which limit server: raw node:http (reference-server.js) or a bare NestJS app on Express or Fastify. */
+export type ReferenceKind = 'raw' | 'nest-express' | 'nest-fastify';
+
+const REFERENCE_ARGS: Record<ReferenceKind, string[]> = {
+  raw: [resolve(__dirname, 'reference-server.js'), '0'],
+  'nest-express': ['-r', 'ts-node/register/transpile-only', resolve(__dirname, 'nest-baseline-server.ts'), '0', 'express'],
+  'nest-fastify': ['-r', 'ts-node/register/transpile-only', resolve(__dirname, 'nest-baseline-server.ts'), '0', 'fastify'],
+};
+
+/** Starts a limit server in its own process (its own event loop, not autocannon's). */
+export async function startReferenceServer(kind: ReferenceKind = 'raw'): Promise<ManagedProcess> {
+  const { child, out, err } = spawnTracked(REFERENCE_ARGS[kind], process.env);
   const port = await new Promise<number>((resolvePort, reject) => {
-    const timer = setTimeout(() => reject(new Error(`reference server did not start: ${err.toString()}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`reference server did not start: ${err.toString()}`)), 30_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`reference server exited (${code}): ${err.toString()}`));

@@ -6,7 +6,6 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { ApiKeyGuard } from './common/guards/api-key.guard';
 import { clientThrottleKey, clientTracker } from './common/guards/client-throttler.guard';
-import { PredictionLogInterceptor } from './common/interceptors/prediction-log.interceptor';
 import { validationExceptionFactory } from './common/pipes/validation-exception.factory';
 import { AllConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
@@ -19,7 +18,7 @@ import { SerializationInterceptor } from './serialization/serialization.intercep
 import { SerializationModule } from './serialization/serialization.module';
 import { SerializationService } from './serialization/serialization.service';
 
-/** Feature modules plus the cross-cutting wiring: API-key guard, one filter, one validation pipe, logging fields, response serialization. */
+/** Feature modules plus the cross-cutting wiring: API-key guard, one filter, one validation pipe, response serialization. */
 @Module({
   imports: [
     AppConfigModule,
@@ -64,7 +63,6 @@ import { SerializationService } from './serialization/serialization.service';
         exceptionFactory: validationExceptionFactory,
       }),
     },
-    { provide: APP_INTERCEPTOR, useClass: PredictionLogInterceptor },
     { provide: APP_INTERCEPTOR, useClass: SerializationInterceptor },
   ],
 })

@@ -12,6 +12,7 @@ import { ShutdownState } from './common/lifecycle/shutdown-state';
 import { inputLimitsMiddleware, jsonContentTypeMiddleware } from './common/middleware/input-limits.middleware';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware';
 import { AllConfig } from './config/app-config';
+import { predictionLogMiddleware } from './logging/prediction-log.middleware';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -29,6 +30,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.set('trust proxy', trustProxySetting(http.trustProxy));
   app.use(requestIdMiddleware);
   app.use(app.get(ShutdownState).middleware);
+  app.use(predictionLogMiddleware);
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
   app.use(helmet());
   if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));
