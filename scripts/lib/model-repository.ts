@@ -24,6 +24,7 @@ export interface ModelConfig {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   dynamic_batching: { max_batch_size: number; max_queue_delay_ms: number };
+  session_options?: { intra_op_num_threads?: number };
   versions: Record<string, VersionInfo>;
 }
 

@@ -18,25 +18,47 @@ const MAX_DETAILS = 20;
  */
 export function inputLimitProblems(body: unknown, limits: InputLimits): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
-  const stack: { value: unknown; path: string; depth: number }[] = [{ value: body, path: 'body', depth: 0 }];
+  // Paths are built only for values that break a limit: building one per element of every
+  // feature array would cost more than the walk itself on tensor-sized bodies.
+  const stack: Frame[] = [{ value: body, parent: undefined, key: 'body', depth: 0 }];
   while (stack.length && problems.length < MAX_DETAILS) {
-    const { value, path, depth } = stack.pop()!;
+    const frame = stack.pop()!;
+    const { value, depth } = frame;
     if (typeof value === 'string' && value.length > limits.maxStringLength) {
-      problems.push({ field: path, message: `string of ${value.length} characters exceeds MAX_STRING_LENGTH (${limits.maxStringLength})` });
+      problems.push({ field: pathOf(frame), message: `string of ${value.length} characters exceeds MAX_STRING_LENGTH (${limits.maxStringLength})` });
     }
     if (typeof value !== 'object' || value === null) continue;
     if (depth + 1 > limits.maxDepth) {
-      problems.push({ field: path, message: `nesting exceeds MAX_DEPTH (${limits.maxDepth})` });
+      problems.push({ field: pathOf(frame), message: `nesting exceeds MAX_DEPTH (${limits.maxDepth})` });
       continue;
     }
-    const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v]) : Object.entries(value);
-    for (const [key, child] of entries) {
-      const childPath = key.startsWith('[') ? `${path}${key}` : `${path}.${key}`;
-      if (!Array.isArray(value) && FORBIDDEN_KEYS.has(key)) problems.push({ field: childPath, message: 'is a forbidden key' });
-      else stack.push({ value: child, path: childPath, depth: depth + 1 });
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i += 1) {
+        const child = value[i];
+        if ((typeof child === 'object' && child !== null) || typeof child === 'string') stack.push({ value: child, parent: frame, key: i, depth: depth + 1 });
+      }
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      const child = { value: (value as Record<string, unknown>)[key], parent: frame, key, depth: depth + 1 };
+      if (FORBIDDEN_KEYS.has(key)) problems.push({ field: pathOf(child), message: 'is a forbidden key' });
+      else stack.push(child);
     }
   }
   return problems;
+}
+
+interface Frame {
+  value: unknown;
+  parent: Frame | undefined;
+  key: string | number;
+  depth: number;
+}
+
+function pathOf(frame: Frame): string {
+  const parts: string[] = [];
+  for (let f: Frame | undefined = frame; f; f = f.parent) parts.push(typeof f.key === 'number' ? `[${f.key}]` : f.parent ? `.${f.key}` : f.key);
+  return parts.reverse().join('');
 }
 
 /** Runs after the JSON parser: a body over the limits is a 422 before any controller sees it. */
