@@ -1,19 +1,11 @@
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { resolve } from 'node:path';
 
+import { mulberry32 } from '../scripts/lib/random';
 import { ROOT } from './service-process';
 
-/** Deterministic PRNG (mulberry32) so bodies and tensors are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (the model build's mulberry32) so bodies and tensors are the same on every run. */
+export const seededRandom = mulberry32;
 
 export interface OrtMeasurement {
   model: string;

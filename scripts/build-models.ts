@@ -21,7 +21,9 @@ import { fitLinearRegression, fitStandardizer, heInitLayer, standardize, trainSo
 const MODELS_DIR = join(__dirname, '..', 'models');
 const SEED = 42;
 const MIN_CLASSIFIER_ACCURACY = 0.9;
-const DYNAMIC_BATCHING = { max_batch_size: 32, max_queue_delay_ms: 2 };
+// Tiny models: a request never waits for company (delay 0 = next macrotask); batches still form
+// from requests that arrive while one batch runs, because batches of a version run one at a time.
+const DYNAMIC_BATCHING = { max_batch_size: 32, max_queue_delay_ms: 0 };
 
 const fp32 = (name: string, width: number): TensorSpec => ({ name, datatype: 'FP32', shape: [-1, width] });
 

@@ -32,7 +32,9 @@ export function configureApp(app: NestExpressApplication): void {
   app.use(app.get(ShutdownState).middleware);
   app.use(predictionLogMiddleware);
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
-  app.use(helmet());
+  // No upgrade-insecure-requests: internal callers reach the service over plain HTTP by service
+  // name, and Swagger UI's scripts would be "upgraded" to an https that is not there.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));
   app.use(jsonContentTypeMiddleware);
   app.useBodyParser('json', { limit: http.bodyLimit, type: ['application/json', 'application/*+json'] });

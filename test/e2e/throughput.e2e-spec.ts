@@ -1,7 +1,10 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 
-import { createApp, SETOSA, VIRGINICA } from './support/create-app';
+import { createApp, REPO_MODELS, SETOSA, VIRGINICA } from './support/create-app';
 import { sample } from './support/metrics-text';
 
 const irisRow = (i: number) => ({
@@ -11,8 +14,18 @@ const irisRow = (i: number) => ({
 describe('throughput: dynamic batching and the prediction cache', () => {
   describe('dynamic batching', () => {
     let app: NestExpressApplication;
-    beforeAll(async () => { app = await createApp({ env: { ENABLE_CACHING: 'false', REQUESTS_PER_MINUTE: '0' } }); });
-    afterAll(async () => { await app.close(); });
+    let dir: string;
+    // The bundled iris never waits for company (max_queue_delay_ms 0: under real load batches form
+    // while one runs). In-process supertest traffic is too sparse for that, so this copy waits 5 ms,
+    // as a Triton-style queue delay would.
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'nms-batching-'));
+      await cp(join(REPO_MODELS, 'iris'), join(dir, 'iris'), { recursive: true });
+      const manifest = JSON.parse(await readFile(join(dir, 'iris', 'model.json'), 'utf8'));
+      await writeFile(join(dir, 'iris', 'model.json'), JSON.stringify({ ...manifest, dynamic_batching: { max_batch_size: 32, max_queue_delay_ms: 5 } }));
+      app = await createApp({ env: { ENABLE_CACHING: 'false', REQUESTS_PER_MINUTE: '0', MODEL_REPOSITORY: dir } });
+    });
+    afterAll(async () => { await app.close(); await rm(dir, { recursive: true, force: true }); });
 
     it('64 concurrent predictions give the same answers as 64 sequential ones, merged into batches > 1', async () => {
       const server = app.getHttpServer();

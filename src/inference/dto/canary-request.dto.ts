@@ -1,15 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsNumber, IsOptional, Max, Min, ValidateNested } from 'class-validator';
+import { IsBoolean, IsNumber, IsOptional, Max, Min, ValidateNested } from 'class-validator';
 
 import { AutoAbortDto } from './auto-abort.dto';
-import { ToVersion } from './validators';
+import { IsModelVersion } from './validators';
 
 export class CanaryRequestDto {
   @ApiProperty({ description: 'A READY version other than the active one', example: 1, type: Number })
-  @ToVersion()
-  @IsInt({ message: 'version must be a positive integer' })
-  @Min(1)
+  @IsModelVersion('version')
   version: number;
 
   @ApiProperty({ description: 'Share of unpinned requests sent to the canary (0-100)', example: 10 })

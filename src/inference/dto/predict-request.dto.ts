@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDefined, IsInt, IsOptional, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { IsDefined, IsOptional, ValidateNested } from 'class-validator';
 
 import { PredictOptionsDto } from './predict-options.dto';
-import { IsObjectOrArray, ToVersion } from './validators';
+import { IsModelId, IsModelVersion, IsObjectOrArray } from './validators';
 
 export class PredictRequestDto {
   @ApiProperty({
@@ -17,15 +17,12 @@ export class PredictRequestDto {
 
   @ApiPropertyOptional({ description: 'Model to use; MODEL_ID when omitted', example: 'iris' })
   @IsOptional()
-  @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'model_id must be 1-64 chars of [A-Za-z0-9._-]' })
+  @IsModelId('model_id')
   model_id?: string;
 
   @ApiPropertyOptional({ description: 'Pin a version (variant "pinned"); the active version when omitted', example: '2', type: String })
   @IsOptional()
-  @ToVersion()
-  @IsInt({ message: 'model_version must be a positive integer' })
-  @Min(1)
-  @Max(999999999)
+  @IsModelVersion('model_version')
   model_version?: number;
 
   @ApiPropertyOptional({ type: PredictOptionsDto })

@@ -1,13 +1,11 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsNumber, Max, Min } from 'class-validator';
+import { IsNumber, Max, Min } from 'class-validator';
 
-import { ToVersion } from './validators';
+import { IsModelVersion } from './validators';
 
 export class ShadowRequestDto {
   @ApiProperty({ description: 'A READY version other than the active one', example: 1, type: Number })
-  @ToVersion()
-  @IsInt({ message: 'version must be a positive integer' })
-  @Min(1)
+  @IsModelVersion('version')
   version: number;
 
   @ApiProperty({ description: 'Share of stable requests also sent to the shadow after answering (0-100)', example: 100 })

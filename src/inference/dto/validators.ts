@@ -1,5 +1,6 @@
+import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { registerDecorator, ValidationOptions } from 'class-validator';
+import { IsInt, Matches, Max, Min, registerDecorator, ValidationOptions } from 'class-validator';
 
 /** `features`: an object of values by name, or an array in declared order. */
 export function IsObjectOrArray(options?: ValidationOptions) {
@@ -16,3 +17,11 @@ export function IsObjectOrArray(options?: ValidationOptions) {
 /** A version given as "2" or 2 becomes the number 2; anything else is left for @IsInt to name. */
 export const ToVersion = () =>
   Transform(({ value }) => (typeof value === 'string' && /^[1-9]\d{0,8}$/.test(value) ? Number(value) : value));
+
+/** A model version field: "2" or 2, a positive integer. */
+export const IsModelVersion = (field: string) =>
+  applyDecorators(ToVersion(), IsInt({ message: `${field} must be a positive integer` }), Min(1), Max(999999999));
+
+/** A model id field: 1-64 chars of [A-Za-z0-9._-] (also the folder name in the repository). */
+export const IsModelId = (field: string) =>
+  Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: `${field} must be 1-64 chars of [A-Za-z0-9._-]` });

@@ -1,18 +1,8 @@
 import fc from 'fast-check';
 
+// The model build's seeded PRNG, so the statistical tests are reproducible.
+import { mulberry32 } from '../../../scripts/lib/random';
 import { agrees, CanaryPolicy, chooseVariant, shouldAbortCanary, shouldShadow, stickyDraw } from './routing-policy';
-
-/** mulberry32: a small seeded PRNG so the statistical tests are reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DRAWS = 10_000;
 const canary = (percentage: number, sticky = false, version = 2): CanaryPolicy => ({ version, percentage, sticky });
