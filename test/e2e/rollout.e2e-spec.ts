@@ -1,5 +1,5 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { cp, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -25,11 +25,12 @@ describe('rollouts', () => {
       }
     });
 
-    it('need the admin key: none or a client key → 401', async () => {
+    it('need the admin key: none → 401, a client key → 403', async () => {
       const app = await createApp({ env: { ...BASE_ENV, API_KEYS: 'svc:client-key' } });
       try {
         expectEnvelope((await request(app.getHttpServer()).post('/models/iris/rollback').expect(401)).body, 'UNAUTHORIZED');
-        expectEnvelope((await request(app.getHttpServer()).put('/models/iris/canary').set('X-API-Key', 'client-key').send({ version: 1, percentage: 5 }).expect(401)).body, 'UNAUTHORIZED');
+        expectEnvelope((await request(app.getHttpServer()).put('/models/iris/canary').set('X-API-Key', 'client-key').send({ version: 1, percentage: 5 }).expect(403)).body, 'FORBIDDEN');
+        expectEnvelope((await request(app.getHttpServer()).put('/models/iris/canary').set('X-API-Key', 'wrong').send({ version: 1, percentage: 5 }).expect(401)).body, 'UNAUTHORIZED');
         await request(app.getHttpServer()).get('/models/iris/canary').set('X-API-Key', 'client-key').expect(200);
       } finally {
         await app.close();
@@ -104,6 +105,8 @@ describe('rollouts', () => {
       expect(unloaded.body).toMatchObject({ version: '1', state: 'UNLOADED' });
       expectEnvelope((await request(server).post('/predict').send({ model_id: 'iris', model_version: 1, features: SETOSA }).expect(503)).body, 'MODEL_NOT_READY');
       await request(server).get('/health/ready').expect(200);
+      expectEnvelope((await admin(request(server).post('/models/iris/promote')).send({ version: 1 }).expect(409)).body, 'CONFLICT');
+      expectEnvelope((await admin(request(server).put('/models/iris/canary')).send({ version: 1, percentage: 5 }).expect(409)).body, 'CONFLICT');
       const loaded = await admin(request(server).post('/models/iris/versions/1/load')).expect(200);
       expect(loaded.body).toMatchObject({ version: '1', state: 'READY' });
       await request(server).post('/predict').send({ model_id: 'iris', model_version: 1, features: SETOSA }).expect(200);
@@ -117,7 +120,9 @@ describe('rollouts', () => {
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'nms-hot-'));
       await cp(join(REPO_MODELS, 'iris'), join(dir, 'iris'), { recursive: true });
-      app = await createApp({ env: { ...BASE_ENV, MODEL_REPOSITORY: dir } });
+      await cp(join(REPO_MODELS, 'iris'), join(dir, 'fixme'), { recursive: true });
+      await writeFile(join(dir, 'fixme', 'model.json'), '{ "name": "fixme", ');
+      app = await createApp({ env: { ...BASE_ENV, MODEL_REPOSITORY: dir, ENABLE_CACHING: 'true' } });
     });
     afterAll(async () => { await app.close(); await rm(dir, { recursive: true, force: true }); });
     const admin = (r: request.Test) => r.set('X-API-Key', ADMIN);
@@ -129,6 +134,33 @@ describe('rollouts', () => {
       await admin(request(app.getHttpServer()).post('/models/iris/promote')).send({ version: 3 }).expect(200);
       const predicted = await request(app.getHttpServer()).post('/predict').send({ model_id: 'iris', features: SETOSA }).expect(200);
       expect(predicted.body).toMatchObject({ model_version: '3', prediction: { class: 'setosa' } });
+    });
+
+    it('reloading a version with a new file drops its cached answers', async () => {
+      const server = app.getHttpServer();
+      const body = { model_id: 'iris', model_version: 2, features: SETOSA };
+      const first = await request(server).post('/predict').send(body).expect(200);
+      expect((await request(server).post('/predict').send(body).expect(200)).body.cached).toBe(true);
+      await cp(join(dir, 'iris', '1', 'model.onnx'), join(dir, 'iris', '2', 'model.onnx'));
+      await admin(request(server).post('/models/iris/versions/2/load')).expect(200);
+      const after = await request(server).post('/predict').send(body).expect(200);
+      const v1 = await request(server).post('/predict').send({ ...body, model_version: 1 }).expect(200);
+      expect(after.body.cached).toBe(false);
+      expect(after.body.prediction).toEqual(v1.body.prediction);
+      expect(after.body.prediction).not.toEqual(first.body.prediction);
+    });
+
+    it('a model whose model.json was broken at boot serves once fixed and loaded', async () => {
+      const server = app.getHttpServer();
+      expectEnvelope((await request(server).post('/predict').send({ model_id: 'fixme', features: SETOSA }).expect(503)).body, 'MODEL_NOT_READY');
+      expectEnvelope((await admin(request(server).post('/models/fixme/versions/1/load')).expect(422)).body, 'MODEL_LOAD_FAILED');
+      const manifest = JSON.parse(await readFile(join(dir, 'iris', 'model.json'), 'utf8'));
+      await writeFile(join(dir, 'fixme', 'model.json'), JSON.stringify({ ...manifest, name: 'fixme' }));
+      await admin(request(server).post('/models/fixme/versions/1/load')).expect(200);
+      const res = await request(server).post('/predict').send({ model_id: 'fixme', features: SETOSA }).expect(200);
+      expect(res.body).toMatchObject({ model_version: '1', prediction: { class: 'setosa' } });
+      const model = await request(server).get('/models/fixme').expect(200);
+      expect(model.body.versions.find((v: { version: string }) => v.version === '2')).toMatchObject({ state: 'UNLOADED' });
     });
 
     it('a version that fails to load answers 422 with its reason and disturbs nothing', async () => {
@@ -220,6 +252,22 @@ describe('rollouts', () => {
       expect(stats.canary).toBeNull();
       const text = (await request(server).get('/metrics')).text;
       expect(sample(text, 'ml_rollout_events_total', { model_id: 'iris', action: 'canary_abort' })).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('bad input from callers never aborts a healthy canary', async () => {
+    const app = await createApp({ env: BASE_ENV });
+    try {
+      const server = app.getHttpServer();
+      await request(server).put('/models/iris/canary').set('X-API-Key', ADMIN)
+        .send({ version: 1, percentage: 50, auto_abort: { max_error_rate: 0.1, min_requests: 5 } }).expect(200);
+      for (let i = 0; i < 40; i += 1) await request(server).post('/predict').send({ model_id: 'iris', features: [1, 2] }).expect(422);
+      for (let i = 0; i < 10; i += 1) await request(server).post('/predict').send({ model_id: 'iris', features: irisRow(i) }).expect(200);
+      const stats = (await request(server).get('/models/iris/canary').expect(200)).body;
+      expect(stats.canary).toMatchObject({ version: 1 });
+      expect(stats.variants.canary.errors).toBe(0);
     } finally {
       await app.close();
     }

@@ -45,6 +45,9 @@ export class ApiKeyGuard implements CanActivate {
     const admin = key === undefined ? undefined : matchApiKey(key, this.admins);
     if (level === 'admin') {
       if (this.admins.length === 0) throw new AppError(ErrorCode.FORBIDDEN, 'Admin routes are disabled: set ADMIN_API_KEYS to enable them');
+      if (!admin && key !== undefined && matchApiKey(key, this.clients)) {
+        throw new AppError(ErrorCode.FORBIDDEN, 'This route needs an admin key (ADMIN_API_KEYS); a client key is not enough');
+      }
       if (!admin) throw new AppError(ErrorCode.UNAUTHORIZED, key === undefined ? 'An admin API key is required' : 'Invalid admin API key');
       req[CLIENT_NAME] = admin;
       return true;

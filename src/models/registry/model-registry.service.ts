@@ -131,9 +131,12 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
   async loadVersion(modelId: string, number: number): Promise<ModelVersion> {
     const found = await this.repository.find(modelId);
     const path = found?.versions.get(number);
-    if (!found || (!this.entries.has(modelId) && !found.manifest)) throw AppError.modelNotFound(modelId);
+    if (!found) throw AppError.modelNotFound(modelId);
     if (!path) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `Model '${modelId}' has no version ${number} in the repository`);
-    const entry = this.entries.get(modelId) ?? this.adopt(found);
+    const existing = this.entries.get(modelId);
+    // A model whose model.json was broken at boot is adopted afresh once it reads well.
+    if (!found.manifest) throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${modelId}': ${found.manifestError}`);
+    const entry = existing && !existing.error ? existing : this.adoptUnloaded(found);
     const previous = entry.versions.get(number);
     const version = new ModelVersion(number, path);
     // A new version is listed as LOADING at once; a reload keeps the old one serving until the new one is READY.
@@ -143,6 +146,11 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     await previous?.release(this.drainMs);
     if (entry.active === undefined) entry.active = number;
     return version;
+  }
+
+  /** True when MODEL_VERSION pins this version of the default model. */
+  isPinnedDefault(modelId: string, number: number): boolean {
+    return modelId === this.defaultModelId && this.pinnedVersion === number;
   }
 
   /** Releases one version's runtime; it stays listed as UNLOADED. */
@@ -163,6 +171,17 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     return this.list().flatMap((e) => [...e.versions.values()].map((v) => ({
       model_id: e.name, model_version: String(v.version), state: v.state, active: v.version === e.active,
     })));
+  }
+
+  /** A model (new, or broken at boot and fixed since) with every version listed as UNLOADED until loaded. */
+  private adoptUnloaded(model: DiscoveredModel): ModelEntry {
+    const entry = this.adopt(model);
+    for (const [number, path] of model.versions) {
+      const version = new ModelVersion(number, path);
+      version.state = 'UNLOADED';
+      entry.versions.set(number, version);
+    }
+    return entry;
   }
 
   private adopt(model: DiscoveredModel): ModelEntry {

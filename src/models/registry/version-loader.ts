@@ -27,9 +27,11 @@ export class VersionLoader {
 
   /** Resolves true when the version is READY. */
   async load(entry: ModelEntry, version: ModelVersion): Promise<boolean> {
-    const manifest = entry.manifest!;
-    const runtime = this.runtimes.create(manifest.runtime ?? 'onnx');
+    const manifest = entry.manifest;
+    let runtime: ModelRuntime | undefined;
     try {
+      if (!manifest) throw new Error(entry.error ?? 'model.json is missing');
+      runtime = this.runtimes.create(manifest.runtime ?? 'onnx');
       const options = manifest.session_options;
       const signature = await runtime.load(version.path, {
         intraOpNumThreads: options?.intra_op_num_threads,
@@ -43,7 +45,7 @@ export class VersionLoader {
       return true;
     } catch (e) {
       version.fail((e as Error).message);
-      await runtime.unload().catch(() => undefined);
+      await runtime?.unload().catch(() => undefined);
       this.metrics.rolloutEvent(entry.name, 'load_failed');
       this.logger.error(`model ${entry.name} version ${version.version} FAILED: ${version.reason}`);
       return false;

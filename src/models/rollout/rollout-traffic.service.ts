@@ -23,16 +23,19 @@ export class RolloutTrafficService {
     this.timeoutMs = config.getOrThrow('models.timeoutMs', { infer: true });
   }
 
-  /** Records one routed request's outcome; a canary over its error budget is aborted. */
+  /**
+   * Records one routed request's outcome; a canary over its error budget is aborted. Outcomes of
+   * a canary that has since been replaced or ended are not held against the current one.
+   */
   observe(route: Route, ok: boolean, ms: number): void {
     this.metrics.routedRequest(route.entry.name, route.version.version, route.variant);
-    if (route.variant === 'pinned') return;
     const { entry } = route;
+    if (route.variant === 'pinned' || (route.variant === 'canary' && entry.canary?.version !== route.version.version)) return;
     entry.variants.record(route.variant, ok, ms);
     const canary = entry.canary;
     if (route.variant === 'canary' && canary?.auto_abort && shouldAbortCanary(entry.variants.counts('canary'), canary.auto_abort)) {
       const { requests, errors } = entry.variants.counts('canary');
-      void this.rollout.abortCanary(entry, `error rate ${(errors / requests).toFixed(3)} over ${requests} requests exceeds ${canary.auto_abort.max_error_rate}`);
+      void this.rollout.abortCanary(entry, canary.version, `error rate ${(errors / requests).toFixed(3)} over ${requests} requests exceeds ${canary.auto_abort.max_error_rate}`);
     }
   }
 

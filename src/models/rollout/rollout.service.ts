@@ -3,6 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { MetricsService } from '../../metrics/metrics.service';
+import { PredictionCache } from '../cache/prediction-cache';
 import { ModelEntry } from '../registry/model-entry';
 import { ModelRegistryService } from '../registry/model-registry.service';
 import { versionView } from '../registry/model-view';
@@ -26,6 +27,7 @@ export class RolloutService {
   constructor(
     private readonly registry: ModelRegistryService,
     private readonly store: RegistryStateStore,
+    private readonly cache: PredictionCache,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -34,6 +36,8 @@ export class RolloutService {
     return this.exclusive(modelId, async () => {
       const version = await this.registry.loadVersion(modelId, number);
       if (!version.ready) throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Version ${number} of '${modelId}' failed to load: ${version.reason}`);
+      // A reload may bring a different model file under the same version number: drop its cached answers.
+      await this.cache.clear(modelId);
       await this.persist();
       return versionView(this.registry.get(modelId), version);
     });
@@ -43,7 +47,9 @@ export class RolloutService {
   unload(modelId: string, number: number) {
     return this.exclusive(modelId, async () => {
       const entry = this.registry.get(modelId);
-      this.registry.version(entry, number);
+      const target = this.registry.version(entry, number);
+      if (target.state === 'LOADING') throw conflict(`Version ${number} is still loading`);
+      if (this.registry.isPinnedDefault(modelId, number)) throw conflict(`Version ${number} is pinned by MODEL_VERSION`);
       if (entry.active === number) throw conflict(`Version ${number} is the active version of '${modelId}'; promote another first`);
       if (entry.canary?.version === number) throw conflict(`Version ${number} is in canary use; end the canary first`);
       if (entry.shadow?.version === number) throw conflict(`Version ${number} is in shadow use; end the shadow first`);
@@ -57,7 +63,7 @@ export class RolloutService {
   promote(modelId: string, number: number) {
     return this.exclusive(modelId, async () => {
       const entry = this.registry.get(modelId);
-      this.registry.ready(entry, number);
+      this.serviceable(entry, number);
       if (entry.active === number) throw conflict(`Version ${number} is already active`);
       this.switchActive(entry, number);
       this.metrics.rolloutEvent(modelId, 'promote');
@@ -71,7 +77,7 @@ export class RolloutService {
     return this.exclusive(modelId, async () => {
       const entry = this.registry.get(modelId);
       if (entry.previousActive === undefined) throw conflict(`Model '${modelId}' has no previous active version to roll back to`);
-      this.registry.ready(entry, entry.previousActive);
+      this.serviceable(entry, entry.previousActive);
       this.switchActive(entry, entry.previousActive);
       this.metrics.rolloutEvent(modelId, 'rollback');
       await this.persist();
@@ -83,7 +89,7 @@ export class RolloutService {
   setCanary(modelId: string, policy: CanaryPolicy) {
     return this.exclusive(modelId, async () => {
       const entry = this.registry.get(modelId);
-      this.registry.ready(entry, policy.version);
+      this.serviceable(entry, policy.version);
       if (entry.active === policy.version) throw conflict(`Version ${policy.version} is the active version; a canary must be another version`);
       entry.canary = policy;
       entry.variants.reset();
@@ -114,7 +120,7 @@ export class RolloutService {
   setShadow(modelId: string, policy: ShadowPolicy) {
     return this.exclusive(modelId, async () => {
       const entry = this.registry.get(modelId);
-      this.registry.ready(entry, policy.version);
+      this.serviceable(entry, policy.version);
       if (entry.active === policy.version) throw conflict(`Version ${policy.version} is the active version; a shadow must be another version`);
       entry.shadow = policy;
       await this.persist();
@@ -138,13 +144,19 @@ export class RolloutService {
     return { model_id: modelId, shadow: entry.shadow ?? null, ...entry.variants.shadowSnapshot() };
   }
 
-  /** Ends a canary whose error rate crossed its auto-abort threshold (called by the prediction path). */
-  async abortCanary(entry: ModelEntry, reason: string): Promise<void> {
-    if (!entry.canary) return;
+  /** Ends a canary (still on `version`) whose error rate crossed its auto-abort threshold (called by the prediction path). */
+  async abortCanary(entry: ModelEntry, version: number, reason: string): Promise<void> {
+    if (entry.canary?.version !== version) return;
     this.logger.warn({ event: 'canary_aborted', model_id: entry.name, canary_version: entry.canary.version, reason });
     entry.canary = undefined;
     this.metrics.rolloutEvent(entry.name, 'canary_abort');
     await this.persist();
+  }
+
+  /** 404 for an unknown version; 409 (not a retryable 503) for one that is not READY: an operator must load it first. */
+  private serviceable(entry: ModelEntry, number: number): void {
+    const version = this.registry.version(entry, number);
+    if (!version.ready) throw conflict(`Version ${number} of '${entry.name}' is ${version.state}; load it first`);
   }
 
   private switchActive(entry: ModelEntry, number: number): void {
@@ -174,8 +186,9 @@ export class RolloutService {
     }
   }
 
+  /** Runs after the boot-time loads and after any earlier operation on the same model. */
   private exclusive<T>(modelId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(modelId) ?? Promise.resolve();
+    const previous = this.locks.get(modelId) ?? this.registry.whenLoaded();
     const next = previous.then(work, work);
     this.locks.set(modelId, next.catch(() => undefined));
     return next;

@@ -57,7 +57,8 @@ export class PredictionMonitor {
       route.version.stats.record(false, ms);
       this.metrics.observePrediction(name, version, 'error', ms / 1000);
       this.metrics.predictionError(name, version, reason);
-      this.traffic.observe(route, false, ms);
+      // A caller's bad input says nothing about the version: it must not abort a healthy canary.
+      if (reason !== 'validation') this.traffic.observe(route, false, ms);
     }
     const message = error instanceof Error ? error.message : String(error);
     this.logger.warn({ event: 'prediction_failed', model_id: name, model_version: String(version), requests, reason, error: message, duration_ms: ms, success: false });
