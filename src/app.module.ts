@@ -1,6 +1,6 @@
 import { Module, ValidationPipe } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
@@ -14,11 +14,10 @@ import { InferenceModule } from './inference/inference.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
-import { SerializationInterceptor } from './serialization/serialization.interceptor';
 import { SerializationModule } from './serialization/serialization.module';
 import { SerializationService } from './serialization/serialization.service';
 
-/** Feature modules plus the cross-cutting wiring: API-key guard, one filter, one validation pipe, response serialization. */
+/** Feature modules plus the cross-cutting wiring: API-key guard, one filter, one validation pipe. */
 @Module({
   imports: [
     AppConfigModule,
@@ -63,7 +62,6 @@ import { SerializationService } from './serialization/serialization.service';
         exceptionFactory: validationExceptionFactory,
       }),
     },
-    { provide: APP_INTERCEPTOR, useClass: SerializationInterceptor },
   ],
 })
 export class AppModule {}

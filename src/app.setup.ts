@@ -15,6 +15,7 @@ import { AllConfig } from './config/app-config';
 import { predictionLogMiddleware } from './logging/prediction-log.middleware';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { MetricsService } from './metrics/metrics.service';
+import { SerializationMiddleware } from './serialization/serialization.middleware';
 
 /**
  * HTTP wiring shared by main.ts and the e2e tests, so tests exercise exactly what production
@@ -31,6 +32,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.use(requestIdMiddleware);
   app.use(app.get(ShutdownState).middleware);
   app.use(predictionLogMiddleware);
+  app.use(app.get(SerializationMiddleware).handle);
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
   // No upgrade-insecure-requests: internal callers reach the service over plain HTTP by service
   // name, and Swagger UI's scripts would be "upgraded" to an https that is not there.

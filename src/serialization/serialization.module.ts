@@ -1,7 +1,7 @@
 import { DynamicModule, FactoryProvider, Module, ModuleMetadata } from '@nestjs/common';
 
 import { SERIALIZATION_OPTIONS, SerializationConfig, SerializationPreset } from './serialization-config';
-import { SerializationInterceptor } from './serialization.interceptor';
+import { SerializationMiddleware } from './serialization.middleware';
 import { SerializationConfigInput, SerializationService } from './serialization.service';
 
 type ConfigSource = SerializationConfig | SerializationPreset;
@@ -9,15 +9,15 @@ type ConfigSource = SerializationConfig | SerializationPreset;
 export interface SerializationModuleAsyncOptions {
   imports?: ModuleMetadata['imports'];
   inject?: FactoryProvider['inject'];
-  /** Returns the config (or a preset name) the interceptor applies to every response. */
+  /** Returns the config (or a preset name) applied to every response. */
   // `any[]` mirrors Nest's own FactoryProvider: injected values are typed by the caller.
   useFactory: (...args: any[]) => ConfigSource | Promise<ConfigSource>;
 }
 
 /**
- * Global module exporting `SerializationService`, `SerializationInterceptor` and the
- * resolved `SERIALIZATION_OPTIONS`. Registering the interceptor (APP_INTERCEPTOR) is left
- * to the app module so cross-cutting wiring stays in one place.
+ * Global module exporting `SerializationService`, `SerializationMiddleware` and the resolved
+ * `SERIALIZATION_OPTIONS`. Installing the middleware is left to the HTTP wiring (app.setup.ts)
+ * so cross-cutting wiring stays in one place.
  */
 @Module({})
 export class SerializationModule {
@@ -33,8 +33,8 @@ export class SerializationModule {
       module: SerializationModule,
       global: true,
       imports: options.imports ?? [],
-      providers: [optionsProvider, SerializationService, SerializationInterceptor],
-      exports: [SERIALIZATION_OPTIONS, SerializationService, SerializationInterceptor],
+      providers: [optionsProvider, SerializationService, SerializationMiddleware],
+      exports: [SERIALIZATION_OPTIONS, SerializationService, SerializationMiddleware],
     };
   }
 

@@ -1,9 +1,14 @@
+import { Controller, Get } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
 import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 
+import { AppModule } from '../../src/app.module';
+import { configureApp } from '../../src/app.setup';
+import { Public } from '../../src/common/decorators/access.decorator';
 import { ModelRuntimeFactory } from '../../src/models/runtimes/model-runtime';
 import { createApp, expectEnvelope, REPO_MODELS, SETOSA } from './support/create-app';
 import { FaultyRuntimeFactory } from './support/fault-runtimes';
@@ -100,5 +105,33 @@ describe('faults: failing models, runtime errors, timeouts, bad configuration', 
       const attempt = createApp({ env: { PORT: 'eighty', MAX_BATCH_SIZE: '0', ENABLE_CACHING: 'maybe' } });
       await expect(attempt).rejects.toThrow(/PORT[\s\S]*MAX_BATCH_SIZE[\s\S]*ENABLE_CACHING/);
     });
+  });
+});
+
+describe('a response that cannot be serialized', () => {
+  @Controller('cyclic')
+  class CyclicController {
+    @Public()
+    @Get()
+    cyclic() {
+      const body: Record<string, unknown> = { ok: true };
+      body.self = body;
+      return body;
+    }
+  }
+
+  it('→ 500 envelope from the filter (SerializationError), never a half-written body', async () => {
+    process.env = { ...process.env, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent' };
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule], controllers: [CyclicController] }).compile();
+    const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+    configureApp(app);
+    await app.init();
+    try {
+      const res = await request(app.getHttpServer()).get('/cyclic').expect(500);
+      expectEnvelope(res.body, 'INTERNAL');
+      expect(JSON.stringify(res.body)).not.toMatch(/self|circular/i);
+    } finally {
+      await app.close();
+    }
   });
 });
