@@ -9,6 +9,8 @@ export interface BatchingDefaults {
   maxQueueDelayMs: number;
   maxQueue: number;
   maxConcurrentBatches: number;
+  /** TIMEOUT_SECONDS in ms: a runner call stalled longer than this frees its batch slot. */
+  timeoutMs: number;
 }
 
 /** True when every input and output has a variable first dimension, so requests can stack on it. */
@@ -29,5 +31,6 @@ export function batcherOptions(manifest: ModelManifest, signature: RuntimeSignat
     maxQueueDelayMs: own?.max_queue_delay_ms ?? defaults.maxQueueDelayMs,
     maxQueue: defaults.maxQueue,
     maxConcurrentBatches: defaults.maxConcurrentBatches,
+    runTimeoutMs: defaults.timeoutMs,
   };
 }

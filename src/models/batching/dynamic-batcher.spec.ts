@@ -210,6 +210,28 @@ describe('DynamicBatcher', () => {
       expect(sut.depth).toBe(0);
     });
 
+    it('a runner call stalled past runTimeoutMs fails its batch with INFERENCE_TIMEOUT and frees the slot', async () => {
+      // Arrange: the first call never returns (until released at the end); one batch at a time.
+      runner.hold = true;
+      const sut = new DynamicBatcher(runner, options({ maxBatchSize: 1, runTimeoutMs: 100 }));
+      const stalled = sut.run(fp32([[1]])).catch((e: unknown) => e);
+      await jest.advanceTimersByTimeAsync(5);
+      runner.hold = false;
+
+      // Act: a later request waits behind the stalled batch only until the timeout.
+      const later = sut.run(fp32([[2]]));
+      await jest.advanceTimersByTimeAsync(100);
+
+      // Assert
+      const error = (await stalled) as AppError;
+      expect(error).toBeInstanceOf(AppError);
+      expect(error.code).toBe(ErrorCode.INFERENCE_TIMEOUT);
+      expect(values(await later)).toEqual([4]);
+      runner.release();
+      await flushMicrotasks();
+      expect(sut.depth).toBe(0);
+    });
+
     it('rejects every waiter of the batch when the output cannot be split back', async () => {
       // Arrange
       runner.wrongRows = true;

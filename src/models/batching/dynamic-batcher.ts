@@ -2,6 +2,7 @@ import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { NamedTensors } from '../tensors/tensor';
 import { canStack, rowsOf, stack, unstack } from '../tensors/tensor-batching';
+import { withTimeout } from '../wrapper/with-timeout';
 
 /** Anything that runs one (possibly batched) inference keyed by tensor name; a `ModelRuntime` fits. */
 export interface BatchRunner {
@@ -20,6 +21,12 @@ export interface DynamicBatcherOptions {
   maxQueue: number;
   /** Most batches executing at once (default 1). At the cap requests keep queuing, so the next batch is bigger. */
   maxConcurrentBatches?: number;
+  /**
+   * A runner call that has not settled after this many ms fails its batch with INFERENCE_TIMEOUT
+   * and frees its slot, so one stalled call cannot block the version for good (the abandoned
+   * call may still finish; its result is dropped). Undefined = wait forever.
+   */
+  runTimeoutMs?: number;
 }
 
 /** Metric hooks; the integrator maps them to ml_batch_size, ml_queue_wait_seconds and ml_queue_depth. */
@@ -160,7 +167,7 @@ export class DynamicBatcher {
       o.onQueueWait?.(0);
     });
     try {
-      return await this.runner.run(inputs);
+      return await this.runBounded(inputs);
     } finally {
       this.inFlight -= 1;
       this.reportDepth();
@@ -259,9 +266,20 @@ export class DynamicBatcher {
 
   private async runBatch(batch: Waiter[]): Promise<NamedTensors[]> {
     // A lone request runs untouched, exactly as it would without the batcher.
-    if (batch.length === 1) return [await this.runner.run(batch[0].inputs)];
-    const outputs = await this.runner.run(stack(batch.map((w) => w.inputs)));
+    if (batch.length === 1) return [await this.runBounded(batch[0].inputs)];
+    const outputs = await this.runBounded(stack(batch.map((w) => w.inputs)));
     return unstack(outputs, batch.map((w) => w.rows as number));
+  }
+
+  private runBounded(inputs: NamedTensors): Promise<NamedTensors> {
+    let work: Promise<NamedTensors>;
+    try {
+      work = this.runner.run(inputs);
+    } catch (error) {
+      work = Promise.reject(error);
+    }
+    const limit = this.options.runTimeoutMs;
+    return limit === undefined ? work : withTimeout(work, limit);
   }
 
   private settleIdle(): void {
