@@ -121,7 +121,7 @@ describe('a response that cannot be serialized', () => {
   }
 
   it('→ 500 envelope from the filter (SerializationError), never a half-written body', async () => {
-    process.env = { ...process.env, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent' };
+    process.env = { ...process.env, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', MAX_MEMORY_MB: '65536' };
     const moduleRef = await Test.createTestingModule({ imports: [AppModule], controllers: [CyclicController] }).compile();
     const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
     configureApp(app);

@@ -28,7 +28,11 @@ const BASELINE_ENV = { ...process.env };
 export async function createApp({ env = {}, customize, waitForModels = true }: CreateAppOptions = {}): Promise<NestExpressApplication> {
   // Each app gets its own registry state file, so a promotion in one test never leaks into another.
   const stateFile = join(tmpdir(), `nms-state-${process.pid}-${randomUUID()}.json`);
-  process.env = { ...BASELINE_ENV, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', REGISTRY_STATE_FILE: stateFile, ...env };
+  // MAX_MEMORY_MB guards a server's own RSS; here it would measure the whole jest process, which
+  // hosts every app of the run (it passed 1 GB in CI), so tests that want the guard set it.
+  process.env = {
+    ...BASELINE_ENV, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', REGISTRY_STATE_FILE: stateFile, MAX_MEMORY_MB: '65536', ...env,
+  };
   const builder = Test.createTestingModule({ imports: [AppModule] });
   const moduleRef = await (customize ? customize(builder) : builder).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
