@@ -77,13 +77,13 @@ describe('observability: metrics, health, logs', () => {
 
   describe('health', () => {
     let app: NestExpressApplication;
-    beforeAll(async () => { app = await createApp(); });
+    beforeAll(async () => { app = await createApp({ env: { MAX_MEMORY_MB: '8192' } }); });
     afterAll(async () => { await app.close(); });
 
     it('/health reports each model; an error rate ≥ 10% makes it degraded while /health/live stays 200', async () => {
       const healthy = await request(app.getHttpServer()).get('/health').expect(200);
       expect(healthy.body.details['model:penguins']).toMatchObject({ status: 'up', health: 'healthy' });
-      expect(healthy.body.details.memory).toMatchObject({ status: 'up', max_memory_mb: 1000 });
+      expect(healthy.body.details.memory).toMatchObject({ status: 'up', max_memory_mb: 8192 });
       expect(healthy.body.details.model_repository.status).toBe('up');
 
       const penguin = (features: number[], status: number) =>
