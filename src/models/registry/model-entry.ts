@@ -1,4 +1,4 @@
-import { ModelManifest, TensorSpec } from '../repository/model-manifest';
+import { ModelManifest } from '../repository/model-manifest';
 import { CanaryPolicy, ShadowPolicy } from '../routing/routing-policy';
 import { VariantStats } from '../routing/variant-stats';
 import { OutputKind, outputKindOf } from '../wrapper/postprocess';
@@ -54,11 +54,5 @@ export class ModelEntry {
   /** The highest READY version; the default active stage when model.json names none. */
   highestReady(): number | undefined {
     return [...this.versions.values()].filter((v) => v.ready).map((v) => v.version).sort((a, b) => b - a)[0];
-  }
-
-  /** The tensor signature of the active (else any READY) version, as the runtime reports it. */
-  signatureInputs(): TensorSpec[] | undefined {
-    const version = (this.active !== undefined && this.versions.get(this.active)) || [...this.versions.values()].find((v) => v.ready);
-    return version?.signature?.inputs;
   }
 }

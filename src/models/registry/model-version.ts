@@ -36,11 +36,6 @@ export class ModelVersion {
     this.reason = reason;
   }
 
-  /** Requests queued or in flight on this version. */
-  get queueDepth(): number {
-    return this.batcher?.depth ?? 0;
-  }
-
   /**
    * Runs inference through the dynamic batcher. Only READY versions are routed here; the check
    * guards races with unload. Rejects with OVERLOADED when MAX_QUEUE requests are pending.
