@@ -6,11 +6,12 @@ import { ModelsModule } from '../models/models.module';
 import { HealthController } from './health.controller';
 import { ModelsHealthIndicator } from './indicators/models.health';
 import { ProcessHealthIndicator } from './indicators/process.health';
+import { V2HealthController } from './v2-health.controller';
 
 @Global()
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json', logger: false }), ModelsModule],
-  controllers: [HealthController],
+  controllers: [HealthController, V2HealthController],
   providers: [ShutdownState, ModelsHealthIndicator, ProcessHealthIndicator],
   exports: [ShutdownState],
 })

@@ -1,13 +1,23 @@
 import { Injectable } from '@nestjs/common';
 
+import { AppError } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-code';
 import { PredictionCache } from './cache/prediction-cache';
 import { ModelRegistryService } from './registry/model-registry.service';
+import { ModelEntry } from './registry/model-entry';
 import { modelSummary, modelView } from './registry/model-view';
+import { ModelVersion } from './registry/model-version';
+import { ModelRepositoryService } from './repository/model-repository.service';
+import { V2ModelMetadata, V2ModelReady, V2RepositoryIndexEntry } from './v2/v2.types';
 
 /** Read-only views of the registry for GET /models and GET /models/:id. */
 @Injectable()
 export class ModelCatalogService {
-  constructor(private readonly registry: ModelRegistryService, private readonly cache: PredictionCache) {}
+  constructor(
+    private readonly registry: ModelRegistryService,
+    private readonly cache: PredictionCache,
+    private readonly repository: ModelRepositoryService,
+  ) {}
 
   list() {
     const models = this.registry.list().map(modelSummary);
@@ -16,5 +26,60 @@ export class ModelCatalogService {
 
   describe(modelId: string) {
     return { ...modelView(this.registry.get(modelId)), cache: { enabled: this.cache.enabled, ...this.cache.stats(modelId) } };
+  }
+
+  /** V2 model metadata: the given version's signature, else the one requests are routed to (the active version). */
+  v2Metadata(modelId: string, number?: number): V2ModelMetadata {
+    const entry = this.registry.get(modelId);
+    const version = this.v2Version(entry, number);
+    const signature = version.signature ?? { inputs: entry.manifest?.inputs ?? [], outputs: entry.manifest?.outputs ?? [] };
+    return {
+      name: entry.name,
+      versions: [...entry.versions.keys()].sort((a, b) => a - b).map(String),
+      platform: 'onnxruntime_onnx',
+      inputs: signature.inputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
+      outputs: signature.outputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
+    };
+  }
+
+  /** V2 model readiness: that version (else the active one) is READY. Unknown model or version: 404. */
+  v2Ready(modelId: string, number?: number): V2ModelReady {
+    const entry = this.registry.get(modelId);
+    return { name: entry.name, ready: !entry.error && this.v2Version(entry, number).ready };
+  }
+
+  /**
+   * The repository index (Triton's model repository extension): every version on disk or in the
+   * registry with its state; `readyOnly` keeps the READY ones.
+   */
+  async v2Index(readyOnly: boolean): Promise<V2RepositoryIndexEntry[]> {
+    const found = await this.repository.discover();
+    const rows: V2RepositoryIndexEntry[] = [];
+    for (const model of found) {
+      const entry = this.registry.list().find((e) => e.name === model.name);
+      const numbers = new Set([...model.versions.keys(), ...(entry?.versions.keys() ?? [])]);
+      for (const n of [...numbers].sort((a, b) => a - b)) {
+        const version = entry?.versions.get(n);
+        const state = entry?.error ? 'UNAVAILABLE' : version ? v2State(version) : 'UNAVAILABLE';
+        const reason = entry?.error ?? version?.reason ?? (version ? '' : 'not loaded');
+        rows.push({ name: model.name, version: String(n), state, reason });
+      }
+    }
+    return readyOnly ? rows.filter((r) => r.state === 'READY') : rows;
+  }
+
+  private v2Version(entry: ModelEntry, number?: number): ModelVersion {
+    const n = number ?? entry.active ?? entry.highestReady();
+    if (n === undefined) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `Model '${entry.name}' has no versions`);
+    return this.registry.version(entry, n);
+  }
+}
+
+/** Triton's model states: READY, LOADING, UNLOADING, UNAVAILABLE. */
+function v2State(version: ModelVersion): string {
+  switch (version.state) {
+    case 'READY': return 'READY';
+    case 'LOADING': return 'LOADING';
+    default: return 'UNAVAILABLE';
   }
 }

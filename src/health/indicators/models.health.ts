@@ -5,7 +5,7 @@ import { ModelEntry } from '../../models/registry/model-entry';
 import { ModelRegistryService } from '../../models/registry/model-registry.service';
 
 /** Why a model's active version cannot serve, or undefined when it can. */
-function notServing(entry: ModelEntry): string | undefined {
+export function notServing(entry: ModelEntry): string | undefined {
   if (entry.error) return `FAILED: ${entry.error}`;
   if (entry.active === undefined) return 'no loadable version';
   const active = entry.versions.get(entry.active);

@@ -52,6 +52,16 @@ export function toHalfBits(value: number): number {
   return rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? half + 1 : half;
 }
 
+/** The number that IEEE 754 half-precision `bits` encode, for FP16 outputs. */
+export function fromHalfBits(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >>> 10) & 0x1f;
+  const mant = bits & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
 function checkNumbers(values: unknown[], spec: TensorSpec): number[] | string {
   const range = INTEGER_RANGES[spec.datatype];
   const nums: number[] = [];
@@ -65,7 +75,8 @@ function checkNumbers(values: unknown[], spec: TensorSpec): number[] | string {
   return nums;
 }
 
-function convert(values: unknown[], spec: TensorSpec): TensorData | string {
+/** Flat values → the typed data of `spec`'s datatype, each value checked; a string says what is wrong. */
+export function typedData(values: unknown[], spec: TensorSpec): TensorData | string {
   if (spec.datatype === 'BYTES') {
     return values.every((v) => typeof v === 'string') ? (values as string[]) : 'must hold strings (BYTES)';
   }
@@ -88,6 +99,6 @@ export function tensorFromNested(value: unknown, spec: TensorSpec): Tensor | str
   const flat: unknown[] = [];
   const problem = flatten(value, shape, 0, flat);
   if (problem) return problem;
-  const data = convert(flat, spec);
+  const data = typedData(flat, spec);
   return typeof data === 'string' ? data : { datatype: spec.datatype, shape, data };
 }

@@ -148,6 +148,13 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     return version;
   }
 
+  /** The version numbers of a model in the repository as it is on disk now; 404 when the model is not there. */
+  async versionsOnDisk(modelId: string): Promise<number[]> {
+    const found = await this.repository.find(modelId);
+    if (!found) throw AppError.modelNotFound(modelId);
+    return [...found.versions.keys()].sort((a, b) => a - b);
+  }
+
   /** True when MODEL_VERSION pins this version of the default model. */
   isPinnedDefault(modelId: string, number: number): boolean {
     return modelId === this.defaultModelId && this.pinnedVersion === number;

@@ -43,6 +43,43 @@ export class RolloutService {
     });
   }
 
+  /**
+   * V2 repository load: (re)loads every version of the model found on disk. The model's stages
+   * are kept; a version that fails is reported (422 MODEL_LOAD_FAILED naming each) while the
+   * others serve.
+   */
+  loadModel(modelId: string) {
+    return this.exclusive(modelId, async () => {
+      const numbers = await this.registry.versionsOnDisk(modelId);
+      const versions = [];
+      for (const n of numbers) versions.push(await this.registry.loadVersion(modelId, n));
+      await this.cache.clear(modelId);
+      await this.persist();
+      const failed = versions.filter((v) => !v.ready);
+      if (failed.length) {
+        throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${modelId}' failed to load: ${failed.map((v) => `version ${v.version}: ${v.reason}`).join('; ')}`);
+      }
+      return versions.map((v) => versionView(this.registry.get(modelId), v));
+    });
+  }
+
+  /**
+   * V2 repository unload: releases every version of the model (Triton's semantics), after the
+   * requests in flight finish. The model answers 503 until it is loaded again; its stages,
+   * canary and shadow settings are kept for that reload.
+   */
+  unloadModel(modelId: string) {
+    return this.exclusive(modelId, async () => {
+      const entry = this.registry.get(modelId);
+      const loading = [...entry.versions.values()].find((v) => v.state === 'LOADING');
+      if (loading) throw conflict(`Version ${loading.version} of '${modelId}' is still loading`);
+      const versions = await Promise.all([...entry.versions.keys()].map((n) => this.registry.unloadVersion(entry, n)));
+      await this.cache.clear(modelId);
+      this.metrics.rolloutEvent(modelId, 'unload');
+      return versions.map((v) => versionView(entry, v));
+    });
+  }
+
   /** Unloads a version; 409 for the active version or one in canary/shadow use. */
   unload(modelId: string, number: number) {
     return this.exclusive(modelId, async () => {

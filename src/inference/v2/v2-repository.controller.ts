@@ -1,0 +1,43 @@
+import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+
+import { Admin } from '../../common/decorators/access.decorator';
+import { ModelCatalogService } from '../../models/model-catalog.service';
+import { RolloutService } from '../../models/rollout/rollout.service';
+import type { V2RepositoryIndexEntry } from '../../models/v2/v2.types';
+import { V2IndexRequestDto, V2ModelParamDto } from '../dto/v2-params.dto';
+
+/** The V2 model repository extension (Triton's): index, load and unload whole models. */
+@ApiTags('v2')
+@ApiBearerAuth()
+@ApiSecurity('api-key')
+@Controller('v2/repository')
+export class V2RepositoryController {
+  constructor(private readonly catalog: ModelCatalogService, private readonly rollout: RolloutService) {}
+
+  @Post('index')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Every model version in the repository with its state (READY, LOADING, UNAVAILABLE) and reason' })
+  index(@Body() body: V2IndexRequestDto = {}): Promise<V2RepositoryIndexEntry[]> {
+    return this.catalog.v2Index(body?.ready === true);
+  }
+
+  @Post('models/:name/load')
+  @Admin()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Load (or reload) every version of a model from disk; stages, canary and shadow are kept' })
+  @ApiResponse({ status: 400, description: '`{error}` naming each version that failed to load' })
+  async load(@Param() p: V2ModelParamDto): Promise<Record<string, never>> {
+    await this.rollout.loadModel(p.name);
+    return {};
+  }
+
+  @Post('models/:name/unload')
+  @Admin()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Unload every version of a model (it answers 503 until loaded again)' })
+  async unload(@Param() p: V2ModelParamDto): Promise<Record<string, never>> {
+    await this.rollout.unloadModel(p.name);
+    return {};
+  }
+}

@@ -1,0 +1,91 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+
+import { Public } from '../../common/decorators/access.decorator';
+import { RequestId } from '../../common/decorators/request-id.decorator';
+import { RoutingKey } from '../../common/decorators/routing-key.decorator';
+import { ClientThrottlerGuard } from '../../common/guards/client-throttler.guard';
+import { MemoryGuard } from '../../common/guards/memory.guard';
+import { ModelCatalogService } from '../../models/model-catalog.service';
+import { PredictionService } from '../../models/prediction.service';
+import type { V2InferResponse, V2ModelMetadata, V2ModelReady, V2ServerMetadata } from '../../models/v2/v2.types';
+import { V2ModelParamDto, V2ModelVersionParamDto } from '../dto/v2-params.dto';
+import { V2_INFER_REQUEST_EXAMPLE, V2_INFER_RESPONSE_EXAMPLE } from './v2-examples';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version: SERVER_VERSION } = require('../../../package.json') as { version: string };
+
+const INFER_DESCRIPTION =
+  'KServe V2 / Open Inference Protocol inference. `data` may be flat (row-major) or nested; numeric data is converted to the ' +
+  "model's datatype with every value checked. Requests are merged by the model's dynamic batcher. Without a version the request " +
+  'is routed like /predict (active version, or the canary for its share); `model_version` says which version answered.';
+
+/** The KServe V2 Open Inference Protocol: server and model metadata, model readiness, inference. */
+@ApiTags('v2')
+@ApiBearerAuth()
+@ApiSecurity('api-key')
+@ApiResponse({ status: 400, description: '`{error}` naming every problem of the request' })
+@ApiResponse({ status: 404, description: '`{error}`: unknown model or version' })
+@Controller('v2')
+export class V2Controller {
+  constructor(private readonly catalog: ModelCatalogService, private readonly predictions: PredictionService) {}
+
+  @Get()
+  @Public()
+  @ApiOperation({ summary: 'Server metadata: name, version, protocol extensions' })
+  server(): V2ServerMetadata {
+    return { name: 'nest-model-server', version: SERVER_VERSION, extensions: ['model_repository'] };
+  }
+
+  @Get('models/:name')
+  @ApiOperation({ summary: 'Model metadata: versions, platform, input and output tensors of the active version' })
+  model(@Param() p: V2ModelParamDto): V2ModelMetadata {
+    return this.catalog.v2Metadata(p.name);
+  }
+
+  @Get('models/:name/versions/:v')
+  @ApiOperation({ summary: 'Model metadata of one version' })
+  modelVersion(@Param() p: V2ModelVersionParamDto): V2ModelMetadata {
+    return this.catalog.v2Metadata(p.name, p.v);
+  }
+
+  @Get('models/:name/ready')
+  @ApiOperation({ summary: 'Model readiness: 200 `{ready: true}`, 400 `{ready: false}` (the protocol: 4xx means false)' })
+  modelReady(@Param() p: V2ModelParamDto, @Res({ passthrough: true }) res: Response): V2ModelReady {
+    return readiness(this.catalog.v2Ready(p.name), res);
+  }
+
+  @Get('models/:name/versions/:v/ready')
+  @ApiOperation({ summary: 'Readiness of one version' })
+  modelVersionReady(@Param() p: V2ModelVersionParamDto, @Res({ passthrough: true }) res: Response): V2ModelReady {
+    return readiness(this.catalog.v2Ready(p.name, p.v), res);
+  }
+
+  @Post('models/:name/infer')
+  @HttpCode(200)
+  @UseGuards(MemoryGuard, ClientThrottlerGuard)
+  @ApiOperation({ summary: 'Inference (routed: active version or canary)', description: INFER_DESCRIPTION })
+  @ApiHeader({ name: 'X-Routing-Key', required: false, description: 'Sticky canary routing key' })
+  @ApiBody({ schema: { type: 'object', example: V2_INFER_REQUEST_EXAMPLE } })
+  @ApiResponse({ status: 200, schema: { example: V2_INFER_RESPONSE_EXAMPLE } })
+  infer(@Param() p: V2ModelParamDto, @Body() body: unknown, @RequestId() requestId: string, @RoutingKey() routingKey?: string): Promise<V2InferResponse> {
+    return this.predictions.infer(p.name, undefined, body, requestId, routingKey);
+  }
+
+  @Post('models/:name/versions/:v/infer')
+  @HttpCode(200)
+  @UseGuards(MemoryGuard, ClientThrottlerGuard)
+  @ApiOperation({ summary: 'Inference on one version (pinned)', description: INFER_DESCRIPTION })
+  @ApiBody({ schema: { type: 'object', example: V2_INFER_REQUEST_EXAMPLE } })
+  @ApiResponse({ status: 200, schema: { example: V2_INFER_RESPONSE_EXAMPLE } })
+  inferVersion(@Param() p: V2ModelVersionParamDto, @Body() body: unknown, @RequestId() requestId: string): Promise<V2InferResponse> {
+    return this.predictions.infer(p.name, p.v, body, requestId);
+  }
+}
+
+/** The protocol's health answer: 200 when ready, a 4xx (400, as Triton) when not, with the body either way. */
+function readiness<T extends { ready: boolean }>(body: T, res: Response): T {
+  if (!body.ready) res.status(400);
+  return body;
+}

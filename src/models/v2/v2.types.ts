@@ -1,0 +1,51 @@
+import { TensorDatatype } from '../repository/model-manifest';
+
+/** KServe V2 / Open Inference Protocol JSON shapes (HTTP/REST). */
+
+export interface V2TensorMetadata {
+  name: string;
+  datatype: TensorDatatype;
+  shape: number[];
+}
+
+export interface V2ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+export interface V2ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: V2TensorMetadata[];
+  outputs: V2TensorMetadata[];
+}
+
+export interface V2ModelReady {
+  name: string;
+  ready: boolean;
+}
+
+export interface V2OutputTensor {
+  name: string;
+  datatype: TensorDatatype;
+  shape: number[];
+  data: unknown[];
+}
+
+export interface V2InferResponse {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: Record<string, unknown>;
+  outputs: V2OutputTensor[];
+}
+
+/** One row of the repository index (Triton's model repository extension). */
+export interface V2RepositoryIndexEntry {
+  name: string;
+  version: string;
+  state: string;
+  reason: string;
+}
