@@ -36,6 +36,7 @@ export class VersionLoader {
       const signature = await runtime.load(version.path, {
         intraOpNumThreads: options?.intra_op_num_threads,
         graphOptimizationLevel: options?.graph_optimization_level,
+        allowSpinning: options?.allow_spinning,
       });
       const problems = signatureProblems(manifest, signature);
       if (problems.length) throw new Error(problems.join('; '));

@@ -220,5 +220,29 @@ describe('manifestProblems', () => {
         'dynamic_batching must be an object or false',
       ]);
     });
+      it('names every bad session option', () => {
+      // Arrange
+      const raw = { name: 'iris', session_options: { intra_op_num_threads: 0, graph_optimization_level: 'max', allow_spinning: 'no' } };
+
+      // Act
+      const sut = manifestProblems(raw, 'iris');
+
+      // Assert
+      expect(sut).toEqual([
+        'session_options.intra_op_num_threads must be an integer from 1 to 64',
+        'session_options.graph_optimization_level must be disabled, basic, extended or all',
+        'session_options.allow_spinning must be a boolean',
+      ]);
+    });
+
+    it('accepts valid session options and refuses a non-object', () => {
+      // Arrange
+      const good = { name: 'm', session_options: { intra_op_num_threads: 2, graph_optimization_level: 'basic', allow_spinning: true } };
+      const bad = { name: 'm', session_options: [] };
+
+      // Act / Assert
+      expect(manifestProblems(good, 'm')).toEqual([]);
+      expect(manifestProblems(bad, 'm')).toEqual(['session_options must be an object']);
+    });
   });
 });

@@ -41,5 +41,25 @@ export function manifestProblems(raw: unknown, folderName: string): string[] {
   if (m.dynamic_batching !== undefined && m.dynamic_batching !== false && !isObject(m.dynamic_batching)) {
     problems.push('dynamic_batching must be an object or false');
   }
+  problems.push(...sessionOptionProblems(m.session_options));
+  return problems;
+}
+
+const OPTIMIZATION_LEVELS = new Set(['disabled', 'basic', 'extended', 'all']);
+
+function sessionOptionProblems(options: unknown): string[] {
+  if (options === undefined) return [];
+  if (!isObject(options)) return ['session_options must be an object'];
+  const problems: string[] = [];
+  const threads = options.intra_op_num_threads;
+  if (threads !== undefined && !(Number.isInteger(threads) && (threads as number) >= 1 && (threads as number) <= 64)) {
+    problems.push('session_options.intra_op_num_threads must be an integer from 1 to 64');
+  }
+  if (options.graph_optimization_level !== undefined && !OPTIMIZATION_LEVELS.has(String(options.graph_optimization_level))) {
+    problems.push('session_options.graph_optimization_level must be disabled, basic, extended or all');
+  }
+  if (options.allow_spinning !== undefined && typeof options.allow_spinning !== 'boolean') {
+    problems.push('session_options.allow_spinning must be a boolean');
+  }
   return problems;
 }

@@ -38,7 +38,12 @@ export interface ModelManifest {
   dynamic_batching?: DynamicBatchingSpec | false;
   stages?: { active?: number; staging?: number };
   versions?: Record<string, VersionInfo>;
-  session_options?: { intra_op_num_threads?: number; graph_optimization_level?: 'disabled' | 'basic' | 'extended' | 'all' };
+  session_options?: {
+    intra_op_num_threads?: number;
+    graph_optimization_level?: 'disabled' | 'basic' | 'extended' | 'all';
+    /** Whether idle intra-op threads busy-wait for work (onnxruntime's default). The server's default is false. */
+    allow_spinning?: boolean;
+  };
 }
 
 /** A model folder as found on disk. */

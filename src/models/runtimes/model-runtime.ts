@@ -9,6 +9,8 @@ export interface RuntimeSignature {
 
 export interface RuntimeOptions {
   intraOpNumThreads?: number;
+  /** Idle intra-op threads busy-wait for the next run (onnxruntime's default) instead of sleeping. */
+  allowSpinning?: boolean;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 

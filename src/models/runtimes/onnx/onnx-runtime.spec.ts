@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+
+import { RuntimeOptions } from '../model-runtime';
+import { NamedTensors } from '../../tensors/tensor';
+import { OnnxRuntime } from './onnx-runtime';
+
+const MODELS = join(__dirname, '..', '..', '..', '..', 'models');
+const BENCH_MLP = join(MODELS, 'bench-mlp', '1', 'model.onnx');
+
+/** Two deterministic rows of 256 features. */
+function benchInput(): NamedTensors {
+  const data = Float32Array.from({ length: 512 }, (_, i) => Math.sin(i / 7));
+  return { input: { datatype: 'FP32', shape: [2, 256], data } };
+}
+
+async function outputsWith(options: RuntimeOptions): Promise<Float32Array> {
+  const sut = new OnnxRuntime();
+  await sut.load(BENCH_MLP, options);
+  try {
+    return (await sut.run(benchInput())).output.data as Float32Array;
+  } finally {
+    await sut.unload();
+  }
+}
+
+describe('OnnxRuntime', () => {
+  it('reads the signature from the session, -1 for the batch dimension', async () => {
+    // Arrange
+    const sut = new OnnxRuntime();
+
+    // Act
+    const signature = await sut.load(BENCH_MLP);
+    await sut.unload();
+
+    // Assert
+    expect(signature).toEqual({
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 256] }],
+      outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 10] }],
+    });
+  });
+
+  it('gives the same answer whatever the session options (threads, spinning, graph optimisation)', async () => {
+    // Arrange
+    const variants: RuntimeOptions[] = [
+      { intraOpNumThreads: 2, allowSpinning: true },
+      { intraOpNumThreads: 2, allowSpinning: false },
+      { graphOptimizationLevel: 'disabled' },
+    ];
+
+    // Act
+    const base = await outputsWith({});
+    const others = await Promise.all(variants.map(outputsWith));
+
+    // Assert
+    expect(base).toHaveLength(20);
+    for (let row = 0; row < 2; row++) {
+      const sum = base.slice(row * 10, row * 10 + 10).reduce((a, b) => a + b, 0);
+      expect(sum).toBeCloseTo(1, 5);
+    }
+    for (const other of others) {
+      other.forEach((v, i) => expect(v).toBeCloseTo(base[i], 5));
+    }
+  });
+
+  it('refuses to run before load and after unload', async () => {
+    // Arrange
+    const sut = new OnnxRuntime();
+
+    // Act / Assert
+    await expect(sut.run(benchInput())).rejects.toThrow('model is not loaded');
+    await sut.load(BENCH_MLP);
+    await sut.unload();
+    await expect(sut.run(benchInput())).rejects.toThrow('model is not loaded');
+  });
+
+  it('rejects a file that is not a model', async () => {
+    // Arrange
+    const sut = new OnnxRuntime();
+
+    // Act / Assert
+    await expect(sut.load(join(MODELS, 'iris', 'model.json'))).rejects.toThrow();
+  });
+});
