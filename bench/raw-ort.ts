@@ -68,9 +68,20 @@ async function measure(
   };
 }
 
-/** Raw onnxruntime in this process, default session options: bench-mlp at 1/32/64 rows, iris at 1. */
-export async function measureRawOrt(totalSPerBatch = 3): Promise<OrtMeasurement[]> {
+/**
+ * Raw onnxruntime in this process, default session options: bench-mlp at 1/32/64 rows, iris at 1,
+ * and bench-mlp-xl (when `xlPath` is given) at 1/64.
+ */
+export async function measureRawOrt(totalSPerBatch = 3, xlPath?: string): Promise<OrtMeasurement[]> {
   const out: OrtMeasurement[] = [];
+  if (xlPath) {
+    const xl = await InferenceSession.create(xlPath);
+    try {
+      for (const batch of [1, 64]) out.push(await measure(xl, 'bench-mlp-xl', 2048, batch, totalSPerBatch));
+    } finally {
+      await xl.release();
+    }
+  }
   const mlp = await InferenceSession.create(resolve(ROOT, 'models/bench-mlp/1/model.onnx'));
   try {
     for (const batch of [1, 32, 64]) out.push(await measure(mlp, 'bench-mlp', 256, batch, totalSPerBatch));

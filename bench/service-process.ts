@@ -171,6 +171,7 @@ export function serviceEnv(port: number, overrides: Record<string, string>): Nod
     REQUESTS_PER_MINUTE: '0',
     REQUESTS_PER_HOUR: '0',
     MAX_QUEUE: '10000',
+    MAX_MEMORY_MB: '16384',
     ENABLE_METRICS: 'true',
     METRICS_PORT: String(port),
     ...overrides,
