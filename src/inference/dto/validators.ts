@@ -20,7 +20,12 @@ export const ToVersion = () =>
 
 /** A model version field: "2" or 2, a positive integer. */
 export const IsModelVersion = (field: string) =>
-  applyDecorators(ToVersion(), IsInt({ message: `${field} must be a positive integer` }), Min(1), Max(999999999));
+  applyDecorators(
+    ToVersion(),
+    IsInt({ message: `${field} must be a positive integer` }),
+    Min(1, { message: `${field} must be a positive integer` }),
+    Max(999999999, { message: `${field} must be at most 999999999` }),
+  );
 
 /** A model id field: 1-64 chars of [A-Za-z0-9._-] (also the folder name in the repository). */
 export const IsModelId = (field: string) =>

@@ -234,3 +234,24 @@ describe('encodeTabular for an FP64 input (regression: it used to send FP32)', (
     expect(sut.ok && sut.inputs.x.data).toBeInstanceOf(Float64Array);
   });
 });
+
+describe('encodeTabular range of the input datatype', () => {
+  it('refuses a value an FP32 input cannot hold instead of sending Infinity', () => {
+    // Act
+    const sut = details(encodeTabular({ sepal_length: 1e39, sepal_width: -4e38, petal_length: 1, petal_width: 3.4e38 }, NAMES, INPUT));
+
+    // Assert
+    expect(sut).toEqual([
+      { field: 'features.sepal_length', message: 'value 1e+39 is out of range for FP32 (it would round to infinity)' },
+      { field: 'features.sepal_width', message: 'value -4e+38 is out of range for FP32 (it would round to infinity)' },
+    ]);
+  });
+
+  it('takes the same value for an FP64 input', () => {
+    // Act
+    const sut = inputs(encodeTabular([1e39, 2], ['a', 'b'], { name: 'x', datatype: 'FP64', shape: [-1, 2] }));
+
+    // Assert
+    expect(Array.from(sut.x.data as Float64Array)).toEqual([1e39, 2]);
+  });
+});

@@ -1,7 +1,7 @@
 import { ErrorDetail } from '../../common/errors/app-error';
 import { TensorSpec } from '../repository/model-manifest';
 import { NamedTensors } from '../tensors/tensor';
-import { tensorFromNested } from './nested-tensor';
+import { floatRangeProblem, tensorFromNested } from './nested-tensor';
 
 export type Encoded = { ok: true; inputs: NamedTensors } | { ok: false; details: ErrorDetail[] };
 
@@ -54,6 +54,10 @@ export function encodeTabular(features: unknown, names: string[], input: TensorS
   if (Array.isArray(features)) row = rowFromArray(features, names, details);
   else if (isPlainObject(features)) row = rowFromObject(features, names, details);
   else details.push({ field: 'features', message: 'must be an object of feature values or an array in declared order' });
+  row.forEach((v, i) => {
+    const overflow = floatRangeProblem(v, input.datatype);
+    if (overflow) details.push({ field: `features.${names[i]}`, message: overflow });
+  });
   if (details.length) return { ok: false, details };
   // The signature check admits FP32 or FP64 inputs for feature models; encode in the model's own type.
   const data = input.datatype === 'FP64' ? Float64Array.from(row) : Float32Array.from(row);

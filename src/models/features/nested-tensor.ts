@@ -34,22 +34,42 @@ const INTEGER_RANGES: Partial<Record<TensorSpec['datatype'], [number, number]>> 
   INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
 
-/** IEEE 754 half-precision bits of a number (round to nearest even), for FP16 inputs. */
+/** The magnitude from which a float datatype rounds to infinity (the largest finite value plus half an ulp). */
+const FLOAT_LIMITS: Partial<Record<TensorSpec['datatype'], number>> = {
+  FP16: 65520,
+  FP32: 3.4028235677973366e38,
+};
+
+/** Why `n` cannot be held by a float datatype (it would become ±Infinity), or undefined. */
+export function floatRangeProblem(n: number, datatype: TensorSpec['datatype']): string | undefined {
+  const limit = FLOAT_LIMITS[datatype];
+  return limit !== undefined && Math.abs(n) >= limit ? `value ${n} is out of range for ${datatype} (it would round to infinity)` : undefined;
+}
+
+/** Round half to even, as IEEE 754 does by default. */
+function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const rest = x - floor;
+  if (rest !== 0.5) return rest < 0.5 ? floor : floor + 1;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/** IEEE 754 half-precision bits of a number, rounded once from the double (to nearest, ties to even). */
 export function toHalfBits(value: number): number {
-  const f32 = new Float32Array([value]);
-  const x = new Uint32Array(f32.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = ((x >>> 23) & 0xff) - 127 + 15;
-  const mant = x & 0x7fffff;
-  if (exp >= 31) return sign | 0x7c00;
-  if (exp <= 0) {
-    if (exp < -10) return sign;
-    const m = (mant | 0x800000) >> (1 - exp);
-    return sign | ((m + 0x1000 + ((m >> 13) & 1) - 1) >> 13);
+  if (Number.isNaN(value)) return 0x7e00;
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const abs = Math.abs(value);
+  if (abs < 2 ** -14) return sign | roundHalfEven(abs / 2 ** -24); // subnormal (1024 → the smallest normal)
+  let exp = Math.floor(Math.log2(abs));
+  if (2 ** exp > abs) exp -= 1;
+  else if (2 ** (exp + 1) <= abs) exp += 1;
+  let mant = roundHalfEven((abs / 2 ** exp - 1) * 1024);
+  if (mant === 1024) {
+    mant = 0;
+    exp += 1;
   }
-  const half = sign | (exp << 10) | (mant >> 13);
-  const rest = mant & 0x1fff;
-  return rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? half + 1 : half;
+  if (exp > 15) return sign | 0x7c00;
+  return sign | ((exp + 15) << 10) | mant;
 }
 
 /** The number that IEEE 754 half-precision `bits` encode, for FP16 outputs. */
@@ -68,6 +88,8 @@ function checkNumbers(values: unknown[], spec: TensorSpec): number[] | string {
   for (const v of values) {
     const n = typeof v === 'boolean' ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isFinite(n)) return `must hold finite numbers (${spec.datatype})`;
+    const overflow = floatRangeProblem(n, spec.datatype);
+    if (overflow) return overflow;
     if (range && !Number.isInteger(n)) return `must hold integers (${spec.datatype})`;
     if (range && (n < range[0] || n > range[1])) return `value ${n} is out of range for ${spec.datatype} [${range[0]}, ${range[1]}]`;
     nums.push(n);

@@ -110,9 +110,10 @@ export function decodeInferRequest(body: unknown, signature: RuntimeSignature): 
   } else {
     body.inputs.forEach((raw, i) => {
       const tensor = decodeInput(raw, `inputs[${i}]`, specs, details);
+      if (!tensor) return;
       const name = (raw as { name: string }).name;
-      if (tensor && name in inputs) details.push({ field: `inputs[${i}].name`, message: `'${name}' is given more than once` });
-      else if (tensor) inputs[name] = tensor;
+      if (Object.hasOwn(inputs, name)) details.push({ field: `inputs[${i}].name`, message: `'${name}' is given more than once` });
+      else inputs[name] = tensor;
     });
     const given = new Set(body.inputs.map((raw) => (isObject(raw) ? raw.name : undefined)));
     for (const name of specs.keys()) if (!given.has(name)) details.push({ field: 'inputs', message: `input '${name}' is required` });
