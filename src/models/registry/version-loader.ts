@@ -1,15 +1,32 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { stat } from 'node:fs/promises';
 
 import { AllConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
 import { batcherOptions, BatchingDefaults } from '../batching/batcher-options';
 import { DynamicBatcher } from '../batching/dynamic-batcher';
+import { ModelManifest } from '../repository/model-manifest';
 import { ModelRuntime, ModelRuntimeFactory, RuntimeSignature } from '../runtimes/model-runtime';
 import { ModelEntry } from './model-entry';
 import { ModelVersion } from './model-version';
 import { signatureProblems } from './signature-check';
 import { warmUpInputs } from './warm-up';
+
+/** Model files from this size up get a worker thread unless model.json says otherwise (`worker_thread`). */
+export const WORKER_THREAD_MIN_BYTES = 1024 * 1024;
+
+/**
+ * Whether a version's sessions run on a worker thread: model.json `worker_thread` when given,
+ * else by size. onnxruntime-node runs inference synchronously on the calling thread; for a
+ * small model (iris: ~25 µs a run) that is cheaper than a message to a worker, for a large one
+ * (bench-mlp-xl: ~80 ms for 64 rows) it would stall every HTTP request meanwhile.
+ */
+export async function runsOnWorker(manifest: ModelManifest, path: string): Promise<boolean> {
+  if (manifest.worker_thread !== undefined) return manifest.worker_thread;
+  const size = await stat(path).then((s) => s.size, () => 0);
+  return size >= WORKER_THREAD_MIN_BYTES;
+}
 
 /**
  * Brings one version to READY: a fresh runtime, the model file loaded, its signature checked
@@ -31,7 +48,7 @@ export class VersionLoader {
     let runtime: ModelRuntime | undefined;
     try {
       if (!manifest) throw new Error(entry.error ?? 'model.json is missing');
-      runtime = this.runtimes.create(manifest.runtime ?? 'onnx');
+      runtime = this.runtimes.create(manifest.runtime ?? 'onnx', { workerThread: await runsOnWorker(manifest, version.path) });
       const options = manifest.session_options;
       const signature = await runtime.load(version.path, {
         intraOpNumThreads: options?.intra_op_num_threads,

@@ -222,13 +222,14 @@ describe('manifestProblems', () => {
     });
       it('names every bad session option', () => {
       // Arrange
-      const raw = { name: 'iris', session_options: { intra_op_num_threads: 0, graph_optimization_level: 'max', allow_spinning: 'no' } };
+      const raw = { name: 'iris', worker_thread: 'yes', session_options: { intra_op_num_threads: 0, graph_optimization_level: 'max', allow_spinning: 'no' } };
 
       // Act
       const sut = manifestProblems(raw, 'iris');
 
       // Assert
       expect(sut).toEqual([
+        'worker_thread must be a boolean',
         'session_options.intra_op_num_threads must be an integer from 1 to 64',
         'session_options.graph_optimization_level must be disabled, basic, extended or all',
         'session_options.allow_spinning must be a boolean',

@@ -41,6 +41,7 @@ export function manifestProblems(raw: unknown, folderName: string): string[] {
   if (m.dynamic_batching !== undefined && m.dynamic_batching !== false && !isObject(m.dynamic_batching)) {
     problems.push('dynamic_batching must be an object or false');
   }
+  if (m.worker_thread !== undefined && typeof m.worker_thread !== 'boolean') problems.push('worker_thread must be a boolean');
   problems.push(...sessionOptionProblems(m.session_options));
   return problems;
 }

@@ -36,6 +36,8 @@ export interface ModelManifest {
   inputs?: TensorSpec[];
   outputs?: TensorSpec[];
   dynamic_batching?: DynamicBatchingSpec | false;
+  /** Run the sessions on a worker thread (true) or the event loop's thread (false); absent = by file size (≥ 1 MiB → worker). */
+  worker_thread?: boolean;
   stages?: { active?: number; staging?: number };
   versions?: Record<string, VersionInfo>;
   session_options?: {

@@ -27,7 +27,12 @@ export abstract class ModelRuntime {
   abstract unload(): Promise<void>;
 }
 
+/** Where a runtime runs its sessions: on the event loop's thread, or on a worker thread of its own. */
+export interface RuntimePlacement {
+  workerThread: boolean;
+}
+
 /** DI token: makes a fresh runtime for a model's `runtime` kind. Tests override it to inject faults. */
 export abstract class ModelRuntimeFactory {
-  abstract create(kind: string): ModelRuntime;
+  abstract create(kind: string, placement?: RuntimePlacement): ModelRuntime;
 }

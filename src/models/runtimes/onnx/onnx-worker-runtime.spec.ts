@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+
+import { NamedTensors } from '../../tensors/tensor';
+import { OnnxRuntime } from './onnx-runtime';
+import { OnnxWorkerRuntime } from './onnx-worker-runtime';
+
+const MODELS = join(__dirname, '..', '..', '..', '..', 'models');
+const BENCH_MLP = join(MODELS, 'bench-mlp', '1', 'model.onnx');
+
+function rows(n: number, offset = 0): NamedTensors {
+  const data = Float32Array.from({ length: n * 256 }, (_, i) => Math.cos((i + offset) / 5));
+  return { input: { datatype: 'FP32', shape: [n, 256], data } };
+}
+
+describe('OnnxWorkerRuntime', () => {
+  let sut: OnnxWorkerRuntime;
+
+  beforeEach(() => {
+    sut = new OnnxWorkerRuntime();
+  });
+
+  afterEach(async () => {
+    await sut.unload();
+  });
+
+  it('reports the same signature and answers as the runtime on the event loop thread', async () => {
+    // Arrange
+    const inline = new OnnxRuntime();
+    const inlineSignature = await inline.load(BENCH_MLP, { intraOpNumThreads: 2 });
+    const expected = (await inline.run(rows(3))).output;
+    await inline.unload();
+
+    // Act
+    const signature = await sut.load(BENCH_MLP, { intraOpNumThreads: 2 });
+    const actual = (await sut.run(rows(3))).output;
+
+    // Assert
+    expect(signature).toEqual(inlineSignature);
+    expect(actual.datatype).toBe('FP32');
+    expect(actual.shape).toEqual([3, 10]);
+    expect(actual.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(actual.data as Float32Array)).toEqual(Array.from(expected.data as Float32Array));
+  });
+
+  it('answers concurrent runs each with its own result', async () => {
+    // Arrange
+    await sut.load(BENCH_MLP);
+    const inputs = [1, 2, 3, 4, 5].map((n) => rows(n, n * 1000));
+
+    // Act
+    const outputs = await Promise.all(inputs.map((i) => sut.run(i)));
+    const again = await sut.run(inputs[2]);
+
+    // Assert
+    expect(outputs.map((o) => o.output.shape[0])).toEqual([1, 2, 3, 4, 5]);
+    expect(Array.from(outputs[2].output.data as Float32Array)).toEqual(Array.from(again.output.data as Float32Array));
+    expect(outputs[0].output.data).not.toEqual(outputs[1].output.data.slice(0, 10));
+  });
+
+  it('leaves the caller its input tensors (they are copied, not moved)', async () => {
+    // Arrange
+    await sut.load(BENCH_MLP);
+    const input = rows(2);
+
+    // Act
+    await sut.run(input);
+
+    // Assert
+    expect(input.input.data.length).toBe(512);
+    expect((input.input.data as Float32Array)[0]).toBeCloseTo(1, 6);
+  });
+
+  it('rejects one bad run with the onnxruntime error and keeps serving', async () => {
+    // Arrange
+    await sut.load(BENCH_MLP);
+    const wrongWidth: NamedTensors = { input: { datatype: 'FP32', shape: [1, 3], data: new Float32Array(3) } };
+
+    // Act
+    const bad = sut.run(wrongWidth);
+
+    // Assert
+    await expect(bad).rejects.toThrow(/dimension|Got invalid dimensions|index/i);
+    expect((await sut.run(rows(1))).output.shape).toEqual([1, 10]);
+  });
+
+  it('rejects a file that is not a model with the reason, and runs before load or after unload', async () => {
+    // Act / Assert
+    await expect(sut.load(join(MODELS, 'iris', 'model.json'))).rejects.toThrow(/protobuf|parse|load/i);
+    await expect(sut.run(rows(1))).rejects.toThrow('model is not loaded');
+    await sut.load(BENCH_MLP);
+    await sut.unload();
+    await expect(sut.run(rows(1))).rejects.toThrow('model is not loaded');
+  });
+
+  it('rejects runs pending when it is unloaded', async () => {
+    // Arrange
+    await sut.load(BENCH_MLP);
+    const many = Promise.allSettled(Array.from({ length: 20 }, () => sut.run(rows(64))));
+
+    // Act
+    await sut.unload();
+    const settled = await many;
+
+    // Assert: the ones already answered are fine, every other one is rejected, none hangs
+    const rejected = settled.filter((s) => s.status === 'rejected');
+    expect(settled).toHaveLength(20);
+    expect(rejected.length).toBeGreaterThan(0);
+    for (const r of rejected) expect((r as PromiseRejectedResult).reason.message).toBe('model is not loaded');
+  });
+});

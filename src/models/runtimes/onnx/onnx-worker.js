@@ -1,0 +1,57 @@
+'use strict';
+/**
+ * One onnxruntime session on a worker thread (see onnx-worker-runtime.ts). onnxruntime-node runs
+ * `session.run` synchronously on the thread that calls it, so a large model run here leaves the
+ * event loop free for HTTP. Plain JavaScript on purpose: worker_threads loads this file as it is,
+ * in dist as under ts-node and jest. Protocol (all plain data):
+ *   → workerData {path, sessionOptions}; ← {type:'loaded', inputMetadata, outputMetadata} | {type:'loaded', error}
+ *   → {type:'run', id, feeds: {name: {type, data, dims}}}; ← {type:'result', id, outputs} | {type:'result', id, error}
+ *   → {type:'release'}: the session is released and the thread ends.
+ */
+const { parentPort, workerData } = require('node:worker_threads');
+const { InferenceSession, Tensor } = require('onnxruntime-node');
+
+const messageOf = (e) => (e instanceof Error ? e.message : String(e));
+
+/** Output buffers move to the main thread instead of being copied; a buffer that cannot move is copied. */
+function post(message, buffers) {
+  try {
+    parentPort.postMessage(message, buffers);
+  } catch {
+    parentPort.postMessage(message);
+  }
+}
+
+async function main() {
+  let session;
+  try {
+    session = await InferenceSession.create(workerData.path, workerData.sessionOptions);
+  } catch (e) {
+    parentPort.postMessage({ type: 'loaded', error: messageOf(e) });
+    return;
+  }
+  parentPort.postMessage({ type: 'loaded', inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata });
+  parentPort.on('message', async (msg) => {
+    if (msg.type === 'release') {
+      await session.release();
+      parentPort.close();
+      return;
+    }
+    try {
+      const feeds = {};
+      for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new Tensor(t.type, t.data, t.dims);
+      const results = await session.run(feeds);
+      const outputs = {};
+      const buffers = new Set();
+      for (const [name, t] of Object.entries(results)) {
+        outputs[name] = { type: t.type, data: t.data, dims: t.dims };
+        if (ArrayBuffer.isView(t.data)) buffers.add(t.data.buffer);
+      }
+      post({ type: 'result', id: msg.id, outputs }, [...buffers]);
+    } catch (e) {
+      parentPort.postMessage({ type: 'result', id: msg.id, error: messageOf(e) });
+    }
+  });
+}
+
+main();
