@@ -61,7 +61,7 @@ export class ModelCatalogService {
       for (const n of [...numbers].sort((a, b) => a - b)) {
         const version = entry?.versions.get(n);
         const state = entry?.error ? 'UNAVAILABLE' : version ? v2State(version) : 'UNAVAILABLE';
-        const reason = entry?.error ?? version?.reason ?? (version ? '' : 'not loaded');
+        const reason = entry?.error ?? version?.reason ?? (!version || version.state === 'UNLOADED' ? 'unloaded' : '');
         rows.push({ name: model.name, version: String(n), state, reason });
       }
     }

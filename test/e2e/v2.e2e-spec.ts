@@ -344,7 +344,7 @@ describe('KServe V2 Open Inference Protocol (real AppModule, real ONNX models)',
       ['a wrong rank', { inputs: [{ ...good, shape: [1, 2, 2] }] }, ['inputs[0] (input).shape must have rank 2 (model shape [-1, 4], -1 = any), got [1, 2, 2]']],
       ['a wrong fixed dim', { inputs: [{ ...good, shape: [1, 5], data: [...SETOSA_ROW, 1] }] }, ['inputs[0] (input).shape dimension 1 must be 4, got 5']],
       ['data not matching the shape', { inputs: [{ ...good, shape: [2, 4] }] }, ['inputs[0] (input).data has 4 elements, shape [2, 4] needs 8']],
-      ['nested data not matching the shape', { inputs: [{ ...good, data: [[5.1, 3.5], [1.4]] }] }, ['inputs[0] (input).data has 3 elements, shape [1, 4] needs 4']],
+      ['nested data not matching the shape', { inputs: [{ ...good, data: [[5.1, 3.5], [1.4]] }] }, ['inputs[0] (input).data dimension 0 must be 1, got 2']],
       ['non-numeric data', { inputs: [{ ...good, data: [5.1, null, true, 'x'] }] }, ['inputs[0] (input).data must hold finite numbers (FP32)']],
       ['BYTES for a numeric input', { inputs: [{ ...good, datatype: 'BYTES', data: ['5.1', '3.5', '1.4', '0.2'] }] }, ['inputs[0] (input).datatype is BYTES, the model expects FP32']],
       ['an unknown datatype', { inputs: [{ ...good, datatype: 'fp32' }] }, ['inputs[0].datatype must be one of BOOL, UINT8']],
@@ -439,7 +439,7 @@ describe('KServe V2 Open Inference Protocol (real AppModule, real ONNX models)',
         expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
         v2Error(await infer({ inputs: [input([VIRGINICA_ROW])] }, 'iris', 1).expect(503), /iris/);
         const index = bySortKey((await client(request(server()).post('/v2/repository/index')).expect(200)).body);
-        expect(index.filter((r) => r.name === 'iris').map((r) => r.state)).toEqual(['UNAVAILABLE', 'UNAVAILABLE']);
+        expect(index.filter((r) => r.name === 'iris').map((r) => [r.state, r.reason])).toEqual([['UNAVAILABLE', 'unloaded'], ['UNAVAILABLE', 'unloaded']]);
         const readyOnly = (await client(request(server()).post('/v2/repository/index')).send({ ready: true }).expect(200)).body;
         expect(bySortKey(readyOnly)).toEqual(REPOSITORY_INDEX.filter((r) => r.name !== 'iris'));
         // Other models keep serving.

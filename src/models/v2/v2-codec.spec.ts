@@ -110,13 +110,24 @@ describe('decodeInferRequest', () => {
       expect(Array.from(sut.inputs.x.data as Float32Array).slice(0, 4)).toEqual([0.1, 0.2, 0.3, 1 / 3].map(Math.fround));
     });
 
-    it.each(['FP64', 'FP16', 'INT32', 'INT64', 'UINT8'])('converts %s request data to the model datatype', (datatype) => {
+    it.each(['FP64', 'FP16', 'INT32', 'INT64'])('converts %s request data to the model datatype', (datatype) => {
       // Act
       const sut = ok(decodeInferRequest({ inputs: [{ ...X, datatype }, { ...IDS, datatype }] }, SIGNATURE));
 
       // Assert
       expect(sut.inputs.x).toEqual({ datatype: 'FP32', shape: [2, 4], data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]) });
       expect(sut.inputs.ids).toEqual({ datatype: 'INT64', shape: [2], data: BigInt64Array.from([7n, -3n]) });
+    });
+
+    it('refuses values that do not suit the datatype the client declared, even if the model would take them', () => {
+      // Act
+      const sut = problems(decodeInferRequest({ inputs: [{ ...X, datatype: 'INT32', data: [1.5, 2, 3, 4, 5, 6, 7, 8] }, { ...IDS, datatype: 'UINT8' }] }, SIGNATURE));
+
+      // Assert
+      expect(sut).toEqual([
+        { field: 'inputs[0] (x).data', message: 'must, as declared, hold integers (INT32)' },
+        { field: 'inputs[1] (ids).data', message: 'value -3 is out of range for UINT8 [0, 255]' },
+      ]);
     });
 
     it('accepts zero rows', () => {
@@ -328,7 +339,6 @@ describe('decodeInferRequest', () => {
     it.each([
       ['too few flat values', [1, 2, 3, 4, 5, 6, 7], 7],
       ['too many flat values', [1, 2, 3, 4, 5, 6, 7, 8, 9], 9],
-      ['too few nested values', [[1, 2, 3, 4], [5, 6, 7]], 7],
       ['no values', [], 0],
     ])('must hold as many elements as its shape: %s', (_, data, count) => {
       // Act
@@ -336,6 +346,16 @@ describe('decodeInferRequest', () => {
 
       // Assert
       expect(sut).toEqual([{ field: 'inputs[0] (x).data', message: `has ${count} elements, shape [2, 4] needs 8` }]);
+    });
+
+    it('must nest as its shape says when nested', () => {
+      // Act
+      const ragged = problems(decodeInferRequest({ inputs: [{ ...X, data: [[1, 2, 3, 4], [5, 6, 7]] }, IDS] }, SIGNATURE));
+      const transposed = problems(decodeInferRequest({ inputs: [{ ...X, data: [[1, 2], [3, 4], [5, 6], [7, 8]] }, IDS] }, SIGNATURE));
+
+      // Assert
+      expect(ragged).toEqual([{ field: 'inputs[0] (x).data', message: 'is not rectangular: expected 4 items at depth 1' }]);
+      expect(transposed).toEqual([{ field: 'inputs[0] (x).data', message: 'dimension 0 must be 2, got 4' }]);
     });
 
     it.each([['a string', '1'], ['null', null], ['an object', { v: 1 }]])('refuses %s in numeric data', (_, value) => {

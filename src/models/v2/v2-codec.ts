@@ -1,5 +1,5 @@
 import { ErrorDetail } from '../../common/errors/app-error';
-import { fromHalfBits, typedData } from '../features/nested-tensor';
+import { fromHalfBits, tensorFromNested, typedData } from '../features/nested-tensor';
 import { TensorDatatype, TensorSpec } from '../repository/model-manifest';
 import { RuntimeSignature } from '../runtimes/model-runtime';
 import { NamedTensors, Tensor, elementCount } from '../tensors/tensor';
@@ -13,11 +13,6 @@ export type DecodedInfer =
   | { ok: false; details: ErrorDetail[] };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Row-major flattening of `data`, which the protocol allows flat or nested. */
-function flattenData(data: unknown[]): unknown[] {
-  return data.some(Array.isArray) ? (data.flat(Infinity) as unknown[]) : data;
-}
 
 const isNumeric = (t: TensorDatatype): boolean => t !== 'BYTES';
 
@@ -61,10 +56,25 @@ function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>
     details.push({ field: `${where}.shape`, message: `dimension ${mismatch} must be ${spec.shape[mismatch]}, got ${dims[mismatch]}` });
     return undefined;
   }
-  const values = flattenData(data as unknown[]);
+  const nested = (data as unknown[]).some(Array.isArray);
+  if (nested) {
+    // Nested data must nest exactly as the shape says (rectangular, same dims).
+    const tensor = tensorFromNested(data, { name: spec.name, datatype: spec.datatype, shape: dims });
+    if (typeof tensor === 'string') {
+      details.push({ field: `${where}.data`, message: tensor });
+      return undefined;
+    }
+  }
+  const values = nested ? (data as unknown[]).flat(Infinity) : (data as unknown[]);
   const expected = elementCount(dims);
   if (values.length !== expected) {
     details.push({ field: `${where}.data`, message: `has ${values.length} elements, shape [${dims.join(', ')}] needs ${expected}` });
+    return undefined;
+  }
+  // Values must suit the datatype the client declared as well as the model's (5.1 is no INT32).
+  const declared = type === spec.datatype ? undefined : typedData(values, { name: spec.name, datatype: type, shape: dims });
+  if (typeof declared === 'string') {
+    details.push({ field: `${where}.data`, message: `${declared.replace(/^must/, 'must, as declared,')}` });
     return undefined;
   }
   const converted = typedData(values, spec);
