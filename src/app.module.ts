@@ -1,4 +1,4 @@
-import { Module, ValidationPipe } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
@@ -6,6 +6,7 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { ApiKeyGuard } from './common/guards/api-key.guard';
 import { clientThrottleKey, clientTracker } from './common/guards/client-throttler.guard';
+import { AppValidationPipe } from './common/pipes/app-validation.pipe';
 import { validationExceptionFactory } from './common/pipes/validation-exception.factory';
 import { AllConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
@@ -54,7 +55,7 @@ import { SerializationService } from './serialization/serialization.service';
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     {
       provide: APP_PIPE,
-      useValue: new ValidationPipe({
+      useValue: new AppValidationPipe({
         whitelist: true,
         forbidNonWhitelisted: true,
         transform: true,

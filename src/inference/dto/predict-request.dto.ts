@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsDefined, IsOptional, ValidateNested } from 'class-validator';
 
+import { Opaque } from '../../common/pipes/opaque.decorator';
 import { PredictOptionsDto } from './predict-options.dto';
 import { IsModelId, IsModelVersion, IsObjectOrArray } from './validators';
 
@@ -13,6 +14,7 @@ export class PredictRequestDto {
   })
   @IsDefined()
   @IsObjectOrArray()
+  @Opaque()
   features: Record<string, unknown> | unknown[];
 
   @ApiPropertyOptional({ description: 'Model to use; MODEL_ID when omitted', example: 'iris' })
