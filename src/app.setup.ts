@@ -9,6 +9,7 @@ import helmet from 'helmet';
 
 import { writeError } from './common/filters/all-exceptions.filter';
 import { ShutdownState } from './common/lifecycle/shutdown-state';
+import { binaryInferBodyMiddleware, isBinaryInferRequest } from './common/middleware/binary-infer-body.middleware';
 import { inputLimitsMiddleware, jsonContentTypeMiddleware } from './common/middleware/input-limits.middleware';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware';
 import { AllConfig } from './config/app-config';
@@ -38,6 +39,9 @@ export function configureApp(app: NestExpressApplication): void {
   // name, and Swagger UI's scripts would be "upgraded" to an https that is not there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));
+  // V2 binary tensor data extension (tritonclient's default): read raw, split into JSON header + tensor bytes.
+  app.useBodyParser('raw', { limit: http.bodyLimit, type: isBinaryInferRequest });
+  app.use(binaryInferBodyMiddleware);
   app.use(jsonContentTypeMiddleware);
   app.useBodyParser('json', { limit: http.bodyLimit, type: ['application/json', 'application/*+json'] });
   app.use(inputLimitsMiddleware(limits));

@@ -2,8 +2,12 @@ import type { NextFunction, Request, Response } from 'express';
 
 import { PREDICTION_LOG_FIELDS, PredictionLogFields } from './request-log';
 
+/** `model_id` on /predict, `model_name` on the V2 protocol. */
+const modelOf = (body: Record<string, unknown>): string | undefined =>
+  typeof body.model_id === 'string' ? body.model_id : typeof body.model_name === 'string' ? body.model_name : undefined;
+
 const pick = (body: Record<string, unknown>): PredictionLogFields => ({
-  model_id: typeof body.model_id === 'string' ? body.model_id : undefined,
+  model_id: modelOf(body),
   model_version: typeof body.model_version === 'string' ? body.model_version : undefined,
   variant: typeof body.variant === 'string' ? body.variant : undefined,
   cached: typeof body.cached === 'boolean' ? body.cached : undefined,
@@ -18,8 +22,13 @@ const pick = (body: Record<string, unknown>): PredictionLogFields => ({
 export function predictionLogMiddleware(_req: Request, res: Response, next: NextFunction): void {
   const json = res.json.bind(res);
   res.json = (body: unknown) => {
-    if (typeof body === 'object' && body !== null && 'model_id' in body) res.locals[PREDICTION_LOG_FIELDS] = pick(body as Record<string, unknown>);
+    notePrediction(res, body);
     return json(body);
   };
   next();
+}
+
+/** Stashes the prediction facts of a response body for the completion line (also for answers not sent with res.json). */
+export function notePrediction(res: Response, body: unknown): void {
+  if (typeof body === 'object' && body !== null && ('model_id' in body || 'model_name' in body)) res.locals[PREDICTION_LOG_FIELDS] = pick(body as Record<string, unknown>);
 }

@@ -18,8 +18,7 @@ import { NamedTensors } from './tensors/tensor';
 import { Prediction, postprocess } from './wrapper/postprocess';
 import { PredictionMonitor } from './wrapper/prediction-monitor';
 import { withTimeout } from './wrapper/with-timeout';
-import { decodeInferRequest, encodeInferResponse } from './v2/v2-codec';
-import { V2InferResponse } from './v2/v2.types';
+import { decodeInferRequest, encodeInferResponse, V2InferResult } from './v2/v2-codec';
 
 const elapsedMs = (start: number): number => Math.round((performance.now() - start) * 1000) / 1000;
 
@@ -136,10 +135,10 @@ export class PredictionService {
    * run through the same batcher, timeout and monitoring as /predict. Without a version in the
    * path the request is routed like /predict (stable or canary); the response names the version.
    */
-  async infer(modelId: string, version: number | undefined, body: unknown, requestId: string, routingKey?: string): Promise<V2InferResponse> {
+  async infer(modelId: string, version: number | undefined, body: unknown, requestId: string, routingKey?: string, binary?: Uint8Array): Promise<V2InferResult> {
     const start = performance.now();
     const route = this.registry.route(modelId, version, routingKey);
-    const decoded = decodeInferRequest(body, route.version.signature!);
+    const decoded = decodeInferRequest(body, route.version.signature!, binary);
     if (!decoded.ok) {
       const error = AppError.validation(decoded.details, 'Invalid inference request');
       this.monitor.failed(route, 1, elapsedMs(start), error);
@@ -147,7 +146,7 @@ export class PredictionService {
     }
     const outputs = await this.execute(route, decoded.inputs, start, 1);
     if (rowsOf(decoded.inputs) === 1) this.traffic.shadow(route, decoded.inputs, postprocess(route.entry.outputKind, outputs, route.entry.manifest?.labels)[0]);
-    return encodeInferResponse(modelId, route.version.version, decoded.id ?? requestId, outputs, decoded.outputs);
+    return encodeInferResponse(modelId, route.version.version, decoded.id ?? requestId, outputs, decoded.outputs, decoded.binaryOutputs);
   }
 
   private encode(route: Route, features: unknown): Encoded {

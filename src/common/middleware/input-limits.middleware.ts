@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 
 import { AppError, ErrorDetail } from '../errors/app-error';
 import { ErrorCode } from '../errors/error-code';
+import { binaryTensorDataOf } from './binary-infer-body.middleware';
 
 export interface InputLimits {
   maxDepth: number;
@@ -73,6 +74,8 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** Requests that carry a body must say it is JSON (415 otherwise); body-less POSTs (admin actions) pass. */
 export function jsonContentTypeMiddleware(req: Request, _res: Response, next: NextFunction): void {
+  // A V2 binary-extension body was already read raw and split (its header is JSON by definition).
+  if (binaryTensorDataOf(req) !== undefined) return next();
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (!BODY_METHODS.has(req.method) || !hasBody || req.is('application/json') || req.is('application/*+json')) return next();
   const type = req.headers['content-type'] ?? 'none';

@@ -1,14 +1,17 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Res, StreamableFile, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 
 import { Public } from '../../common/decorators/access.decorator';
+import { BinaryTensorData } from '../../common/decorators/binary-tensor-data.decorator';
 import { RequestId } from '../../common/decorators/request-id.decorator';
 import { RoutingKey } from '../../common/decorators/routing-key.decorator';
 import { ClientThrottlerGuard } from '../../common/guards/client-throttler.guard';
 import { MemoryGuard } from '../../common/guards/memory.guard';
+import { notePrediction } from '../../logging/prediction-log.middleware';
 import { ModelCatalogService } from '../../models/model-catalog.service';
 import { PredictionService } from '../../models/prediction.service';
+import type { V2InferResult } from '../../models/v2/v2-codec';
 import type { V2InferResponse, V2ModelMetadata, V2ModelReady, V2ServerMetadata } from '../../models/v2/v2.types';
 import { V2ModelParamDto, V2ModelVersionParamDto } from '../dto/v2-params.dto';
 import { V2_INFER_REQUEST_EXAMPLE, V2_INFER_RESPONSE_EXAMPLE } from './v2-examples';
@@ -35,7 +38,7 @@ export class V2Controller {
   @Public()
   @ApiOperation({ summary: 'Server metadata: name, version, protocol extensions' })
   server(): V2ServerMetadata {
-    return { name: 'nest-model-server', version: SERVER_VERSION, extensions: ['model_repository'] };
+    return { name: 'nest-model-server', version: SERVER_VERSION, extensions: ['model_repository', 'binary_tensor_data'] };
   }
 
   @Get('models/:name')
@@ -69,8 +72,15 @@ export class V2Controller {
   @ApiHeader({ name: 'X-Routing-Key', required: false, description: 'Sticky canary routing key' })
   @ApiBody({ schema: { type: 'object', example: V2_INFER_REQUEST_EXAMPLE } })
   @ApiResponse({ status: 200, schema: { example: V2_INFER_RESPONSE_EXAMPLE } })
-  infer(@Param() p: V2ModelParamDto, @Body() body: unknown, @RequestId() requestId: string, @RoutingKey() routingKey?: string): Promise<V2InferResponse> {
-    return this.predictions.infer(p.name, undefined, body, requestId, routingKey);
+  async infer(
+    @Param() p: V2ModelParamDto,
+    @Body() body: unknown,
+    @RequestId() requestId: string,
+    @BinaryTensorData() binary: Buffer | undefined,
+    @Res({ passthrough: true }) res: Response,
+    @RoutingKey() routingKey?: string,
+  ): Promise<V2InferResponse | StreamableFile> {
+    return inferReply(await this.predictions.infer(p.name, undefined, body, requestId, routingKey, binary), res);
   }
 
   @Post('models/:name/versions/:v/infer')
@@ -79,9 +89,27 @@ export class V2Controller {
   @ApiOperation({ summary: 'Inference on one version (pinned)', description: INFER_DESCRIPTION })
   @ApiBody({ schema: { type: 'object', example: V2_INFER_REQUEST_EXAMPLE } })
   @ApiResponse({ status: 200, schema: { example: V2_INFER_RESPONSE_EXAMPLE } })
-  inferVersion(@Param() p: V2ModelVersionParamDto, @Body() body: unknown, @RequestId() requestId: string): Promise<V2InferResponse> {
-    return this.predictions.infer(p.name, p.v, body, requestId);
+  async inferVersion(
+    @Param() p: V2ModelVersionParamDto,
+    @Body() body: unknown,
+    @RequestId() requestId: string,
+    @BinaryTensorData() binary: Buffer | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<V2InferResponse | StreamableFile> {
+    return inferReply(await this.predictions.infer(p.name, p.v, body, requestId, undefined, binary), res);
   }
+}
+
+/**
+ * JSON, or — when an output was asked for as binary data — the JSON header followed by the
+ * outputs' bytes, with `Inference-Header-Content-Length` (the binary tensor data extension).
+ */
+function inferReply({ response, binary }: V2InferResult, res: Response): V2InferResponse | StreamableFile {
+  if (binary.length === 0) return response;
+  const header = Buffer.from(JSON.stringify(response), 'utf8');
+  res.setHeader('Inference-Header-Content-Length', String(header.length));
+  notePrediction(res, response);
+  return new StreamableFile(Buffer.concat([header, ...binary]), { type: 'application/octet-stream' });
 }
 
 /** The protocol's health answer: 200 when ready, a 4xx (400, as Triton) when not, with the body either way. */

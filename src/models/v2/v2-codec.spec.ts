@@ -638,7 +638,7 @@ describe('encodeInferResponse', () => {
     const outputs: NamedTensors = { scores: t('FP32', [1, 3], Float32Array.from([0.25, 0.5, 0.25])) };
 
     // Act
-    const sut = encodeInferResponse('iris', 3, 'req-1', outputs, ['scores']);
+    const sut = encodeInferResponse('iris', 3, 'req-1', outputs, ['scores']).response;
 
     // Assert
     expect(sut).toEqual({
@@ -653,7 +653,7 @@ describe('encodeInferResponse', () => {
 
   it('writes FP32 values as the numbers the float holds', () => {
     // Act
-    const sut = encodeInferResponse('m', 1, 'i', { y: t('FP32', [2], Float32Array.from([0.1, 1 / 3])) }, ['y']);
+    const sut = encodeInferResponse('m', 1, 'i', { y: t('FP32', [2], Float32Array.from([0.1, 1 / 3])) }, ['y']).response;
 
     // Assert
     expect(sut.outputs[0].data).toEqual([Math.fround(0.1), Math.fround(1 / 3)]);
@@ -661,7 +661,7 @@ describe('encodeInferResponse', () => {
 
   it('writes BOOL as booleans', () => {
     // Act
-    const sut = encodeInferResponse('m', 1, 'i', { flag: t('BOOL', [4], Uint8Array.from([1, 0, 0, 2])) }, ['flag']);
+    const sut = encodeInferResponse('m', 1, 'i', { flag: t('BOOL', [4], Uint8Array.from([1, 0, 0, 2])) }, ['flag']).response;
 
     // Assert
     expect(sut.outputs[0]).toEqual({ name: 'flag', datatype: 'BOOL', shape: [4], data: [true, false, false, true] });
@@ -669,7 +669,7 @@ describe('encodeInferResponse', () => {
 
   it('writes FP16 bits as the numbers they encode', () => {
     // Act
-    const sut = encodeInferResponse('m', 1, 'i', { h: t('FP16', [5], Uint16Array.from([0x3c00, 0xc000, 0x3800, 0x7bff, 0x3555])) }, ['h']);
+    const sut = encodeInferResponse('m', 1, 'i', { h: t('FP16', [5], Uint16Array.from([0x3c00, 0xc000, 0x3800, 0x7bff, 0x3555])) }, ['h']).response;
 
     // Assert
     expect(sut.outputs[0]).toEqual({ name: 'h', datatype: 'FP16', shape: [5], data: [1, -2, 0.5, 65504, 0.333251953125] });
@@ -681,7 +681,7 @@ describe('encodeInferResponse', () => {
     const bits = converted(values, 'FP16');
 
     // Act
-    const sut = encodeInferResponse('m', 1, 'i', { h: t('FP16', [4], bits) }, ['h']);
+    const sut = encodeInferResponse('m', 1, 'i', { h: t('FP16', [4], bits) }, ['h']).response;
 
     // Assert
     expect(sut.outputs[0].data).toEqual(values);
@@ -695,7 +695,7 @@ describe('encodeInferResponse', () => {
     };
 
     // Act
-    const sut = encodeInferResponse('m', 1, 'i', outputs, ['signed', 'unsigned']);
+    const sut = encodeInferResponse('m', 1, 'i', outputs, ['signed', 'unsigned']).response;
 
     // Assert
     expect(sut.outputs.map((o) => o.data)).toEqual([[5, -7, 9007199254740991], [0, 42]]);
@@ -707,7 +707,7 @@ describe('encodeInferResponse', () => {
     const outputs: NamedTensors = { i: t('INT32', [2], Int32Array.from([-1, 2])), s: t('BYTES', [2], ['a', 'b']) };
 
     // Act
-    const sut = encodeInferResponse('m', 1, 'i', outputs, ['i', 's']);
+    const sut = encodeInferResponse('m', 1, 'i', outputs, ['i', 's']).response;
 
     // Assert
     expect(sut.outputs.map((o) => o.data)).toEqual([[-1, 2], ['a', 'b']]);
@@ -722,7 +722,7 @@ describe('encodeInferResponse', () => {
     };
 
     // Act
-    const sut = encodeInferResponse('m', 1, 'i', outputs, ['c', 'a']);
+    const sut = encodeInferResponse('m', 1, 'i', outputs, ['c', 'a']).response;
 
     // Assert
     expect(sut.outputs).toEqual([
@@ -733,7 +733,7 @@ describe('encodeInferResponse', () => {
 
   it('leaves out a selected name the runtime did not return', () => {
     // Act
-    const sut = encodeInferResponse('m', 1, 'i', { a: t('FP32', [1], Float32Array.from([1])) }, ['missing', 'a']);
+    const sut = encodeInferResponse('m', 1, 'i', { a: t('FP32', [1], Float32Array.from([1])) }, ['missing', 'a']).response;
 
     // Assert
     expect(sut.outputs.map((o) => o.name)).toEqual(['a']);

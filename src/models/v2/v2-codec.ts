@@ -3,21 +3,25 @@ import { fromHalfBits, tensorFromNested, typedData } from '../features/nested-te
 import { TensorDatatype, TensorSpec } from '../repository/model-manifest';
 import { RuntimeSignature } from '../runtimes/model-runtime';
 import { NamedTensors, Tensor, elementCount } from '../tensors/tensor';
+import { tensorBytes, tensorDataFromBytes } from './v2-binary';
 import { V2InferResponse, V2OutputTensor } from './v2.types';
 
 const DATATYPES = new Set<string>(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES']);
 
 /** A decoded V2 inference request: the model's input tensors and the outputs to return. */
 export type DecodedInfer =
-  | { ok: true; id: string | undefined; inputs: NamedTensors; outputs: string[] }
+  | { ok: true; id: string | undefined; inputs: NamedTensors; outputs: string[]; binaryOutputs: Set<string> }
   | { ok: false; details: ErrorDetail[] };
+
+/** An input's bytes in the binary part of the body (binary tensor data extension), when it has any. */
+type BinarySlice = Uint8Array | undefined;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const isNumeric = (t: TensorDatatype): boolean => t !== 'BYTES';
 
 /** Checks one request input against the model's spec and converts its data; problems go to `details`. */
-function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>, details: ErrorDetail[]): Tensor | undefined {
+function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>, details: ErrorDetail[], binary: BinarySlice): Tensor | undefined {
   if (!isObject(raw)) {
     details.push({ field, message: 'must be an object {name, shape, datatype, data}' });
     return undefined;
@@ -31,7 +35,8 @@ function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>
   if (typeof datatype !== 'string' || !DATATYPES.has(datatype)) {
     details.push({ field: `${field}.datatype`, message: `must be one of ${[...DATATYPES].join(', ')}` });
   }
-  if (!Array.isArray(data)) details.push({ field: `${field}.data`, message: 'must be an array (flat in row-major order, or nested)' });
+  if (binary && data !== undefined) details.push({ field: `${field}.data`, message: 'must be absent when parameters.binary_data_size is given' });
+  if (!binary && !Array.isArray(data)) details.push({ field: `${field}.data`, message: 'must be an array (flat in row-major order, or nested)' });
   if (details.length > before) return undefined;
 
   const spec = specs.get(name as string);
@@ -56,6 +61,7 @@ function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>
     details.push({ field: `${where}.shape`, message: `dimension ${mismatch} must be ${spec.shape[mismatch]}, got ${dims[mismatch]}` });
     return undefined;
   }
+  if (binary) return binaryInput(binary, spec, type, dims, where, details);
   const nested = (data as unknown[]).some(Array.isArray);
   if (nested) {
     // Nested data must nest exactly as the shape says (rectangular, same dims).
@@ -85,6 +91,63 @@ function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>
   return { datatype: spec.datatype, shape: dims, data: converted };
 }
 
+/** Binary input data is taken as it is: its datatype must be the model's (no conversion of raw bytes). */
+function binaryInput(bytes: Uint8Array, spec: TensorSpec, type: TensorDatatype, dims: number[], where: string, details: ErrorDetail[]): Tensor | undefined {
+  if (type !== spec.datatype) {
+    details.push({ field: `${where}.datatype`, message: `is ${type}; binary data must be the model's datatype ${spec.datatype}` });
+    return undefined;
+  }
+  const data = tensorDataFromBytes(bytes, type, elementCount(dims));
+  if (typeof data === 'string') {
+    details.push({ field: `${where}.parameters.binary_data_size`, message: `binary data ${data}` });
+    return undefined;
+  }
+  return { datatype: spec.datatype, shape: dims, data };
+}
+
+/**
+ * Splits the binary part of the body among the inputs that declare `parameters.binary_data_size`,
+ * in the order of the inputs; every byte must belong to exactly one input.
+ */
+function binarySlices(inputs: unknown[], binary: Uint8Array | undefined, details: ErrorDetail[]): BinarySlice[] {
+  let offset = 0;
+  const slices = inputs.map((raw, i): BinarySlice => {
+    const parameters = isObject(raw) && isObject(raw.parameters) ? raw.parameters : undefined;
+    const size = parameters?.binary_data_size;
+    if (size === undefined) return undefined;
+    if (!Number.isInteger(size) || (size as number) < 0) {
+      details.push({ field: `inputs[${i}].parameters.binary_data_size`, message: 'must be a non-negative integer' });
+      return new Uint8Array(0);
+    }
+    const start = offset;
+    offset += size as number;
+    if (!binary || offset > binary.length) {
+      details.push({ field: `inputs[${i}].parameters.binary_data_size`, message: `${size as number} bytes at offset ${start} run past the ${binary?.length ?? 0} bytes of binary data after the JSON header` });
+      return new Uint8Array(0);
+    }
+    return binary.subarray(start, offset);
+  });
+  if (binary && offset < binary.length && details.length === 0) {
+    details.push({ field: 'body', message: `${binary.length - offset} bytes of binary data after the JSON header belong to no input (binary_data_size)` });
+  }
+  return slices;
+}
+
+/**
+ * Which outputs go back as binary data: an output's `parameters.binary_data`, else the request's
+ * `parameters.binary_data_output`.
+ */
+function binaryOutputsOf(body: Record<string, unknown>, names: string[]): Set<string> {
+  const all = isObject(body.parameters) && body.parameters.binary_data_output === true;
+  const own = new Map<string, boolean>();
+  if (Array.isArray(body.outputs)) {
+    for (const o of body.outputs) {
+      if (isObject(o) && typeof o.name === 'string' && isObject(o.parameters) && typeof o.parameters.binary_data === 'boolean') own.set(o.name, o.parameters.binary_data);
+    }
+  }
+  return new Set(names.filter((n) => own.get(n) ?? all));
+}
+
 /** The requested output names (all of the model's when the request names none). */
 function decodeOutputs(raw: unknown, signature: RuntimeSignature, details: ErrorDetail[]): string[] {
   const all = signature.outputs.map((o) => o.name);
@@ -108,18 +171,20 @@ function decodeOutputs(raw: unknown, signature: RuntimeSignature, details: Error
  * input present once, known, of a compatible datatype, with the model's rank and fixed dims, and
  * as many elements as its shape says. Every problem is named.
  */
-export function decodeInferRequest(body: unknown, signature: RuntimeSignature): DecodedInfer {
+export function decodeInferRequest(body: unknown, signature: RuntimeSignature, binary?: Uint8Array): DecodedInfer {
   if (!isObject(body)) return { ok: false, details: [{ field: 'body', message: 'must be a JSON object {inputs: [...]}' }] };
   const details: ErrorDetail[] = [];
   if (body.id !== undefined && typeof body.id !== 'string') details.push({ field: 'id', message: 'must be a string' });
   if (body.parameters !== undefined && !isObject(body.parameters)) details.push({ field: 'parameters', message: 'must be an object' });
   const specs = new Map(signature.inputs.map((s) => [s.name, s]));
   const inputs: NamedTensors = {};
+  if (binary && (!Array.isArray(body.inputs) || body.inputs.length === 0)) details.push({ field: 'body', message: 'has binary data but no inputs' });
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) {
     details.push({ field: 'inputs', message: `must be a non-empty array of input tensors (${[...specs.keys()].join(', ')})` });
   } else {
+    const slices = binarySlices(body.inputs, binary, details);
     body.inputs.forEach((raw, i) => {
-      const tensor = decodeInput(raw, `inputs[${i}]`, specs, details);
+      const tensor = decodeInput(raw, `inputs[${i}]`, specs, details, slices[i]);
       if (!tensor) return;
       const name = (raw as { name: string }).name;
       if (Object.hasOwn(inputs, name)) details.push({ field: `inputs[${i}].name`, message: `'${name}' is given more than once` });
@@ -132,7 +197,7 @@ export function decodeInferRequest(body: unknown, signature: RuntimeSignature): 
   }
   const outputs = decodeOutputs(body.outputs, signature, details);
   if (details.length) return { ok: false, details };
-  return { ok: true, id: body.id as string | undefined, inputs, outputs };
+  return { ok: true, id: body.id as string | undefined, inputs, outputs, binaryOutputs: binaryOutputsOf(body, outputs) };
 }
 
 /** Tensor data as JSON values: BOOL as booleans, FP16 as numbers, 64-bit integers as numbers. */
@@ -145,11 +210,31 @@ function jsonData(t: Tensor): unknown[] {
   return Array.from(data as ArrayLike<number>);
 }
 
-/** The V2 inference response: the requested outputs, flat in row-major order. */
-export function encodeInferResponse(modelName: string, version: number, id: string, outputs: NamedTensors, names: string[]): V2InferResponse {
+/** A V2 inference answer: the JSON response, and the bytes of its binary outputs in output order (none for plain JSON). */
+export interface V2InferResult {
+  response: V2InferResponse;
+  binary: Buffer[];
+}
+
+/**
+ * The V2 inference response: the requested outputs, flat in row-major order, or, for the outputs
+ * in `binaryOutputs`, `parameters.binary_data_size` in the JSON and their bytes after it.
+ */
+export function encodeInferResponse(
+  modelName: string,
+  version: number,
+  id: string,
+  outputs: NamedTensors,
+  names: string[],
+  binaryOutputs: ReadonlySet<string> = new Set(),
+): V2InferResult {
+  const binary: Buffer[] = [];
   const tensors: V2OutputTensor[] = names.filter((n) => outputs[n]).map((name) => {
     const t = outputs[name];
-    return { name, datatype: t.datatype, shape: t.shape, data: jsonData(t) };
+    if (!binaryOutputs.has(name)) return { name, datatype: t.datatype, shape: t.shape, data: jsonData(t) };
+    const bytes = tensorBytes(t);
+    binary.push(bytes);
+    return { name, datatype: t.datatype, shape: t.shape, parameters: { binary_data_size: bytes.length } };
   });
-  return { model_name: modelName, model_version: String(version), id, parameters: {}, outputs: tensors };
+  return { response: { model_name: modelName, model_version: String(version), id, parameters: {}, outputs: tensors }, binary };
 }

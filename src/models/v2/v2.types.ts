@@ -31,7 +31,9 @@ export interface V2OutputTensor {
   name: string;
   datatype: TensorDatatype;
   shape: number[];
-  data: unknown[];
+  /** Absent when the output travels as binary data (then `parameters.binary_data_size` says how many bytes). */
+  data?: unknown[];
+  parameters?: { binary_data_size: number };
 }
 
 export interface V2InferResponse {

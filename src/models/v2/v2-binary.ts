@@ -1,0 +1,73 @@
+import { TensorDatatype } from '../repository/model-manifest';
+import { Tensor, TensorData, TYPED_ARRAYS } from '../tensors/tensor';
+
+/**
+ * Triton's binary tensor data extension: tensor data as raw little-endian bytes after the JSON
+ * header of a request or response (`Inference-Header-Content-Length` gives the JSON's length).
+ * BOOL is one byte per element, BYTES a 4-byte little-endian length before each element.
+ */
+export const INFERENCE_HEADER_CONTENT_LENGTH = 'inference-header-content-length';
+
+const ITEM_BYTES: Record<Exclude<TensorDatatype, 'BYTES'>, number> = {
+  BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8,
+};
+
+/** This server reads and writes typed arrays in the machine's byte order, which must be the protocol's. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The header length from `Inference-Header-Content-Length`, or why it is unusable for a body of `bodyLength` bytes. */
+export function headerLength(value: string | string[] | undefined, bodyLength: number): number | string {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || !/^\d{1,10}$/.test(text.trim())) return 'Inference-Header-Content-Length must be a non-negative integer';
+  const n = Number(text);
+  if (n > bodyLength) return `Inference-Header-Content-Length ${n} exceeds the body's ${bodyLength} bytes`;
+  return n;
+}
+
+/** Reads `count` elements of `datatype` from `bytes` (a copy, so the data is aligned and owned); a string says what is wrong. */
+export function tensorDataFromBytes(bytes: Uint8Array, datatype: TensorDatatype, count: number): TensorData | string {
+  if (!LITTLE_ENDIAN) return 'binary tensor data needs a little-endian server';
+  if (datatype === 'BYTES') return bytesElements(bytes, count);
+  const size = ITEM_BYTES[datatype];
+  if (bytes.length !== count * size) return `has ${bytes.length} bytes, ${count} ${datatype} elements need ${count * size}`;
+  // A copy (Buffer#slice would be a view into the socket's pooled memory, and may be unaligned).
+  const copy = new Uint8Array(bytes).buffer;
+  const data = new TYPED_ARRAYS[datatype](copy) as Exclude<TensorData, string[]>;
+  if (datatype === 'BOOL' && (data as Uint8Array).some((b) => b > 1)) return 'BOOL elements must be bytes 0 or 1';
+  if (datatype === 'FP32' || datatype === 'FP64') {
+    const bad = (data as Float32Array).findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) return `element ${bad} is not a finite number`;
+  }
+  return data;
+}
+
+function bytesElements(bytes: Uint8Array, count: number): string[] | string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: string[] = [];
+  let offset = 0;
+  for (let i = 0; i < count; i += 1) {
+    if (offset + 4 > bytes.length) return `ends inside the length of BYTES element ${i}`;
+    const length = view.getUint32(offset, true);
+    offset += 4;
+    if (offset + length > bytes.length) return `ends inside BYTES element ${i}`;
+    out.push(Buffer.from(bytes.buffer, bytes.byteOffset + offset, length).toString('utf8'));
+    offset += length;
+  }
+  if (offset !== bytes.length) return `has ${bytes.length - offset} bytes after its ${count} BYTES elements`;
+  return out;
+}
+
+/** A tensor's data as the extension's raw bytes. */
+export function tensorBytes(t: Tensor): Buffer {
+  if (Array.isArray(t.data)) {
+    const parts = (t.data as string[]).flatMap((s) => {
+      const body = Buffer.from(s, 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(body.length, 0);
+      return [length, body];
+    });
+    return Buffer.concat(parts);
+  }
+  const data = t.data as Exclude<TensorData, string[]>;
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
