@@ -9,6 +9,8 @@ export const seededRandom = mulberry32;
 
 export interface OrtMeasurement {
   model: string;
+  /** 'default' (onnxruntime's own session options) or 'served' (the options the service uses for this model). */
+  options: 'default' | 'served';
   batch: number;
   /** Median over the runs of rows per second. */
   rowsPerS: number;
@@ -31,6 +33,7 @@ const median = (xs: number[]): number => {
 async function measure(
   session: InferenceSession,
   model: string,
+  options: OrtMeasurement['options'],
   width: number,
   batch: number,
   totalS: number,
@@ -60,6 +63,7 @@ async function measure(
   }
   return {
     model,
+    options,
     batch,
     rowsPerS: Math.round(median(rates)),
     runMs: Math.round(median(perCall) * 1000) / 1000,
@@ -68,31 +72,47 @@ async function measure(
   };
 }
 
+/** The session options the service uses for bench-mlp and bench-mlp-xl (model.json: two intra-op threads; the server never spins). */
+const SERVED_OPTIONS: InferenceSession.SessionOptions = {
+  intraOpNumThreads: 2,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
+};
+
+async function measureModel(path: string, model: string, width: number, batches: number[], totalS: number): Promise<OrtMeasurement[]> {
+  const out: OrtMeasurement[] = [];
+  for (const [options, sessionOptions] of [['default', {}], ['served', SERVED_OPTIONS]] as const) {
+    const session = await InferenceSession.create(path, sessionOptions);
+    try {
+      for (const batch of batches) out.push(await measure(session, model, options, width, batch, totalS));
+    } finally {
+      await session.release();
+    }
+  }
+  return out;
+}
+
 /**
- * Raw onnxruntime in this process, default session options: bench-mlp at 1/32/64 rows, iris at 1,
- * and bench-mlp-xl (when `xlPath` is given) at 1/64.
+ * Raw onnxruntime in this process, with onnxruntime's default session options and with the
+ * service's: bench-mlp at 1/32/64 rows, bench-mlp-xl (when `xlPath` is given) at 1/64, iris at 1.
+ * The compute limit of a model is the better of the two at 64 rows.
  */
 export async function measureRawOrt(totalSPerBatch = 3, xlPath?: string): Promise<OrtMeasurement[]> {
   const out: OrtMeasurement[] = [];
-  if (xlPath) {
-    const xl = await InferenceSession.create(xlPath);
-    try {
-      for (const batch of [1, 64]) out.push(await measure(xl, 'bench-mlp-xl', 2048, batch, totalSPerBatch));
-    } finally {
-      await xl.release();
-    }
-  }
-  const mlp = await InferenceSession.create(resolve(ROOT, 'models/bench-mlp/1/model.onnx'));
-  try {
-    for (const batch of [1, 32, 64]) out.push(await measure(mlp, 'bench-mlp', 256, batch, totalSPerBatch));
-  } finally {
-    await mlp.release();
-  }
+  if (xlPath) out.push(...(await measureModel(xlPath, 'bench-mlp-xl', 2048, [1, 64], totalSPerBatch)));
+  out.push(...(await measureModel(resolve(ROOT, 'models/bench-mlp/1/model.onnx'), 'bench-mlp', 256, [1, 32, 64], totalSPerBatch)));
   const iris = await InferenceSession.create(resolve(ROOT, 'models/iris/2/model.onnx'));
   try {
-    out.push(await measure(iris, 'iris', 4, 1, totalSPerBatch));
+    out.push(await measure(iris, 'iris', 'default', 4, 1, totalSPerBatch));
   } finally {
     await iris.release();
   }
   return out;
+}
+
+/** The compute limit: the best rows/s of `model` at `batch` rows under either session options. */
+export function bestRows(ort: OrtMeasurement[], model: string, batch: number): number | undefined {
+  const rows = ort.filter((o) => o.model === model && o.batch === batch).map((o) => o.rowsPerS);
+  return rows.length ? Math.max(...rows) : undefined;
 }

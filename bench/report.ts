@@ -58,8 +58,8 @@ export function scenarioTable(rows: ScenarioResult[]): string {
 }
 
 export function ortTable(rows: OrtMeasurement[]): string {
-  const lines = ['| model | batch rows | rows/s (median) | ms per session.run |', '|---|---:|---:|---:|'];
-  for (const r of rows) lines.push(`| ${r.model} | ${r.batch} | ${fmt(r.rowsPerS, 0)} | ${fmt(r.runMs, 3)} |`);
+  const lines = ['| model | session options | batch rows | rows/s (median) | ms per session.run |', '|---|---|---:|---:|---:|'];
+  for (const r of rows) lines.push(`| ${r.model} | ${r.options} | ${r.batch} | ${fmt(r.rowsPerS, 0)} | ${fmt(r.runMs, 3)} |`);
   return lines.join('\n');
 }
 
