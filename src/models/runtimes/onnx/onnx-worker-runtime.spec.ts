@@ -1,3 +1,5 @@
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { NamedTensors } from '../../tensors/tensor';
@@ -106,5 +108,60 @@ describe('OnnxWorkerRuntime', () => {
     expect(settled).toHaveLength(20);
     expect(rejected.length).toBeGreaterThan(0);
     for (const r of rejected) expect((r as PromiseRejectedResult).reason.message).toBe('model is not loaded');
+  });
+});
+
+describe('OnnxWorkerRuntime when its thread dies', () => {
+  /** Ends the runtime's thread from outside, as a crash would. */
+  const killThread = (sut: OnnxWorkerRuntime) => (sut as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+
+  it('rejects the runs in flight with the reason, then serves the next run from a fresh thread', async () => {
+    // Arrange
+    const sut = new OnnxWorkerRuntime();
+    await sut.load(BENCH_MLP);
+    const before = (await sut.run(rows(2))).output.data;
+    const inFlight = Promise.allSettled([sut.run(rows(64)), sut.run(rows(64))]);
+
+    // Act
+    await killThread(sut);
+    const settled = await inFlight;
+    const after = await Promise.all([sut.run(rows(2)), sut.run(rows(2))]);
+
+    // Assert
+    for (const s of settled.filter((x) => x.status === 'rejected')) {
+      expect((s as PromiseRejectedResult).reason.message).toMatch(/worker thread exited/);
+    }
+    expect(Array.from(after[0].output.data as Float32Array)).toEqual(Array.from(before as Float32Array));
+    expect(Array.from(after[1].output.data as Float32Array)).toEqual(Array.from(before as Float32Array));
+    await sut.unload();
+    await expect(sut.run(rows(1))).rejects.toThrow('model is not loaded');
+  });
+
+  it('reports a restart that fails, fails fast for a second, then tries again', async () => {
+    // Arrange: a model file that disappears after the first load
+    const dir = mkdtempSync(join(tmpdir(), 'worker-restart-'));
+    const path = join(dir, 'model.onnx');
+    copyFileSync(BENCH_MLP, path);
+    const sut = new OnnxWorkerRuntime();
+    await sut.load(path);
+    await killThread(sut);
+    rmSync(path);
+
+    const starts = jest.spyOn(sut as unknown as { start: () => Promise<unknown> }, 'start');
+
+    // Act
+    await expect(sut.run(rows(1))).rejects.toThrow(/^worker thread restart failed: /);
+    await expect(sut.run(rows(1))).rejects.toThrow(/^worker thread restart failed: /);
+    const startsDuringBackoff = starts.mock.calls.length;
+    copyFileSync(BENCH_MLP, path);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const third = await sut.run(rows(1));
+
+    // Assert
+    expect(startsDuringBackoff).toBe(1);
+    expect(starts).toHaveBeenCalledTimes(2);
+    expect(third.output.shape).toEqual([1, 10]);
+    await sut.unload();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

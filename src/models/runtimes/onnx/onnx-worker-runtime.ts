@@ -9,6 +9,8 @@ import { fromOrtData, OrtTensorData, sessionOptionsOf, specOf, toOrtData } from 
 const WORKER_FILE = join(__dirname, 'onnx-worker.js');
 /** How long a released worker may take to free its session before it is terminated. */
 const RELEASE_GRACE_MS = 5_000;
+/** After a failed restart, runs fail fast for this long instead of each starting a thread. */
+const RESTART_BACKOFF_MS = 1_000;
 
 type LoadedMessage =
   | { type: 'loaded'; error: string }
@@ -32,8 +34,18 @@ export class OnnxWorkerRuntime extends ModelRuntime {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failure: string | undefined;
+  /** What load() was given, so a thread that died can be started again; cleared by unload(). */
+  private source: { path: string; options: RuntimeOptions } | undefined;
+  private restarting: Promise<void> | undefined;
+  private restartFailure: { at: number; message: string } | undefined;
 
   async load(path: string, options: RuntimeOptions = {}): Promise<RuntimeSignature> {
+    const signature = await this.start(path, options);
+    this.source = { path, options };
+    return signature;
+  }
+
+  private async start(path: string, options: RuntimeOptions): Promise<RuntimeSignature> {
     const worker = new Worker(WORKER_FILE, { workerData: { path, sessionOptions: sessionOptionsOf(options) } });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const listeners: [string, (...args: any[]) => void][] = [];
@@ -58,7 +70,12 @@ export class OnnxWorkerRuntime extends ModelRuntime {
     return { inputs: loaded.inputMetadata.map(specOf), outputs: loaded.outputMetadata.map(specOf) };
   }
 
+  /**
+   * Posts one run to the thread. If the thread died (its runs were rejected with the reason), the
+   * next run starts a fresh one first, so one crash costs the requests in flight, not the version.
+   */
   run(inputs: NamedTensors): Promise<NamedTensors> {
+    if (!this.worker && this.source) return this.restart().then(() => this.run(inputs));
     if (!this.worker) return Promise.reject(new Error(this.failure ?? 'model is not loaded'));
     const id = this.nextId++;
     const result = new Promise<NamedTensors>((resolve, reject) => this.pending.set(id, { resolve, reject }));
@@ -66,7 +83,31 @@ export class OnnxWorkerRuntime extends ModelRuntime {
     return result;
   }
 
+  /**
+   * One restart at a time. A restart that fails rejects the runs waiting for it; runs in the next
+   * RESTART_BACKOFF_MS are rejected with the same reason at once, then the next run tries again.
+   */
+  private restart(): Promise<void> {
+    const { path, options } = this.source!;
+    const last = this.restartFailure;
+    if (last && Date.now() - last.at < RESTART_BACKOFF_MS) return Promise.reject(new Error(last.message));
+    this.restarting ??= this.start(path, options).then(
+      () => {
+        this.restarting = undefined;
+        this.restartFailure = undefined;
+      },
+      (e: Error) => {
+        this.restarting = undefined;
+        this.restartFailure = { at: Date.now(), message: `worker thread restart failed: ${e.message}` };
+        throw new Error(this.restartFailure.message);
+      },
+    );
+    return this.restarting;
+  }
+
   async unload(): Promise<void> {
+    this.source = undefined;
+    await this.restarting?.catch(() => undefined);
     const worker = this.worker;
     if (!worker) return;
     this.worker = undefined;
