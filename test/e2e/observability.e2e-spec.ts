@@ -5,8 +5,8 @@ import request from 'supertest';
 import { LOG_DESTINATION } from '../../src/logging/log-destination';
 import { MetricsServer } from '../../src/metrics/metrics-server';
 import { ModelRegistryService } from '../../src/models/registry/model-registry.service';
-import { ModelRuntime, ModelRuntimeFactory, RuntimeOptions } from '../../src/models/runtimes/model-runtime';
-import { OnnxRuntime } from '../../src/models/runtimes/onnx/onnx-runtime';
+import { ModelRuntimeFactory } from '../../src/models/runtimes/model-runtime';
+import { gatedRuntimes } from './support/gated-runtime';
 import { createApp, SETOSA } from './support/create-app';
 import { sample } from './support/metrics-text';
 
@@ -105,22 +105,10 @@ describe('observability: metrics, health, logs', () => {
   });
 
   describe('readiness while a version loads', () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
-
-    /** The real ONNX runtime whose load waits for the test to open the gate. */
-    class GatedRuntime extends OnnxRuntime {
-      override async load(path: string, options?: RuntimeOptions) {
-        await gate;
-        return super.load(path, options);
-      }
-    }
-    class GatedFactory extends ModelRuntimeFactory {
-      create(): ModelRuntime { return new GatedRuntime(); }
-    }
+    const { factory: gatedFactory, release } = gatedRuntimes();
 
     it('/health/ready is 503 naming the loading models, then 200 once they are READY; predictions get 503 meanwhile', async () => {
-      const app = await createApp({ waitForModels: false, customize: (b) => b.overrideProvider(ModelRuntimeFactory).useValue(new GatedFactory()) });
+      const app = await createApp({ waitForModels: false, customize: (b) => b.overrideProvider(ModelRuntimeFactory).useValue(gatedFactory) });
       try {
         const loading = await request(app.getHttpServer()).get('/health/ready').expect(503);
         expect(loading.body.status).toBe('error');

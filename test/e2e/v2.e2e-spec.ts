@@ -5,8 +5,8 @@ import { resolve } from 'node:path';
 import request from 'supertest';
 
 import { ModelRegistryService } from '../../src/models/registry/model-registry.service';
-import { ModelRuntime, ModelRuntimeFactory, RuntimeOptions } from '../../src/models/runtimes/model-runtime';
-import { OnnxRuntime } from '../../src/models/runtimes/onnx/onnx-runtime';
+import { ModelRuntimeFactory } from '../../src/models/runtimes/model-runtime';
+import { gatedRuntimes } from './support/gated-runtime';
 import { createApp, SETOSA, VIRGINICA } from './support/create-app';
 import { sample } from './support/metrics-text';
 import { SlowRuntimeFactory } from './support/slow-runtime';
@@ -537,22 +537,10 @@ describe('V2 dynamic batching (bench-mlp)', () => {
 });
 
 describe('V2 readiness while the models load', () => {
-  let release: () => void = () => undefined;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
-
-  /** The real ONNX runtime whose load waits for the test to open the gate. */
-  class GatedRuntime extends OnnxRuntime {
-    override async load(path: string, options?: RuntimeOptions) {
-      await gate;
-      return super.load(path, options);
-    }
-  }
-  class GatedFactory extends ModelRuntimeFactory {
-    create(): ModelRuntime { return new GatedRuntime(); }
-  }
+  const { factory: gatedFactory, release } = gatedRuntimes();
 
   it('server and model are not ready (400 false) until loaded, then ready (200 true); inference answers 503 meanwhile', async () => {
-    const app = await createApp({ waitForModels: false, env: { ENABLE_CACHING: 'false' }, customize: (b) => b.overrideProvider(ModelRuntimeFactory).useValue(new GatedFactory()) });
+    const app = await createApp({ waitForModels: false, env: { ENABLE_CACHING: 'false' }, customize: (b) => b.overrideProvider(ModelRuntimeFactory).useValue(gatedFactory) });
     try {
       const server = app.getHttpServer();
       expect((await request(server).get('/v2/health/ready').expect(400)).body).toEqual({ ready: false });
