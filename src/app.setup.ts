@@ -6,11 +6,12 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
+import type { IncomingMessage } from 'node:http';
 
 import { writeError } from './common/filters/all-exceptions.filter';
 import { ShutdownState } from './common/lifecycle/shutdown-state';
 import { binaryInferBodyMiddleware, isBinaryInferRequest } from './common/middleware/binary-infer-body.middleware';
-import { inputLimitsMiddleware, jsonContentTypeMiddleware } from './common/middleware/input-limits.middleware';
+import { inputLimitsMiddleware, isUntypedV2Body, jsonContentTypeMiddleware } from './common/middleware/input-limits.middleware';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware';
 import { AllConfig } from './config/app-config';
 import { predictionLogMiddleware } from './logging/prediction-log.middleware';
@@ -43,11 +44,17 @@ export function configureApp(app: NestExpressApplication): void {
   app.useBodyParser('raw', { limit: http.bodyLimit, type: isBinaryInferRequest });
   app.use(binaryInferBodyMiddleware);
   app.use(jsonContentTypeMiddleware);
-  app.useBodyParser('json', { limit: http.bodyLimit, type: ['application/json', 'application/*+json'] });
+  app.useBodyParser('json', { limit: http.bodyLimit, type: (req: IncomingMessage) => isJsonBody(req) });
   app.use(inputLimitsMiddleware(limits));
   const logger = new Logger('HttpErrors');
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => writeError(err, req, res, logger));
   setupSwagger(app);
+}
+
+/** JSON bodies: application/json or +json, and untyped bodies on /v2 routes (tritonclient sends no Content-Type). */
+function isJsonBody(req: IncomingMessage): boolean {
+  const media = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  return media === 'application/json' || /^application\/[^/]+\+json$/.test(media) || isUntypedV2Body(req);
 }
 
 /** TRUST_PROXY → Express `trust proxy`: empty = off (X-Forwarded-For ignored), true/false, a hop count, or addresses/subnets. */

@@ -10,7 +10,8 @@ import { notServing } from './indicators/models.health';
 /**
  * The V2 protocol's server health: 200 for true, 400 for false (the protocol: a 4xx means false;
  * Triton answers 400), with `{live}` / `{ready}` bodies. Ready means what /health/ready means for
- * models: every model's active version READY, and not shutting down.
+ * models: every model's active version READY (models unloaded through the repository API aside),
+ * and not shutting down.
  */
 @ApiTags('v2')
 @Public()
@@ -27,7 +28,7 @@ export class V2HealthController {
   @Get('ready')
   @ApiOperation({ summary: 'Server readiness: 200 `{ready: true}`; 400 `{ready: false}` while models load, fail, or the server shuts down' })
   ready(@Res({ passthrough: true }) res: Response): { ready: boolean } {
-    const ready = !this.shutdown.shuttingDown && this.registry.list().every((e) => notServing(e) === undefined);
+    const ready = !this.shutdown.shuttingDown && this.registry.list().every((e) => e.unloaded || notServing(e) === undefined);
     if (!ready) res.status(400);
     return { ready };
   }

@@ -1,7 +1,5 @@
 import { Injectable } from '@nestjs/common';
 
-import { AppError } from '../common/errors/app-error';
-import { ErrorCode } from '../common/errors/error-code';
 import { PredictionCache } from './cache/prediction-cache';
 import { ModelRegistryService } from './registry/model-registry.service';
 import { ModelEntry } from './registry/model-entry';
@@ -28,11 +26,14 @@ export class ModelCatalogService {
     return { ...modelView(this.registry.get(modelId)), cache: { enabled: this.cache.enabled, ...this.cache.stats(modelId) } };
   }
 
-  /** V2 model metadata: the given version's signature, else the one requests are routed to (the active version). */
+  /**
+   * V2 model metadata: the given version's signature, else the active version's; a model with no
+   * serving version (all FAILED, or model.json broken) answers what model.json declares.
+   */
   v2Metadata(modelId: string, number?: number): V2ModelMetadata {
     const entry = this.registry.get(modelId);
-    const version = this.v2Version(entry, number);
-    const signature = version.signature ?? { inputs: entry.manifest?.inputs ?? [], outputs: entry.manifest?.outputs ?? [] };
+    const version = number === undefined ? this.servingVersion(entry) : this.registry.version(entry, number);
+    const signature = version?.signature ?? { inputs: entry.manifest?.inputs ?? [], outputs: entry.manifest?.outputs ?? [] };
     return {
       name: entry.name,
       versions: [...entry.versions.keys()].sort((a, b) => a - b).map(String),
@@ -45,7 +46,8 @@ export class ModelCatalogService {
   /** V2 model readiness: that version (else the active one) is READY. Unknown model or version: 404. */
   v2Ready(modelId: string, number?: number): V2ModelReady {
     const entry = this.registry.get(modelId);
-    return { name: entry.name, ready: !entry.error && this.v2Version(entry, number).ready };
+    const version = number === undefined ? this.servingVersion(entry) : this.registry.version(entry, number);
+    return { name: entry.name, ready: !entry.error && version?.ready === true };
   }
 
   /**
@@ -68,10 +70,10 @@ export class ModelCatalogService {
     return readyOnly ? rows.filter((r) => r.state === 'READY') : rows;
   }
 
-  private v2Version(entry: ModelEntry, number?: number): ModelVersion {
-    const n = number ?? entry.active ?? entry.highestReady();
-    if (n === undefined) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `Model '${entry.name}' has no versions`);
-    return this.registry.version(entry, n);
+  /** The version requests without a version go to (the active one), if the model has any. */
+  private servingVersion(entry: ModelEntry): ModelVersion | undefined {
+    const n = entry.active ?? entry.highestReady();
+    return n === undefined ? undefined : entry.versions.get(n);
   }
 }
 

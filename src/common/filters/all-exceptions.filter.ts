@@ -29,7 +29,7 @@ export function writeError(exception: unknown, req: Request, res: Response, logg
   }
   if (res.headersSent) return;
   if (mapped.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(mapped.retryAfterSeconds))));
-  const v2 = req.path === '/v2' || req.path.startsWith('/v2/');
+  const v2 = /^\/v2(\/|$)/i.test(req.path); // case-insensitive, as Express routes
   const body = mapped.passthrough ?? (v2 ? { error: mapped.message } : errorEnvelope(mapped.code, mapped.message, mapped.details, requestId));
   // The V2 protocol answers a request it cannot accept with 400 (Triton, KServe), where the rest of the API says 422.
   res.status(v2 && mapped.status === 422 ? 400 : mapped.status).json(body);

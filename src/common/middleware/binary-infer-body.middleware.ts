@@ -8,7 +8,8 @@ import { ErrorCode } from '../errors/error-code';
 /** Where the binary part of a V2 request body is kept for the controller. */
 export const BINARY_TENSOR_DATA = Symbol('binaryTensorData');
 
-const INFER_PATH = /^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer$/;
+/** As Express routes them: case-insensitive, an optional trailing slash. */
+const INFER_PATH = /^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer\/?$/i;
 
 /**
  * A V2 inference request in the binary tensor data extension: POST to an infer route with an

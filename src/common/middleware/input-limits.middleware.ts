@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 
 import { AppError, ErrorDetail } from '../errors/app-error';
@@ -72,12 +73,19 @@ export function inputLimitsMiddleware(limits: InputLimits) {
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
+/** A body on a /v2 route with no Content-Type at all: JSON, as the V2 protocol's clients send it. */
+export function isUntypedV2Body(req: IncomingMessage): boolean {
+  return req.headers['content-type'] === undefined && /^\/v2(\/|$|\?)/i.test(req.url ?? '');
+}
+
 /** Requests that carry a body must say it is JSON (415 otherwise); body-less POSTs (admin actions) pass. */
 export function jsonContentTypeMiddleware(req: Request, _res: Response, next: NextFunction): void {
   // A V2 binary-extension body was already read raw and split (its header is JSON by definition).
   if (binaryTensorDataOf(req) !== undefined) return next();
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (!BODY_METHODS.has(req.method) || !hasBody || req.is('application/json') || req.is('application/*+json')) return next();
+  // The V2 protocol's clients (tritonclient) send JSON without a Content-Type; the JSON parser reads those too.
+  if (isUntypedV2Body(req)) return next();
   const type = req.headers['content-type'] ?? 'none';
   next(new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Type '${type}' is not supported; send application/json`));
 }

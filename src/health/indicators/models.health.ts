@@ -7,6 +7,7 @@ import { ModelRegistryService } from '../../models/registry/model-registry.servi
 /** Why a model's active version cannot serve, or undefined when it can. */
 export function notServing(entry: ModelEntry): string | undefined {
   if (entry.error) return `FAILED: ${entry.error}`;
+  if (entry.unloaded) return 'unloaded (V2 repository API)';
   if (entry.active === undefined) return 'no loadable version';
   const active = entry.versions.get(entry.active);
   if (!active?.ready) return `active version ${entry.active} is ${active?.state ?? 'missing'}${active?.reason ? `: ${active.reason}` : ''}`;
@@ -25,6 +26,7 @@ export class ModelsHealthIndicator {
   perModel(): HealthIndicatorResult[] {
     return this.registry.list().map((entry) => {
       const session = this.health.check(`model:${entry.name}`);
+      if (entry.unloaded) return session.up({ health: 'unloaded' });
       const problem = notServing(entry);
       if (problem) return session.down({ message: problem });
       const metrics = entry.versions.get(entry.active!)!.stats.getHealthMetrics();
@@ -36,7 +38,8 @@ export class ModelsHealthIndicator {
   /** Readiness: every model's active version is loaded and warmed up (strict, like Triton's default). */
   allActiveReady(): HealthIndicatorResult {
     const session = this.health.check('models');
-    const problems = Object.fromEntries(this.registry.list().flatMap((e) => {
+    // A model unloaded on purpose is not expected to serve (Triton's readiness counts the models it should serve).
+    const problems = Object.fromEntries(this.registry.list().filter((e) => !e.unloaded).flatMap((e) => {
       const p = notServing(e);
       return p ? [[e.name, p]] : [];
     }));

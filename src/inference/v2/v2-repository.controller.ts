@@ -2,6 +2,8 @@ import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
 import { Admin } from '../../common/decorators/access.decorator';
+import { AppError } from '../../common/errors/app-error';
+import { ErrorCode } from '../../common/errors/error-code';
 import { ModelCatalogService } from '../../models/model-catalog.service';
 import { RolloutService } from '../../models/rollout/rollout.service';
 import type { V2RepositoryIndexEntry } from '../../models/v2/v2.types';
@@ -27,7 +29,11 @@ export class V2RepositoryController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Load (or reload) every version of a model from disk; stages, canary and shadow are kept' })
   @ApiResponse({ status: 400, description: '`{error}` naming each version that failed to load' })
-  async load(@Param() p: V2ModelParamDto): Promise<Record<string, never>> {
+  async load(@Param() p: V2ModelParamDto, @Body() body: unknown): Promise<Record<string, never>> {
+    const overrides = loadOverrides(body);
+    if (overrides.length) {
+      throw new AppError(ErrorCode.BAD_REQUEST, `Load overrides are not supported (${overrides.join(', ')}); the model is loaded as it is in the repository`);
+    }
     await this.rollout.loadModel(p.name);
     return {};
   }
@@ -40,4 +46,11 @@ export class V2RepositoryController {
     await this.rollout.unloadModel(p.name);
     return {};
   }
+}
+
+/** Triton's load-time overrides (`parameters.config`, `parameters["file:…"]`), which this server does not take. */
+function loadOverrides(body: unknown): string[] {
+  const parameters = typeof body === 'object' && body !== null ? (body as { parameters?: unknown }).parameters : undefined;
+  if (typeof parameters !== 'object' || parameters === null) return [];
+  return Object.keys(parameters).filter((k) => k === 'config' || k.startsWith('file:')).map((k) => `parameters.${k}`);
 }

@@ -16,6 +16,8 @@ export class ModelEntry {
   previousActive: number | undefined;
   canary: CanaryPolicy | undefined;
   shadow: ShadowPolicy | undefined;
+  /** Unloaded on purpose (the V2 repository API): not serving, and not counted against readiness. */
+  unloaded = false;
 
   constructor(readonly name: string, readonly manifest: ModelManifest | undefined, readonly error?: string) {}
 
@@ -49,6 +51,12 @@ export class ModelEntry {
     this.canary = state.canary && keep(state.canary.version, 'canary') !== undefined ? state.canary : undefined;
     this.shadow = state.shadow && keep(state.shadow.version, 'shadow') !== undefined ? state.shadow : undefined;
     return dropped;
+  }
+
+  /** The version a model starts on: model.json `stages.active` when READY, else the highest READY version. */
+  initialActive(): number | undefined {
+    const declared = this.manifest?.stages?.active;
+    return declared !== undefined && this.versions.get(declared)?.ready ? declared : this.highestReady();
   }
 
   /** The highest READY version; the default active stage when model.json names none. */

@@ -143,6 +143,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     if (!previous?.ready) entry.versions.set(number, version);
     if (!(await this.loader.load(entry, version))) return version;
     entry.versions.set(number, version);
+    entry.unloaded = false;
     await previous?.release(this.drainMs);
     if (entry.active === undefined) entry.active = number;
     return version;

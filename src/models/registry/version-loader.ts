@@ -54,6 +54,7 @@ export class VersionLoader {
         intraOpNumThreads: options?.intra_op_num_threads,
         graphOptimizationLevel: options?.graph_optimization_level,
         allowSpinning: options?.allow_spinning,
+        runTimeoutMs: this.batching.timeoutMs,
       });
       const problems = signatureProblems(manifest, signature);
       if (problems.length) throw new Error(problems.join('; '));

@@ -51,8 +51,15 @@ export class RolloutService {
   loadModel(modelId: string) {
     return this.exclusive(modelId, async () => {
       const numbers = await this.registry.versionsOnDisk(modelId);
+      const before = this.registry.list().find((e) => e.name === modelId);
+      const fresh = !before || before.error !== undefined;
       const versions = [];
       for (const n of numbers) versions.push(await this.registry.loadVersion(modelId, n));
+      const entry = this.registry.get(modelId);
+      // A model new to the registry starts as at boot (stages.active, else the highest READY), not on
+      // whichever version happened to load first.
+      if (fresh) entry.active = entry.initialActive();
+      entry.unloaded = false;
       await this.cache.clear(modelId);
       await this.persist();
       const failed = versions.filter((v) => !v.ready);
@@ -73,6 +80,7 @@ export class RolloutService {
       const entry = this.registry.get(modelId);
       const loading = [...entry.versions.values()].find((v) => v.state === 'LOADING');
       if (loading) throw conflict(`Version ${loading.version} of '${modelId}' is still loading`);
+      entry.unloaded = true;
       const versions = await Promise.all([...entry.versions.keys()].map((n) => this.registry.unloadVersion(entry, n)));
       await this.cache.clear(modelId);
       this.metrics.rolloutEvent(modelId, 'unload');

@@ -11,6 +11,11 @@ export interface RuntimeOptions {
   intraOpNumThreads?: number;
   /** Idle intra-op threads busy-wait for the next run (onnxruntime's default) instead of sleeping. */
   allowSpinning?: boolean;
+  /**
+   * A run still going after this long is abandoned by its caller (TIMEOUT_SECONDS). A runtime that
+   * can stop a run (a worker thread) does so, so one stuck inference does not hold the ones behind it.
+   */
+  runTimeoutMs?: number;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 

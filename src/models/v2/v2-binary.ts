@@ -38,6 +38,11 @@ export function tensorDataFromBytes(bytes: Uint8Array, datatype: TensorDatatype,
     const bad = (data as Float32Array).findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) return `element ${bad} is not a finite number`;
   }
+  if (datatype === 'FP16') {
+    // Exponent bits all ones: ±Infinity or NaN.
+    const bad = (data as Uint16Array).findIndex((bits) => (bits & 0x7c00) === 0x7c00);
+    if (bad >= 0) return `element ${bad} is not a finite number`;
+  }
   return data;
 }
 

@@ -151,7 +151,8 @@ function binaryOutputsOf(body: Record<string, unknown>, names: string[]): Set<st
 /** The requested output names (all of the model's when the request names none). */
 function decodeOutputs(raw: unknown, signature: RuntimeSignature, details: ErrorDetail[]): string[] {
   const all = signature.outputs.map((o) => o.name);
-  if (raw === undefined) return all;
+  // No requested outputs (absent or empty) means every output, as the protocol says.
+  if (raw === undefined || (Array.isArray(raw) && raw.length === 0)) return all;
   if (!Array.isArray(raw)) {
     details.push({ field: 'outputs', message: 'must be an array of {name}' });
     return all;

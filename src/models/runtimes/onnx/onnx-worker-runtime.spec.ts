@@ -164,4 +164,20 @@ describe('OnnxWorkerRuntime when its thread dies', () => {
     await sut.unload();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  it('stops a thread whose run outlives runTimeoutMs, failing the runs queued behind it, and serves the next run', async () => {
+    // Arrange: a 20,000-row run takes well over a second here, far past a 20 ms limit (+100 ms grace)
+    const sut = new OnnxWorkerRuntime();
+    await sut.load(BENCH_MLP, { runTimeoutMs: 20 });
+
+    // Act
+    const settled = await Promise.allSettled([sut.run(rows(20_000)), sut.run(rows(1))]);
+    const next = await sut.run(rows(1));
+
+    // Assert
+    expect(settled.map((x) => x.status)).toEqual(['rejected', 'rejected']);
+    for (const x of settled) expect((x as PromiseRejectedResult).reason.message).toBe('inference exceeded 20 ms; its worker thread was stopped');
+    expect(next.output.shape).toEqual([1, 10]);
+    await sut.unload();
+  });
 });

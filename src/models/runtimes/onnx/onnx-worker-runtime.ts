@@ -9,6 +9,8 @@ import { fromOrtData, OrtTensorData, sessionOptionsOf, specOf, toOrtData } from 
 const WORKER_FILE = join(__dirname, 'onnx-worker.js');
 /** How long a released worker may take to free its session before it is terminated. */
 const RELEASE_GRACE_MS = 5_000;
+/** A run is stopped this long after its caller's timeout (which answers 504 first). */
+const RUN_TIMEOUT_GRACE_MS = 100;
 /** After a failed restart, runs fail fast for this long instead of each starting a thread. */
 const RESTART_BACKOFF_MS = 1_000;
 
@@ -20,6 +22,7 @@ type ResultMessage = { type: 'result'; id: number; outputs?: Record<string, OrtT
 interface Pending {
   resolve: (outputs: NamedTensors) => void;
   reject: (error: Error) => void;
+  timer?: NodeJS.Timeout;
 }
 
 /**
@@ -78,7 +81,14 @@ export class OnnxWorkerRuntime extends ModelRuntime {
     if (!this.worker && this.source) return this.restart().then(() => this.run(inputs));
     if (!this.worker) return Promise.reject(new Error(this.failure ?? 'model is not loaded'));
     const id = this.nextId++;
-    const result = new Promise<NamedTensors>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const limit = this.source?.options.runTimeoutMs;
+    const result = new Promise<NamedTensors>((resolve, reject) => {
+      // Runs are answered in order, so a run past the limit holds every run behind it: the thread is
+      // stopped (those runs fail too) and the next run starts a fresh one.
+      const timer = limit ? setTimeout(() => this.stuck(limit), limit + RUN_TIMEOUT_GRACE_MS) : undefined;
+      timer?.unref();
+      this.pending.set(id, { resolve, reject, timer });
+    });
     this.worker.postMessage({ type: 'run', id, feeds: toOrtData(inputs) });
     return result;
   }
@@ -125,9 +135,19 @@ export class OnnxWorkerRuntime extends ModelRuntime {
   private readonly onError = (e: Error): void => this.fail(`worker thread failed: ${e.message}`);
   private readonly onExit = (code: number): void => this.fail(`worker thread exited (${code})`);
 
+  /** A run outlived its limit: stop the thread (its runs are rejected); the next run restarts it. */
+  private stuck(limitMs: number): void {
+    const worker = this.worker;
+    if (!worker) return;
+    worker.off('message', this.onMessage).off('error', this.onError).off('exit', this.onExit);
+    this.fail(`inference exceeded ${limitMs} ms; its worker thread was stopped`);
+    void worker.terminate();
+  }
+
   private settle(message: ResultMessage): void {
     const waiter = this.pending.get(message.id);
     if (!waiter) return;
+    clearTimeout(waiter.timer);
     this.pending.delete(message.id);
     if (message.error !== undefined || !message.outputs) waiter.reject(new Error(message.error ?? 'no outputs'));
     else waiter.resolve(fromOrtData(message.outputs));
@@ -137,7 +157,10 @@ export class OnnxWorkerRuntime extends ModelRuntime {
   private fail(reason: string): void {
     this.worker = undefined;
     this.failure = reason;
-    for (const waiter of this.pending.values()) waiter.reject(new Error(reason));
+    for (const waiter of this.pending.values()) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new Error(reason));
+    }
     this.pending.clear();
   }
 }

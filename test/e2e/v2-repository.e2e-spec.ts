@@ -1,0 +1,133 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import request from 'supertest';
+
+import { createApp } from './support/create-app';
+
+const ADMIN = 'repo-admin-key';
+const BUNDLED = resolve(__dirname, '../../models');
+const ROW = [5.1, 3.5, 1.4, 0.2];
+
+/** A JSON body sent with no Content-Type at all, as tritonclient's HTTP client sends it. */
+function untyped(req: request.Test, body: object): request.Test {
+  const text = JSON.stringify(body);
+  return req.set('Content-Length', String(Buffer.byteLength(text))).unset('Content-Type').send(Buffer.from(text)) as request.Test;
+}
+
+describe('V2 repository and Triton client compatibility (real AppModule, a repository copy)', () => {
+  let app: NestExpressApplication;
+  let repo: string;
+  const server = () => app.getHttpServer();
+  const admin = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`);
+  const state = () => JSON.parse(readFileSync(join(repo, '.state.json'), 'utf8'));
+
+  beforeAll(async () => {
+    repo = mkdtempSync(join(tmpdir(), 'v2-repo-'));
+    for (const m of ['iris', 'penguins']) cpSync(join(BUNDLED, m), join(repo, m), { recursive: true });
+    app = await createApp({ env: { MODEL_REPOSITORY: repo, REGISTRY_STATE_FILE: join(repo, '.state.json'), ADMIN_API_KEYS: `ops:${ADMIN}`, ENABLE_CACHING: 'false' } });
+  });
+  afterAll(async () => {
+    await app.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('takes JSON without a Content-Type on /v2 (infer, load, unload), as tritonclient sends it; /predict still wants one', async () => {
+    // Act
+    const infer = await untyped(request(server()).post('/v2/models/iris/infer'), { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: ROW }] }).expect(200);
+    const unload = await untyped(admin(request(server()).post('/v2/repository/models/penguins/unload')), { parameters: { unload_dependents: false } }).expect(200);
+    const load = await untyped(admin(request(server()).post('/v2/repository/models/penguins/load')), {}).expect(200);
+    const predict = await untyped(request(server()).post('/predict'), { model_id: 'iris', features: ROW }).expect(415);
+
+    // Assert
+    expect(infer.body.outputs[0].shape).toEqual([1, 3]);
+    expect(unload.body).toEqual({});
+    expect(load.body).toEqual({});
+    expect(predict.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('refuses load-time overrides it cannot honour with 400 {error}', async () => {
+    // Act
+    const res = await admin(request(server()).post('/v2/repository/models/iris/load'))
+      .send({ parameters: { config: '{"max_batch_size": 8}', 'file:1/model.onnx': 'AAAA' } }).expect(400);
+
+    // Assert
+    expect(res.body).toEqual({ error: "Load overrides are not supported (parameters.config, parameters.file:1/model.onnx); the model is loaded as it is in the repository" });
+  });
+
+  it('starts a model new to the registry on its highest version (or stages.active), and persists that', async () => {
+    // Arrange: iris's two versions copied under a new name while the server runs
+    cpSync(join(repo, 'iris'), join(repo, 'iris-new'), { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(repo, 'iris-new', 'model.json'), 'utf8'));
+    writeFileSync(join(repo, 'iris-new', 'model.json'), JSON.stringify({ ...manifest, name: 'iris-new' }));
+    cpSync(join(repo, 'iris'), join(repo, 'iris-old'), { recursive: true });
+    writeFileSync(join(repo, 'iris-old', 'model.json'), JSON.stringify({ ...manifest, name: 'iris-old', stages: { active: 1 } }));
+
+    // Act
+    await admin(request(server()).post('/v2/repository/models/iris-new/load')).expect(200);
+    await admin(request(server()).post('/v2/repository/models/iris-old/load')).expect(200);
+    const fresh = await request(server()).post('/v2/models/iris-new/infer').send({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: ROW }] }).expect(200);
+    const declared = await request(server()).post('/v2/models/iris-old/infer').send({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: ROW }] }).expect(200);
+
+    // Assert
+    expect(fresh.body.model_version).toBe('2');
+    expect(declared.body.model_version).toBe('1');
+    expect(state().models['iris-new'].active).toBe(2);
+    expect(state().models['iris-old'].active).toBe(1);
+  });
+
+  it('keeps the replica ready while a model is unloaded on purpose; that model answers 503 and not-ready', async () => {
+    // Act
+    await admin(request(server()).post('/v2/repository/models/penguins/unload')).expect(200);
+    const ready = await request(server()).get('/health/ready').expect(200);
+    const v2Ready = await request(server()).get('/v2/health/ready').expect(200);
+    const report = await request(server()).get('/health').expect(200);
+    const modelReady = await request(server()).get('/v2/models/penguins/ready').expect(400);
+    await request(server()).post('/v2/models/penguins/infer').send({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [39.1, 18.7, 181, 3750] }] }).expect(503);
+    await admin(request(server()).post('/v2/repository/models/penguins/load')).expect(200);
+    const after = await request(server()).get('/v2/models/penguins/ready').expect(200);
+
+    // Assert
+    expect(ready.body.status).toBe('ok');
+    expect(v2Ready.body).toEqual({ ready: true });
+    expect(report.body.details['model:penguins']).toEqual({ status: 'up', health: 'unloaded' });
+    expect(modelReady.body).toEqual({ name: 'penguins', ready: false });
+    expect(after.body).toEqual({ name: 'penguins', ready: true });
+  });
+
+  it('answers metadata and not-ready (not 404) for a model whose every version failed to load', async () => {
+    // Arrange: a model.json that reads well and a model file that is not ONNX
+    cpSync(join(repo, 'iris'), join(repo, 'broken'), { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(repo, 'broken', 'model.json'), 'utf8'));
+    writeFileSync(join(repo, 'broken', 'model.json'), JSON.stringify({ ...manifest, name: 'broken' }));
+    for (const v of ['1', '2']) writeFileSync(join(repo, 'broken', v, 'model.onnx'), 'not a model');
+    await admin(request(server()).post('/v2/repository/models/broken/load')).expect(400);
+
+    // Act
+    const metadata = await request(server()).get('/v2/models/broken').expect(200);
+    const ready = await request(server()).get('/v2/models/broken/ready').expect(400);
+
+    // Assert
+    expect(metadata.body).toEqual({
+      name: 'broken', versions: ['1', '2'], platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
+      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
+    });
+    expect(ready.body).toEqual({ name: 'broken', ready: false });
+  });
+
+  it('routes binary requests as Express routes /v2: case-insensitive, trailing slash; empty outputs means all', async () => {
+    // Arrange
+    const row = Float32Array.from(ROW);
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 16 } }], outputs: [] }));
+    const body = Buffer.concat([header, Buffer.from(row.buffer)]);
+
+    // Act
+    const res = await request(server()).post('/V2/models/iris/infer/').set('Inference-Header-Content-Length', String(header.length))
+      .set('Content-Type', 'application/octet-stream').send(body).expect(200);
+
+    // Assert
+    expect(res.body.outputs.map((o: { name: string }) => o.name)).toEqual(['probabilities']);
+  });
+});
