@@ -13,12 +13,15 @@ import { Encoded, encodeNamedTensors, encodeTabular } from './features/feature-e
 import { BatchItemResult, BatchResult, PredictInput, PredictionResult } from './prediction.types';
 import { ModelRegistryService, Route } from './registry/model-registry.service';
 import { RolloutTrafficService } from './rollout/rollout-traffic.service';
+import { isFiniteDeep, NON_FINITE_DETAIL, nonFiniteOutputs } from './tensors/finite';
 import { canStack, rowsOf, stack, unstack } from './tensors/tensor-batching';
 import { NamedTensors } from './tensors/tensor';
 import { Prediction, postprocess } from './wrapper/postprocess';
 import { PredictionMonitor } from './wrapper/prediction-monitor';
 import { withTimeout } from './wrapper/with-timeout';
 import { decodeInferRequest, encodeInferResponse, V2InferResult } from './v2/v2-codec';
+
+const NON_FINITE_ERROR = { code: ErrorCode.VALIDATION_FAILED, message: `Invalid features: ${NON_FINITE_DETAIL.field} ${NON_FINITE_DETAIL.message}` };
 
 const elapsedMs = (start: number): number => Math.round((performance.now() - start) * 1000) / 1000;
 
@@ -160,10 +163,13 @@ export class PredictionService {
   }
 
   /** Runs inference for `requests` requests and records each outcome; failures are recorded, then rethrown as AppError. */
-  private async execute(route: Route, inputs: NamedTensors, start: number, requests: number): Promise<NamedTensors> {
+  private async execute(route: Route, inputs: NamedTensors, start: number, requests: number, checkFinite = true): Promise<NamedTensors> {
     this.monitor.started(route, requests);
     try {
       const outputs = await withTimeout(route.version.run(inputs), this.timeoutMs);
+      // NaN or Infinity out means the inputs were beyond what the model computes (e.g. 3e38 for a
+      // feature): the caller's problem, named, never a 200 with null probabilities.
+      if (checkFinite && nonFiniteOutputs(outputs).length) throw AppError.validation([NON_FINITE_DETAIL], 'Invalid features');
       this.monitor.succeeded(route, requests, elapsedMs(start));
       return outputs;
     } catch (e) {
@@ -180,7 +186,10 @@ export class PredictionService {
     await Promise.all(groups.map(async (group) => {
       try {
         const outputs = await this.runStacked(route, group.map((g) => g.inputs), start, tabular);
-        group.forEach((g, i) => { results[g.index] = { index: g.index, status: 'success', prediction: outputs[i] }; });
+        group.forEach((g, i) => {
+          if (isFiniteDeep(outputs[i])) results[g.index] = { index: g.index, status: 'success', prediction: outputs[i] };
+          else results[g.index] = { index: g.index, status: 'error', error: { ...NON_FINITE_ERROR, details: [NON_FINITE_DETAIL] } };
+        });
       } catch (e) {
         const { code, message, details } = mapError(e);
         for (const g of group) results[g.index] = { index: g.index, status: 'error', error: { code, message, details } };
@@ -191,7 +200,8 @@ export class PredictionService {
   /** One inference over stacked requests; tabular rows give one prediction each, tensor requests one per request. */
   private async runStacked(route: Route, requests: NamedTensors[], start: number, tabular: boolean): Promise<Prediction[]> {
     const batched = requests.length === 1 ? requests[0] : stack(requests);
-    const outputs = await this.execute(route, batched, start, requests.length);
+    // Checked per item by the caller: one row out of range must not fail the others.
+    const outputs = await this.execute(route, batched, start, requests.length, false);
     if (tabular) return postprocess(route.entry.outputKind, outputs, route.entry.manifest?.labels);
     return unstack(outputs, requests.map(rowsOf)).map((o) => postprocess(route.entry.outputKind, o, route.entry.manifest?.labels)[0]);
   }

@@ -5,6 +5,23 @@ import { ErrorCode } from './error-code';
 import { mapError } from './error-mapper';
 
 describe('mapError', () => {
+  describe('a body that does not decode under its Content-Encoding', () => {
+    it.each(['Z_BUF_ERROR', 'Z_DATA_ERROR', 'ERR__ERROR_FORMAT_PADDING_1'])('maps body-parser\'s 400-wrapped zlib error %s to 400 BAD_REQUEST, not 500', (code) => {
+      // Arrange: what body-parser's createError(400, zlibError) produces
+      const zlib = Object.assign(new Error('unexpected end of file'), { code, status: 400, statusCode: 400, expose: true });
+
+      // Act
+      const sut = mapError(zlib);
+
+      // Assert
+      expect(sut).toEqual({ status: 400, code: 'BAD_REQUEST', message: 'Request body does not decode under its Content-Encoding', details: [], unexpected: false });
+    });
+
+    it('leaves other errors with a code to the generic 500', () => {
+      expect(mapError(Object.assign(new Error('x'), { code: 'ECONNRESET' })).status).toBe(500);
+    });
+  });
+
   describe('AppError', () => {
     it('keeps code, message, details and retry-after, with the status of its code', () => {
       // Arrange

@@ -66,6 +66,17 @@ function fromBodyParser(e: BodyParserError): MappedError | undefined {
   }
 }
 
+/**
+ * body-parser wraps a body that does not decode under its Content-Encoding (gzip, deflate, br) as
+ * the zlib error itself with status 400 and no `type`: the client's fault, not ours.
+ */
+function fromDecompression(e: unknown): MappedError | undefined {
+  if (!(e instanceof Error) || (e as { status?: unknown }).status !== 400) return undefined;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^(Z_|ERR_)/.test(code)) return undefined;
+  return { status: 400, code: ErrorCode.BAD_REQUEST, message: 'Request body does not decode under its Content-Encoding', details: [], unexpected: false };
+}
+
 function messageOfHttpException(e: HttpException): string {
   const body = e.getResponse();
   if (typeof body === 'string') return body;
@@ -84,6 +95,8 @@ export function mapError(exception: unknown): MappedError {
     const mapped = fromBodyParser(exception);
     if (mapped) return mapped;
   }
+  const undecodable = fromDecompression(exception);
+  if (undecodable) return undecodable;
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const body = exception.getResponse();

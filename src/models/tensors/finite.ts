@@ -1,0 +1,22 @@
+import { NamedTensors } from './tensor';
+
+/** The float outputs holding NaN or ±Infinity (a model overflowing on extreme inputs). */
+export function nonFiniteOutputs(outputs: NamedTensors): string[] {
+  return Object.entries(outputs)
+    .filter(([, t]) => (t.datatype === 'FP32' || t.datatype === 'FP64') && (t.data as Float32Array).some((v) => !Number.isFinite(v)))
+    .map(([name]) => name);
+}
+
+/** True when a post-processed prediction holds only finite numbers. */
+export function isFiniteDeep(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every(isFiniteDeep);
+  if (typeof value === 'object' && value !== null) return Object.values(value).every(isFiniteDeep);
+  return true;
+}
+
+/** The problem named when a model's answer is not finite for the inputs it was given. */
+export const NON_FINITE_DETAIL = {
+  field: 'features',
+  message: "the model's output is not finite (NaN or Infinity) for these values: they are outside the range the model can compute",
+};
