@@ -13,7 +13,7 @@ import { Encoded, encodeNamedTensors, encodeTabular } from './features/feature-e
 import { BatchItemResult, BatchResult, PredictInput, PredictionResult } from './prediction.types';
 import { ModelRegistryService, Route } from './registry/model-registry.service';
 import { RolloutTrafficService } from './rollout/rollout-traffic.service';
-import { isFiniteDeep, NON_FINITE_DETAIL, nonFiniteOutputs } from './tensors/finite';
+import { isFiniteDeep, NON_FINITE_DETAIL, nonFiniteOutputs, overlongStrings } from './tensors/finite';
 import { canStack, rowsOf, stack, unstack } from './tensors/tensor-batching';
 import { NamedTensors } from './tensors/tensor';
 import { Prediction, postprocess } from './wrapper/postprocess';
@@ -38,6 +38,7 @@ export class PredictionService {
   private readonly timeoutMs: number;
   private readonly maxBatchItems: number;
   private readonly maxFeatures: number;
+  private readonly maxStringLength: number;
 
   constructor(
     private readonly registry: ModelRegistryService,
@@ -49,6 +50,7 @@ export class PredictionService {
     this.timeoutMs = config.getOrThrow('models.timeoutMs', { infer: true });
     this.maxBatchItems = config.getOrThrow('models.maxBatchItems', { infer: true });
     this.maxFeatures = config.getOrThrow('limits.maxFeatures', { infer: true });
+    this.maxStringLength = config.getOrThrow('limits.maxStringLength', { infer: true });
   }
 
   /**
@@ -142,8 +144,10 @@ export class PredictionService {
     const start = performance.now();
     const route = this.registry.route(modelId, version, routingKey);
     const decoded = decodeInferRequest(body, route.version.signature!, binary);
-    if (!decoded.ok) {
-      const error = AppError.validation(decoded.details, 'Invalid inference request');
+    // Strings of a JSON body were held to MAX_STRING_LENGTH by the input limits; binary BYTES are held here.
+    const tooLong = decoded.ok ? overlongStrings(decoded.inputs, this.maxStringLength) : [];
+    if (!decoded.ok || tooLong.length) {
+      const error = AppError.validation(decoded.ok ? tooLong : decoded.details, 'Invalid inference request');
       this.monitor.failed(route, 1, elapsedMs(start), error);
       throw error;
     }

@@ -1,4 +1,4 @@
-import { isFiniteDeep, nonFiniteOutputs } from './finite';
+import { isFiniteDeep, nonFiniteOutputs, overlongStrings } from './finite';
 
 describe('nonFiniteOutputs', () => {
   it('names the float outputs holding NaN or ±Infinity, and ignores integer outputs', () => {
@@ -24,5 +24,19 @@ describe('isFiniteDeep', () => {
     ['text', true],
   ])('%j → %s', (value, expected) => {
     expect(isFiniteDeep(value)).toBe(expected);
+  });
+});
+
+describe('overlongStrings', () => {
+  it('names the first string over the limit in each BYTES input, and ignores numeric inputs', () => {
+    // Act
+    const sut = overlongStrings({
+      short: { datatype: 'BYTES', shape: [2], data: ['ab', 'cd'] },
+      long: { datatype: 'BYTES', shape: [3], data: ['ok', 'x'.repeat(11), 'y'.repeat(20)] },
+      nums: { datatype: 'FP32', shape: [1], data: Float32Array.from([1]) },
+    }, 10);
+
+    // Assert
+    expect(sut).toEqual([{ field: 'inputs (long).data[1]', message: 'string of 11 characters exceeds MAX_STRING_LENGTH (10)' }]);
   });
 });

@@ -1,3 +1,4 @@
+import { ErrorDetail } from '../../common/errors/app-error';
 import { NamedTensors } from './tensor';
 
 /** The float outputs holding NaN or ±Infinity (a model overflowing on extreme inputs). */
@@ -20,3 +21,13 @@ export const NON_FINITE_DETAIL = {
   field: 'features',
   message: "the model's output is not finite (NaN or Infinity) for these values: they are outside the range the model can compute",
 };
+
+/** The first over-long string of each BYTES input, named (MAX_STRING_LENGTH for strings that did not come through JSON). */
+export function overlongStrings(inputs: NamedTensors, maxLength: number): ErrorDetail[] {
+  return Object.entries(inputs).flatMap(([name, t]) => {
+    if (!Array.isArray(t.data)) return [];
+    const strings = t.data as string[];
+    const i = strings.findIndex((v) => v.length > maxLength);
+    return i < 0 ? [] : [{ field: `inputs (${name}).data[${i}]`, message: `string of ${strings[i].length} characters exceeds MAX_STRING_LENGTH (${maxLength})` }];
+  });
+}
