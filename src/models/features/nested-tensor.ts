@@ -82,32 +82,41 @@ export function fromHalfBits(bits: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
-function checkNumbers(values: unknown[], spec: TensorSpec): number[] | string {
-  const range = INTEGER_RANGES[spec.datatype];
-  const nums: number[] = [];
-  for (const v of values) {
-    const n = typeof v === 'boolean' ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isFinite(n)) return `must hold finite numbers (${spec.datatype})`;
-    const overflow = floatRangeProblem(n, spec.datatype);
-    if (overflow) return overflow;
-    if (range && !Number.isInteger(n)) return `must hold integers (${spec.datatype})`;
-    if (range && (n < range[0] || n > range[1])) return `value ${n} is out of range for ${spec.datatype} [${range[0]}, ${range[1]}]`;
-    nums.push(n);
-  }
-  return nums;
+/** Why `v` cannot be an element of `spec`'s numeric datatype, or the number it stands for. */
+function checkNumber(v: unknown, spec: TensorSpec, range: [number, number] | undefined): number | string {
+  const n = typeof v === 'boolean' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n)) return `must hold finite numbers (${spec.datatype})`;
+  const overflow = floatRangeProblem(n, spec.datatype);
+  if (overflow) return overflow;
+  if (range && !Number.isInteger(n)) return `must hold integers (${spec.datatype})`;
+  if (range && (n < range[0] || n > range[1])) return `value ${n} is out of range for ${spec.datatype} [${range[0]}, ${range[1]}]`;
+  return n;
 }
+
+type NumberSink = { [index: number]: number | bigint; length: number };
+
+/** Each checked value converted by `convert` straight into a fresh typed array: one pass, no intermediate array. */
+function fill<T extends NumberSink>(out: T, values: unknown[], spec: TensorSpec, convert: (n: number) => number | bigint): T | string {
+  const range = INTEGER_RANGES[spec.datatype];
+  for (let i = 0; i < values.length; i += 1) {
+    const n = checkNumber(values[i], spec, range);
+    if (typeof n === 'string') return n;
+    out[i] = convert(n);
+  }
+  return out;
+}
+
+const same = (n: number): number => n;
 
 /** Flat values → the typed data of `spec`'s datatype, each value checked; a string says what is wrong. */
 export function typedData(values: unknown[], spec: TensorSpec): TensorData | string {
   if (spec.datatype === 'BYTES') {
     return values.every((v) => typeof v === 'string') ? (values as string[]) : 'must hold strings (BYTES)';
   }
-  const nums = checkNumbers(values, spec);
-  if (typeof nums === 'string') return nums;
-  if (spec.datatype === 'FP16') return Uint16Array.from(nums, toHalfBits);
+  if (spec.datatype === 'FP16') return fill(new Uint16Array(values.length), values, spec, toHalfBits);
   const Ctor = TYPED_ARRAYS[spec.datatype];
-  if (Ctor === BigInt64Array || Ctor === BigUint64Array) return Ctor.from(nums.map((n) => BigInt(n)));
-  return (Ctor as Float32ArrayConstructor).from(nums);
+  if (Ctor === BigInt64Array || Ctor === BigUint64Array) return fill(new Ctor(values.length), values, spec, (n) => BigInt(n));
+  return fill(new (Ctor as Float32ArrayConstructor)(values.length), values, spec, same);
 }
 
 /** A nested JSON array → a tensor of the declared datatype; a string says what is wrong. */
