@@ -62,33 +62,37 @@ function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>
     return undefined;
   }
   if (binary) return binaryInput(binary, spec, type, dims, where, details);
-  const nested = (data as unknown[]).some(Array.isArray);
-  if (nested) {
-    // Nested data must nest exactly as the shape says (rectangular, same dims).
+  if ((data as unknown[]).some(Array.isArray)) {
+    // Nested data must nest exactly as the shape says (rectangular, same dims); it is converted to the model's datatype once.
     const tensor = tensorFromNested(data, { name: spec.name, datatype: spec.datatype, shape: dims });
     if (typeof tensor === 'string') {
       details.push({ field: `${where}.data`, message: tensor });
       return undefined;
     }
+    return suitsDeclared((data as unknown[]).flat(Infinity), type, spec, dims, where, details) ? tensor : undefined;
   }
-  const values = nested ? (data as unknown[]).flat(Infinity) : (data as unknown[]);
+  const values = data as unknown[];
   const expected = elementCount(dims);
   if (values.length !== expected) {
     details.push({ field: `${where}.data`, message: `has ${values.length} elements, shape [${dims.join(', ')}] needs ${expected}` });
     return undefined;
   }
-  // Values must suit the datatype the client declared as well as the model's (5.1 is no INT32).
-  const declared = type === spec.datatype ? undefined : typedData(values, { name: spec.name, datatype: type, shape: dims });
-  if (typeof declared === 'string') {
-    details.push({ field: `${where}.data`, message: `${declared.replace(/^must/, 'must, as declared,')}` });
-    return undefined;
-  }
+  if (!suitsDeclared(values, type, spec, dims, where, details)) return undefined;
   const converted = typedData(values, spec);
   if (typeof converted === 'string') {
     details.push({ field: `${where}.data`, message: converted });
     return undefined;
   }
   return { datatype: spec.datatype, shape: dims, data: converted };
+}
+
+/** Values must suit the datatype the client declared as well as the model's (5.1 is no INT32); checked only when they differ. */
+function suitsDeclared(values: unknown[], type: TensorDatatype, spec: TensorSpec, dims: number[], where: string, details: ErrorDetail[]): boolean {
+  if (type === spec.datatype) return true;
+  const declared = typedData(values, { name: spec.name, datatype: type, shape: dims });
+  if (typeof declared !== 'string') return true;
+  details.push({ field: `${where}.data`, message: declared.replace(/^must/, 'must, as declared,') });
+  return false;
 }
 
 /** Binary input data is taken as it is: its datatype must be the model's (no conversion of raw bytes). */
