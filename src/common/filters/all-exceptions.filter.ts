@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 
 import { errorEnvelope } from '../errors/error-envelope';
 import { mapError } from '../errors/error-mapper';
+import { isV2Path } from '../middleware/input-limits.middleware';
 import { requestIdOf } from '../middleware/request-id.middleware';
 
 /**
@@ -29,7 +30,7 @@ export function writeError(exception: unknown, req: Request, res: Response, logg
   }
   if (res.headersSent) return;
   if (mapped.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(mapped.retryAfterSeconds))));
-  const v2 = /^\/v2(\/|$)/i.test(req.path); // case-insensitive, as Express routes
+  const v2 = isV2Path(req.path);
   const body = mapped.passthrough ?? (v2 ? { error: mapped.message } : errorEnvelope(mapped.code, mapped.message, mapped.details, requestId));
   // The V2 protocol answers a request it cannot accept with 400 (Triton, KServe), where the rest of the API says 422.
   res.status(v2 && mapped.status === 422 ? 400 : mapped.status).json(body);

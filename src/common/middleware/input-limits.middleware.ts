@@ -73,9 +73,12 @@ export function inputLimitsMiddleware(limits: InputLimits) {
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
+/** A path or URL under /v2 (case-insensitive, as Express routes). */
+export const isV2Path = (url: string): boolean => /^\/v2(\/|$|\?)/i.test(url);
+
 /** A body on a /v2 route with no Content-Type at all: JSON, as the V2 protocol's clients send it. */
 export function isUntypedV2Body(req: IncomingMessage): boolean {
-  return req.headers['content-type'] === undefined && /^\/v2(\/|$|\?)/i.test(req.url ?? '');
+  return req.headers['content-type'] === undefined && isV2Path(req.url ?? '');
 }
 
 /** Requests that carry a body must say it is JSON (415 otherwise); body-less POSTs (admin actions) pass. */
