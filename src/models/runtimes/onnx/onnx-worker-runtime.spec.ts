@@ -1,12 +1,16 @@
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 
 import { NamedTensors } from '../../tensors/tensor';
 import { OnnxRuntime } from './onnx-runtime';
 import { OnnxWorkerRuntime } from './onnx-worker-runtime';
 
-const MODELS = join(__dirname, '..', '..', '..', '..', 'models');
+const ROOT = join(__dirname, '..', '..', '..', '..');
+const MODELS = join(ROOT, 'models');
+const CRASHING_WORKER = join(ROOT, 'test', 'fixtures', 'crashing-onnx-worker.js');
 const BENCH_MLP = join(MODELS, 'bench-mlp', '1', 'model.onnx');
 
 function rows(n: number, offset = 0): NamedTensors {
@@ -112,25 +116,29 @@ describe('OnnxWorkerRuntime', () => {
 });
 
 describe('OnnxWorkerRuntime when its thread dies', () => {
-  /** Ends the runtime's thread from outside, as a crash would. */
-  const killThread = (sut: OnnxWorkerRuntime) => (sut as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+  const threadOf = (sut: OnnxWorkerRuntime) => (sut as unknown as { thread: { worker: Worker } }).thread.worker;
+  /** Makes the runtime's thread end itself (the fault-injecting worker script), as a crash would. */
+  const crashThread = (sut: OnnxWorkerRuntime) => {
+    const worker = threadOf(sut);
+    worker.postMessage({ type: 'crash' });
+    return once(worker, 'exit');
+  };
 
   it('rejects the runs in flight with the reason, then serves the next run from a fresh thread', async () => {
     // Arrange
-    const sut = new OnnxWorkerRuntime();
+    const sut = new OnnxWorkerRuntime(CRASHING_WORKER);
     await sut.load(BENCH_MLP);
     const before = (await sut.run(rows(2))).output.data;
-    const inFlight = Promise.allSettled([sut.run(rows(64)), sut.run(rows(64))]);
 
-    // Act
-    await killThread(sut);
-    const settled = await inFlight;
+    // Act: the thread ends before it reads the two runs posted after the crash message
+    const crashed = crashThread(sut);
+    const settled = await Promise.allSettled([sut.run(rows(64)), sut.run(rows(64))]);
+    await crashed;
     const after = await Promise.all([sut.run(rows(2)), sut.run(rows(2))]);
 
     // Assert
-    for (const s of settled.filter((x) => x.status === 'rejected')) {
-      expect((s as PromiseRejectedResult).reason.message).toMatch(/worker thread exited/);
-    }
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+    for (const s of settled) expect((s as PromiseRejectedResult).reason.message).toBe('worker thread exited (9)');
     expect(Array.from(after[0].output.data as Float32Array)).toEqual(Array.from(before as Float32Array));
     expect(Array.from(after[1].output.data as Float32Array)).toEqual(Array.from(before as Float32Array));
     await sut.unload();
@@ -142,9 +150,9 @@ describe('OnnxWorkerRuntime when its thread dies', () => {
     const dir = mkdtempSync(join(tmpdir(), 'worker-restart-'));
     const path = join(dir, 'model.onnx');
     copyFileSync(BENCH_MLP, path);
-    const sut = new OnnxWorkerRuntime();
+    const sut = new OnnxWorkerRuntime(CRASHING_WORKER);
     await sut.load(path);
-    await killThread(sut);
+    await crashThread(sut);
     rmSync(path);
 
     const starts = jest.spyOn(sut as unknown as { start: () => Promise<unknown> }, 'start');
@@ -172,12 +180,16 @@ describe('OnnxWorkerRuntime when its thread dies', () => {
 
     // Act
     const settled = await Promise.allSettled([sut.run(rows(20_000)), sut.run(rows(1))]);
+    const retired = (sut as unknown as { thread?: unknown }).thread;
     const next = await sut.run(rows(1));
 
     // Assert
     expect(settled.map((x) => x.status)).toEqual(['rejected', 'rejected']);
     for (const x of settled) expect((x as PromiseRejectedResult).reason.message).toBe('inference exceeded 20 ms; its worker thread was stopped');
     expect(next.output.shape).toEqual([1, 10]);
+    expect(retired).toBeUndefined();
+    // The retired thread was not cut mid-run: unload waits for it to finish and end.
     await sut.unload();
+    expect((sut as unknown as { retiring: Set<unknown> }).retiring.size).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ import { ModelRuntime, RuntimeOptions, RuntimeSignature } from '../model-runtime
 import { fromOrtData, OrtTensorData, sessionOptionsOf, specOf, toOrtData } from './onnx-runtime';
 
 const WORKER_FILE = join(__dirname, 'onnx-worker.js');
-/** How long a released worker may take to free its session before it is terminated. */
+/** How long unload() waits for released threads to free their sessions (a run in progress finishes first). */
 const RELEASE_GRACE_MS = 5_000;
 /** A run is stopped this long after its caller's timeout (which answers 504 first). */
 const RUN_TIMEOUT_GRACE_MS = 100;
@@ -31,16 +31,28 @@ interface Pending {
  * never blocks the event loop, and HTTP work overlaps inference. Inputs are copied to the
  * worker, outputs moved back. Runs are answered in order; if the thread dies, every pending and
  * later run is rejected with the reason (the version then reports errors, and a reload replaces it).
+ *
+ * A thread is never terminated from outside: onnxruntime-node aborts the whole process when a
+ * thread is terminated in the middle of a run. A thread given up on (a stuck run, an unload) is
+ * retired instead: its queued runs are skipped, and it releases its session and ends once the run
+ * in progress returns.
  */
 export class OnnxWorkerRuntime extends ModelRuntime {
-  private worker: Worker | undefined;
+  private thread: Thread | undefined;
   private readonly pending = new Map<number, Pending>();
+  /** Threads retired and not yet ended; unload() waits for them. */
+  private readonly retiring = new Set<Promise<void>>();
   private nextId = 0;
   private failure: string | undefined;
   /** What load() was given, so a thread that died can be started again; cleared by unload(). */
   private source: { path: string; options: RuntimeOptions } | undefined;
   private restarting: Promise<void> | undefined;
   private restartFailure: { at: number; message: string } | undefined;
+
+  /** @param workerFile the thread's script; only fault-injection tests give another. */
+  constructor(private readonly workerFile = WORKER_FILE) {
+    super();
+  }
 
   async load(path: string, options: RuntimeOptions = {}): Promise<RuntimeSignature> {
     const signature = await this.start(path, options);
@@ -49,7 +61,9 @@ export class OnnxWorkerRuntime extends ModelRuntime {
   }
 
   private async start(path: string, options: RuntimeOptions): Promise<RuntimeSignature> {
-    const worker = new Worker(WORKER_FILE, { workerData: { path, sessionOptions: sessionOptionsOf(options) } });
+    const retired = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(this.workerFile, { workerData: { path, sessionOptions: sessionOptionsOf(options), retired } });
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const listeners: [string, (...args: any[]) => void][] = [];
     const loaded = await new Promise<LoadedMessage>((resolve, reject) => {
@@ -60,6 +74,7 @@ export class OnnxWorkerRuntime extends ModelRuntime {
       for (const [event, fn] of listeners) worker.off(event, fn);
     });
     if (loaded.error !== undefined) {
+      // No session and no run: ending this thread from outside is safe.
       await worker.terminate();
       throw new Error(loaded.error);
     }
@@ -68,7 +83,7 @@ export class OnnxWorkerRuntime extends ModelRuntime {
     worker.on('exit', this.onExit);
     // A forgotten runtime must not keep the process alive; shutdown releases every version.
     worker.unref();
-    this.worker = worker;
+    this.thread = { worker, retired, exited };
     this.failure = undefined;
     return { inputs: loaded.inputMetadata.map(specOf), outputs: loaded.outputMetadata.map(specOf) };
   }
@@ -78,18 +93,18 @@ export class OnnxWorkerRuntime extends ModelRuntime {
    * next run starts a fresh one first, so one crash costs the requests in flight, not the version.
    */
   run(inputs: NamedTensors): Promise<NamedTensors> {
-    if (!this.worker && this.source) return this.restart().then(() => this.run(inputs));
-    if (!this.worker) return Promise.reject(new Error(this.failure ?? 'model is not loaded'));
+    if (!this.thread && this.source) return this.restart().then(() => this.run(inputs));
+    if (!this.thread) return Promise.reject(new Error(this.failure ?? 'model is not loaded'));
     const id = this.nextId++;
     const limit = this.source?.options.runTimeoutMs;
     const result = new Promise<NamedTensors>((resolve, reject) => {
       // Runs are answered in order, so a run past the limit holds every run behind it: the thread is
-      // stopped (those runs fail too) and the next run starts a fresh one.
+      // retired (those runs fail too) and the next run starts a fresh one.
       const timer = limit ? setTimeout(() => this.stuck(limit), limit + RUN_TIMEOUT_GRACE_MS) : undefined;
       timer?.unref();
       this.pending.set(id, { resolve, reject, timer });
     });
-    this.worker.postMessage({ type: 'run', id, feeds: toOrtData(inputs) });
+    this.thread.worker.postMessage({ type: 'run', id, feeds: toOrtData(inputs) });
     return result;
   }
 
@@ -115,19 +130,15 @@ export class OnnxWorkerRuntime extends ModelRuntime {
     return this.restarting;
   }
 
+  /** Rejects pending runs, retires the thread and waits (up to RELEASE_GRACE_MS) for every retired thread to end. */
   async unload(): Promise<void> {
     this.source = undefined;
     await this.restarting?.catch(() => undefined);
-    const worker = this.worker;
-    if (!worker) return;
-    this.worker = undefined;
-    worker.off('message', this.onMessage).off('error', this.onError).off('exit', this.onExit);
     this.fail('model is not loaded');
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage({ type: 'release' });
+    if (this.retiring.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), RELEASE_GRACE_MS); });
-    if (await Promise.race([exited.then(() => false), late])) await worker.terminate();
+    const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, RELEASE_GRACE_MS); });
+    await Promise.race([Promise.all(this.retiring), late]);
     clearTimeout(timer);
   }
 
@@ -135,13 +146,9 @@ export class OnnxWorkerRuntime extends ModelRuntime {
   private readonly onError = (e: Error): void => this.fail(`worker thread failed: ${e.message}`);
   private readonly onExit = (code: number): void => this.fail(`worker thread exited (${code})`);
 
-  /** A run outlived its limit: stop the thread (its runs are rejected); the next run restarts it. */
+  /** A run outlived its limit: its thread is retired (its runs are rejected); the next run starts a fresh one. */
   private stuck(limitMs: number): void {
-    const worker = this.worker;
-    if (!worker) return;
-    worker.off('message', this.onMessage).off('error', this.onError).off('exit', this.onExit);
-    this.fail(`inference exceeded ${limitMs} ms; its worker thread was stopped`);
-    void worker.terminate();
+    if (this.thread) this.fail(`inference exceeded ${limitMs} ms; its worker thread was stopped`);
   }
 
   private settle(message: ResultMessage): void {
@@ -153,9 +160,11 @@ export class OnnxWorkerRuntime extends ModelRuntime {
     else waiter.resolve(fromOrtData(message.outputs));
   }
 
-  /** Rejects every pending run; later runs are rejected with the same reason. */
+  /** Retires the thread (if it still runs) and rejects every pending run; later runs are rejected with the same reason. */
   private fail(reason: string): void {
-    this.worker = undefined;
+    const thread = this.thread;
+    this.thread = undefined;
+    if (thread) this.retire(thread);
     this.failure = reason;
     for (const waiter of this.pending.values()) {
       clearTimeout(waiter.timer);
@@ -163,4 +172,20 @@ export class OnnxWorkerRuntime extends ModelRuntime {
     }
     this.pending.clear();
   }
+
+  /** Queued runs are skipped, then the thread releases its session and ends (a dead thread has ended already). */
+  private retire({ worker, retired, exited }: Thread): void {
+    worker.off('message', this.onMessage).off('error', this.onError).off('exit', this.onExit);
+    Atomics.store(retired, 0, 1);
+    worker.postMessage({ type: 'release' });
+    const done = exited.then(() => { this.retiring.delete(done); });
+    this.retiring.add(done);
+  }
+}
+
+interface Thread {
+  worker: Worker;
+  /** Shared flag: 1 once the thread is retired (see onnx-worker.js). */
+  retired: Int32Array;
+  exited: Promise<void>;
 }

@@ -7,6 +7,10 @@
  *   → workerData {path, sessionOptions}; ← {type:'loaded', inputMetadata, outputMetadata} | {type:'loaded', error}
  *   → {type:'run', id, feeds: {name: {type, data, dims}}}; ← {type:'result', id, outputs} | {type:'result', id, error}
  *   → {type:'release'}: the session is released and the thread ends.
+ * workerData.retired is an Int32Array over shared memory: once the main thread sets it, runs still
+ * queued are skipped, so a thread given up on (a stuck run) reaches its 'release' quickly. The main
+ * thread never terminates a thread from outside: onnxruntime-node aborts the whole process when a
+ * thread is terminated in the middle of a run.
  */
 const { parentPort, workerData } = require('node:worker_threads');
 const { InferenceSession, Tensor } = require('onnxruntime-node');
@@ -37,6 +41,7 @@ async function main() {
       parentPort.close();
       return;
     }
+    if (workerData.retired && Atomics.load(workerData.retired, 0) === 1) return;
     try {
       const feeds = {};
       for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new Tensor(t.type, t.data, t.dims);
