@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import { writeError } from './common/filters/all-exceptions.filter';
 import { ShutdownState } from './common/lifecycle/shutdown-state';
 import { binaryInferBodyMiddleware, isBinaryInferRequest } from './common/middleware/binary-infer-body.middleware';
-import { inputLimitsMiddleware, isUntypedV2Body, jsonContentTypeMiddleware } from './common/middleware/input-limits.middleware';
+import { inputLimitsMiddleware, isUntypedV2Body, jsonContentTypeMiddleware } from './common/validation/input-limits';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware';
 import { AllConfig } from './config/app-config';
 import { predictionLogMiddleware } from './logging/prediction-log.middleware';

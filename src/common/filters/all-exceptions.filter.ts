@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 
 import { errorEnvelope } from '../errors/error-envelope';
 import { mapError } from '../errors/error-mapper';
-import { isV2Path } from '../middleware/input-limits.middleware';
+import { isV2Path } from '../validation/input-limits';
 import { requestIdOf } from '../middleware/request-id.middleware';
 
 /**

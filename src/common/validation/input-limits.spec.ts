@@ -1,4 +1,4 @@
-import { inputLimitProblems } from './input-limits.middleware';
+import { inputLimitProblems } from './input-limits';
 
 describe('inputLimitProblems', () => {
   const limits = { maxDepth: 4, maxStringLength: 5 };

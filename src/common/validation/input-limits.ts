@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 
 import { AppError, ErrorDetail } from '../errors/app-error';
 import { ErrorCode } from '../errors/error-code';
-import { binaryTensorDataOf } from './binary-infer-body.middleware';
+import { binaryTensorDataOf } from '../middleware/binary-infer-body.middleware';
 
 export interface InputLimits {
   maxDepth: number;

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Prediction facts a handler's answer carried, for the request's completion log line. */
+export interface PredictionLogFields {
+  model_id?: string;
+  model_version?: string;
+  variant?: string;
+  cached?: boolean;
+}
+
+/**
+ * What the service knows about one HTTP request, whichever adapter carries it (Fastify or
+ * Express): opened by the adapter's first hook, read by guards, interceptors, the filter and
+ * param decorators. Kept on the request object under a symbol, one object per request.
+ */
+export interface RequestContext {
+  /** X-Request-Id: the caller's when sane, else a UUID v4; echoed on the response. */
+  readonly id: string;
+  /** process.hrtime.bigint() when the request arrived. */
+  readonly startedAt: bigint;
+  /** The accepted API key's name (set by the API-key guard). */
+  client?: string;
+  /** Set by handlers (or the logging interceptor) for the completion line. */
+  prediction?: PredictionLogFields;
+  /** The bytes after the JSON header of a V2 binary tensor data request. */
+  binary?: Buffer;
+  /** True once the completion line was written and the request counted (interceptor or filter). */
+  completed?: boolean;
+}
+
+const CONTEXT = Symbol('nms.requestContext');
+
+type WithContext = { [CONTEXT]?: RequestContext; headers?: Record<string, string | string[] | undefined> };
+
+/** Honours a sane incoming X-Request-Id, else generates a UUID v4. */
+export function resolveRequestId(incoming: unknown): string {
+  return typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** Opens the context of a request (the adapter's first hook); a second call returns the first context. */
+export function openContext(req: object): RequestContext {
+  const r = req as WithContext;
+  return (r[CONTEXT] ??= { id: resolveRequestId(r.headers?.[REQUEST_ID_HEADER]), startedAt: process.hrtime.bigint() });
+}
+
+/** The request's context (opened now if no adapter hook opened it). */
+export const contextOf = (req: object): RequestContext => (req as WithContext)[CONTEXT] ?? openContext(req);
+
+/** Milliseconds since the request arrived, to the microsecond. */
+export const elapsedMsOf = (ctx: RequestContext): number => Math.round(Number(process.hrtime.bigint() - ctx.startedAt) / 1000) / 1000;
+
+/** Stashes the prediction facts of a response body (`model_id` on /predict, `model_name` on V2) for the completion line. */
+export function notePrediction(ctx: RequestContext, body: unknown): void {
+  if (typeof body !== 'object' || body === null) return;
+  const b = body as Record<string, unknown>;
+  const model = typeof b.model_id === 'string' ? b.model_id : typeof b.model_name === 'string' ? b.model_name : undefined;
+  if (model === undefined) return;
+  ctx.prediction = {
+    model_id: model,
+    model_version: typeof b.model_version === 'string' ? b.model_version : undefined,
+    variant: typeof b.variant === 'string' ? b.variant : undefined,
+    cached: typeof b.cached === 'boolean' ? b.cached : undefined,
+  };
+}
