@@ -1,13 +1,18 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { ApiKeyGuard } from './common/guards/api-key.guard';
-import { clientThrottleKey, clientTracker } from './common/guards/client-throttler.guard';
+import { clientThrottleKey, clientTracker, ClientThrottlerGuard } from './common/guards/client-throttler.guard';
+import { MemoryGuard } from './common/guards/memory.guard';
+import { LatencyInterceptor } from './common/interceptors/latency.interceptor';
+import { LoggingInterceptor } from './common/interceptors/logging.interceptor';
+import { RequestCompletion } from './common/observability/request-completion';
 import { AppValidationPipe } from './common/pipes/app-validation.pipe';
 import { validationExceptionFactory } from './common/pipes/validation-exception.factory';
+import { CounterThrottlerStorage } from './common/throttling/counter-throttler.storage';
 import { AllConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
@@ -15,10 +20,15 @@ import { InferenceModule } from './inference/inference.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
+import { SerializationInterceptor } from './serialization/serialization.interceptor';
 import { SerializationModule } from './serialization/serialization.module';
 import { SerializationService } from './serialization/serialization.service';
 
-/** Feature modules plus the cross-cutting wiring: API-key guard, one filter, one validation pipe. */
+/**
+ * Feature modules plus every cross-cutting piece, registered here (in the order they run):
+ * guards — API key, memory shedding, throttling; interceptors — logging (outermost), latency,
+ * serialization; one validation pipe; one exception filter for every error.
+ */
 @Module({
   imports: [
     AppConfigModule,
@@ -41,6 +51,8 @@ import { SerializationService } from './serialization/serialization.service';
             { name: 'minute', ttl: 60_000, limit: Math.max(1, minute), skipIf: () => minute === 0 },
             { name: 'hour', ttl: 3_600_000, limit: Math.max(1, hour), skipIf: () => hour === 0 },
           ],
+          // O(1) per request and per client (the library's default keeps a timestamp per hit).
+          storage: new CounterThrottlerStorage(),
           generateKey: clientThrottleKey,
           getTracker: clientTracker,
         };
@@ -51,17 +63,25 @@ import { SerializationService } from './serialization/serialization.service';
     InferenceModule,
   ],
   providers: [
+    RequestCompletion,
     { provide: APP_FILTER, useClass: AllExceptionsFilter },
     { provide: APP_GUARD, useClass: ApiKeyGuard },
+    { provide: APP_GUARD, useClass: MemoryGuard },
+    { provide: APP_GUARD, useClass: ClientThrottlerGuard },
+    { provide: APP_INTERCEPTOR, useClass: LoggingInterceptor },
+    { provide: APP_INTERCEPTOR, useClass: LatencyInterceptor },
+    { provide: APP_INTERCEPTOR, useClass: SerializationInterceptor },
     {
       provide: APP_PIPE,
-      useValue: new AppValidationPipe({
-        whitelist: true,
-        forbidNonWhitelisted: true,
-        transform: true,
-        stopAtFirstError: false,
-        exceptionFactory: validationExceptionFactory,
-      }),
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AllConfig, true>) =>
+        new AppValidationPipe(config.getOrThrow('limits', { infer: true }), {
+          whitelist: true,
+          forbidNonWhitelisted: true,
+          transform: true,
+          stopAtFirstError: false,
+          exceptionFactory: validationExceptionFactory,
+        }),
     },
   ],
 })

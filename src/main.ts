@@ -1,26 +1,24 @@
 import 'reflect-metadata';
 
 import { Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
 
 import { AppModule } from './app.module';
 import { installGracefulShutdown } from './common/lifecycle/graceful-shutdown';
-import { configureApp } from './app.setup';
-import { AllConfig } from './config/app-config';
+import { buildConfig } from './config/app-config';
+import { configureHttp, createHttpAdapter } from './http/http-app';
 import { MetricsServer } from './metrics/metrics-server';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, bufferLogs: true });
-  configureApp(app);
-  const config = app.get<ConfigService<AllConfig, true>>(ConfigService);
-  const { port, host, shutdownTimeoutSeconds, shutdownDelaySeconds } = config.getOrThrow('app', { infer: true });
+  // Validated here too (and again by the config module): the adapter is built before the app.
+  const config = buildConfig();
+  const { port, host, shutdownTimeoutSeconds, shutdownDelaySeconds } = config.app;
+  const app = await NestFactory.create(AppModule, createHttpAdapter(config.app), { bodyParser: false, bufferLogs: true });
+  await configureHttp(app, config.app);
   installGracefulShutdown(app, { timeoutMs: shutdownTimeoutSeconds * 1000, delayMs: shutdownDelaySeconds * 1000 });
-  const metrics = config.getOrThrow('metrics', { infer: true });
   await app.listen(port, host);
-  if (metrics.enabled && metrics.port !== port) await app.get(MetricsServer).start(metrics.port, host);
-  Logger.log(`listening on http://${host}:${port} (docs at /docs)`, 'Bootstrap');
+  if (config.metrics.enabled && config.metrics.port !== port) await app.get(MetricsServer).start(config.metrics.port, host);
+  Logger.log(`listening on http://${host}:${port} (${config.app.httpAdapter}; docs at /docs)`, 'Bootstrap');
 }
 
 bootstrap().catch((err: unknown) => {

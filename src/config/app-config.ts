@@ -11,8 +11,12 @@ export interface AllConfig {
     env: 'development' | 'production' | 'test';
     port: number;
     host: string;
+    /** The HTTP adapter Nest runs on (HTTP_ADAPTER). */
+    httpAdapter: 'fastify' | 'express';
     corsOrigins: string[];
     bodyLimit: string;
+    /** BODY_LIMIT in bytes. */
+    bodyLimitBytes: number;
     trustProxy: string;
     shutdownTimeoutSeconds: number;
     shutdownDelaySeconds: number;
@@ -72,6 +76,15 @@ export function validateEnvironment(env: Record<string, string | undefined>): En
   return parsed;
 }
 
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** A validated size such as `1mb`, `512kb` or `1048576` in bytes (1 kb = 1024 bytes, as body-parser counts). */
+export function byteSize(size: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(size.trim());
+  if (!m) throw new Error(`not a size: ${size}`);
+  return Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]);
+}
+
 const list = (csv: string): string[] => csv.split(',').map((s) => s.trim()).filter(Boolean);
 
 /** Builds the namespaced configuration from the environment. Throws {@link ConfigValidationError}. */
@@ -83,8 +96,10 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
       env: e.NODE_ENV as AllConfig['app']['env'],
       port: e.PORT,
       host: e.HOST,
+      httpAdapter: e.HTTP_ADAPTER,
       corsOrigins: list(e.CORS_ORIGINS),
       bodyLimit: e.BODY_LIMIT,
+      bodyLimitBytes: byteSize(e.BODY_LIMIT),
       trustProxy: e.TRUST_PROXY,
       shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
       shutdownDelaySeconds: e.SHUTDOWN_DELAY_SECONDS,

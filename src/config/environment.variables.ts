@@ -27,6 +27,7 @@ export class EnvironmentVariables {
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV = 'development';
   @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT = 8000;
   @IsString() HOST = '0.0.0.0';
+  @IsIn(['fastify', 'express']) HTTP_ADAPTER: 'fastify' | 'express' = 'fastify';
 
   @IsString() MODEL_REPOSITORY = './models';
   @Matches(/^[A-Za-z0-9._-]{1,64}$/) MODEL_ID = 'iris';

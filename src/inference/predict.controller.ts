@@ -1,10 +1,9 @@
-import { Body, Controller, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
+import { PredictionRoute } from '../common/decorators/prediction-route.decorator';
 import { RequestId } from '../common/decorators/request-id.decorator';
 import { RoutingKey } from '../common/decorators/routing-key.decorator';
-import { ClientThrottlerGuard } from '../common/guards/client-throttler.guard';
-import { MemoryGuard } from '../common/guards/memory.guard';
 import { JsonArrayPipe } from '../common/pipes/json-array.pipe';
 import { PredictionService } from '../models/prediction.service';
 import { BatchResult, PredictionResult } from '../models/prediction.types';
@@ -15,7 +14,7 @@ import { BATCH_BODY_EXAMPLE, ERROR_RESPONSES, PREDICT_RESPONSE_EXAMPLE } from '.
 @ApiTags('predict')
 @ApiBearerAuth()
 @ApiSecurity('api-key')
-@UseGuards(MemoryGuard, ClientThrottlerGuard)
+@PredictionRoute()
 @ApiResponse({ status: 401, description: 'Missing or invalid API key (when API_KEYS is set)' })
 @ApiResponse({ status: 415, description: 'Body is not application/json' })
 @ApiHeader({ name: 'X-Routing-Key', required: false, description: 'Sticky canary routing key (e.g. a user id); defaults to the API-key name' })

@@ -1,12 +1,14 @@
 import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { DestinationStream } from 'pino';
 
+import { contextOf } from '../common/http/request-context';
+import { RequestLog } from '../common/observability/request-observers';
 import { AllConfig } from '../config/app-config';
 import { defaultLogDestination, LOG_DESTINATION } from './log-destination';
-import { completionFields } from './request-log';
+import { PinoRequestLog } from './pino-request-log';
 
 /** Header values that must never reach a log line. */
 export const REDACTED_PATHS = [
@@ -31,10 +33,12 @@ export const REDACTED_PATHS = [
 class LogDestinationModule {}
 
 /**
- * nestjs-pino: JSON lines, one completion line per request (request_id, method, route template,
- * status, duration_ms, client, and the prediction's model/version/variant/cached), the request id
- * bound to every line logged while handling it, and secrets redacted.
+ * nestjs-pino for the application logger, with the request id bound to every line logged while
+ * a request is handled (pino-http's child logger; its own per-request lines are off), and the
+ * `RequestLog` port the logging interceptor and the exception filter write completion lines to.
+ * Secrets are redacted.
  */
+@Global()
 @Module({
   imports: [
     LogDestinationModule,
@@ -44,20 +48,15 @@ class LogDestinationModule {}
         pinoHttp: [{
           level: config.getOrThrow('app.logLevel', { infer: true }),
           redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
-          genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? 'unknown',
-          customAttributeKeys: { reqId: 'request_id', responseTime: 'duration_ms' },
+          genReqId: (req: IncomingMessage) => contextOf(req).id,
+          customAttributeKeys: { reqId: 'request_id' },
           quietReqLogger: true,
-          quietResLogger: true,
-          customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
-            err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-          customSuccessObject: (req: IncomingMessage, res: ServerResponse, val: { duration_ms: number }) => completionFields(req, res, val.duration_ms),
-          customErrorObject: (req: IncomingMessage, res: ServerResponse, _err: Error, val: { duration_ms: number }) => completionFields(req, res, val.duration_ms),
-          customSuccessMessage: () => 'request_completed',
-          customErrorMessage: () => 'request_failed',
+          autoLogging: false,
         }, destination],
       }),
     }),
   ],
-  exports: [LoggerModule],
+  providers: [{ provide: RequestLog, useClass: PinoRequestLog }],
+  exports: [LoggerModule, RequestLog],
 })
 export class LoggingModule {}

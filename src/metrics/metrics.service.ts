@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+import { RequestMetrics } from '../common/observability/request-observers';
 import { AllConfig } from '../config/app-config';
 
 export type PredictionStatus = 'success' | 'error';
@@ -24,9 +25,11 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
  * versions, route templates, reasons — never request ids, users or raw paths.
  */
 @Injectable()
-export class MetricsService {
+export class MetricsService implements RequestMetrics {
   readonly registry = new Registry();
   readonly enabled: boolean;
+  /** /metrics is answered on the main port too (METRICS_PORT equals PORT). */
+  readonly onMainPort: boolean;
   private modelStates: () => ModelStateSample[] = () => [];
 
   private readonly predictions = this.counter('ml_prediction_requests_total', 'Predictions by outcome', ['model_id', 'model_version', 'status']);
@@ -59,6 +62,7 @@ export class MetricsService {
 
   constructor(config: ConfigService<AllConfig, true>) {
     this.enabled = config.getOrThrow('metrics.enabled', { infer: true });
+    this.onMainPort = this.enabled && config.getOrThrow('metrics.port', { infer: true }) === config.getOrThrow('app.port', { infer: true });
     collectDefaultMetrics({ register: this.registry });
     const states = this.modelStatesNow.bind(this);
     new Gauge({

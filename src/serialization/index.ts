@@ -3,7 +3,7 @@ export { SERIALIZATION_OPTIONS, SERIALIZATION_PRESETS } from './serialization-co
 export type { SerializationConfig, SerializationPreset } from './serialization-config';
 export { SerializationError } from './serialization.error';
 export type { SerializationErrorReason } from './serialization.error';
-export { SerializationMiddleware } from './serialization.middleware';
+export { SerializationInterceptor } from './serialization.interceptor';
 export { SerializationModule } from './serialization.module';
 export type { SerializationModuleAsyncOptions } from './serialization.module';
 export { SerializationService } from './serialization.service';

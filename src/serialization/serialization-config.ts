@@ -50,5 +50,5 @@ export const SERIALIZATION_PRESETS = {
 
 export type SerializationPreset = keyof typeof SERIALIZATION_PRESETS;
 
-/** DI token for the `SerializationConfig` used by `SerializationMiddleware`. */
+/** DI token for the `SerializationConfig` used by `SerializationInterceptor`. */
 export const SERIALIZATION_OPTIONS = Symbol('SERIALIZATION_OPTIONS');

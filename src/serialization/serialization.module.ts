@@ -1,7 +1,7 @@
 import { DynamicModule, FactoryProvider, Module, ModuleMetadata } from '@nestjs/common';
 
 import { SERIALIZATION_OPTIONS, SerializationConfig, SerializationPreset } from './serialization-config';
-import { SerializationMiddleware } from './serialization.middleware';
+import { SerializationInterceptor } from './serialization.interceptor';
 import { SerializationConfigInput, SerializationService } from './serialization.service';
 
 type ConfigSource = SerializationConfig | SerializationPreset;
@@ -15,9 +15,9 @@ export interface SerializationModuleAsyncOptions {
 }
 
 /**
- * Global module exporting `SerializationService`, `SerializationMiddleware` and the resolved
- * `SERIALIZATION_OPTIONS`. Installing the middleware is left to the HTTP wiring (app.setup.ts)
- * so cross-cutting wiring stays in one place.
+ * Global module exporting `SerializationService`, `SerializationInterceptor` and the resolved
+ * `SERIALIZATION_OPTIONS`. AppModule registers the interceptor (APP_INTERCEPTOR), so
+ * cross-cutting wiring stays in one place.
  */
 @Module({})
 export class SerializationModule {
@@ -33,8 +33,8 @@ export class SerializationModule {
       module: SerializationModule,
       global: true,
       imports: options.imports ?? [],
-      providers: [optionsProvider, SerializationService, SerializationMiddleware],
-      exports: [SERIALIZATION_OPTIONS, SerializationService, SerializationMiddleware],
+      providers: [optionsProvider, SerializationService, SerializationInterceptor],
+      exports: [SERIALIZATION_OPTIONS, SerializationService, SerializationInterceptor],
     };
   }
 

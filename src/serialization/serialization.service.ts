@@ -52,9 +52,15 @@ export class SerializationService {
    * @throws TypeError for an unknown preset or an invalid config.
    */
   serialize(value: unknown, config: SerializationConfigInput = 'api'): JsonValue {
+    return this.compile(config)(value);
+  }
+
+  /** `serialize` with the config resolved and the encoder built once, for a hot path; same errors. */
+  compile(config: SerializationConfigInput = 'api'): (value: unknown) => JsonValue {
     const resolved = this.resolve(config);
+    const encoder = createEncoder(resolved);
     const limits = { maxDepth: resolved.max_depth, maxSize: resolved.max_size };
-    return walkTree(value, createEncoder(resolved), limits) as JsonValue;
+    return (value) => walkTree(value, encoder, limits) as JsonValue;
   }
 
   /** `JSON.stringify(serialize(value, config))`; same errors as `serialize`. */

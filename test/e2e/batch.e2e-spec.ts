@@ -1,10 +1,10 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
 import { createApp, expectEnvelope, SETOSA, VIRGINICA } from './support/create-app';
 
 describe('POST /predict/batch', () => {
-  let app: NestExpressApplication;
+  let app: INestApplication;
   beforeAll(async () => { app = await createApp({ env: { MAX_BATCH_ITEMS: '100' } }); });
   afterAll(async () => { await app.close(); });
 

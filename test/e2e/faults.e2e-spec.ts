@@ -1,13 +1,10 @@
 import { Controller, Get } from '@nestjs/common';
-import { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
+import { INestApplication } from '@nestjs/common';
 import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 
-import { AppModule } from '../../src/app.module';
-import { configureApp } from '../../src/app.setup';
 import { Public } from '../../src/common/decorators/access.decorator';
 import { ModelRuntimeFactory } from '../../src/models/runtimes/model-runtime';
 import { createApp, expectEnvelope, REPO_MODELS, SETOSA } from './support/create-app';
@@ -15,7 +12,7 @@ import { FaultyRuntimeFactory } from './support/fault-runtimes';
 
 describe('faults: failing models, runtime errors, timeouts, bad configuration', () => {
   describe('a repository with broken models', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     let dir: string;
 
     beforeAll(async () => {
@@ -55,7 +52,7 @@ describe('faults: failing models, runtime errors, timeouts, bad configuration', 
   });
 
   describe('a runtime that throws', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => {
       app = await createApp({ customize: (b) => b.overrideProvider(ModelRuntimeFactory).useValue(new FaultyRuntimeFactory('throw')) });
     });
@@ -78,7 +75,7 @@ describe('faults: failing models, runtime errors, timeouts, bad configuration', 
   });
 
   describe('a runtime that stalls', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => {
       app = await createApp({
         env: { TIMEOUT_SECONDS: '0.2', SHUTDOWN_TIMEOUT_SECONDS: '0.5' },
@@ -121,11 +118,7 @@ describe('a response that cannot be serialized', () => {
   }
 
   it('→ 500 envelope from the filter (SerializationError), never a half-written body', async () => {
-    process.env = { ...process.env, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', MAX_MEMORY_MB: '65536' };
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule], controllers: [CyclicController] }).compile();
-    const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
-    configureApp(app);
-    await app.init();
+    const app = await createApp({ controllers: [CyclicController] });
     try {
       const res = await request(app.getHttpServer()).get('/cyclic').expect(500);
       expectEnvelope(res.body, 'INTERNAL');

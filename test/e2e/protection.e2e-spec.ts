@@ -1,4 +1,4 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
 
@@ -13,7 +13,7 @@ const body = { model_id: 'iris', features: SETOSA };
 
 describe('protection', () => {
   describe('API keys', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => { app = await createApp({ env: KEYS }); });
     afterAll(async () => { await app.close(); });
 
@@ -39,7 +39,7 @@ describe('protection', () => {
   });
 
   describe('rate limits (REQUESTS_PER_MINUTE=100 default)', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => { app = await createApp({ env: { ...KEYS, ENABLE_CACHING: 'true' } }); });
     afterAll(async () => { await app.close(); });
 
@@ -91,7 +91,7 @@ describe('protection', () => {
   });
 
   describe('request limits', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => {
       app = await createApp({ env: { MAX_FEATURES: '5', MAX_DEPTH: '6', MAX_STRING_LENGTH: '100', REQUESTS_PER_MINUTE: '0' } });
     });

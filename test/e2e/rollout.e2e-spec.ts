@@ -1,4 +1,4 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +39,7 @@ describe('rollouts', () => {
   });
 
   describe('blue-green', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => { app = await createApp({ env: BASE_ENV }); });
     afterAll(async () => { await app.close(); });
     const admin = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`);
@@ -115,7 +115,7 @@ describe('rollouts', () => {
   });
 
   describe('hot load from the repository', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     let dir: string;
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'nms-hot-'));
@@ -176,7 +176,7 @@ describe('rollouts', () => {
   });
 
   describe('canary', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => { app = await createApp({ env: BASE_ENV }); });
     afterAll(async () => { await app.close(); });
     const admin = (r: request.Test) => r.set('X-API-Key', ADMIN);

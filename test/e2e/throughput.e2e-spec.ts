@@ -1,4 +1,4 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ const irisRow = (i: number) => ({
 
 describe('throughput: dynamic batching and the prediction cache', () => {
   describe('dynamic batching', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     let dir: string;
     // The bundled iris never waits for company (max_queue_delay_ms 0: under real load batches form
     // while one runs). In-process supertest traffic is too sparse for that, so this copy waits 5 ms,
@@ -60,7 +60,7 @@ describe('throughput: dynamic batching and the prediction cache', () => {
   });
 
   describe('prediction cache', () => {
-    let app: NestExpressApplication;
+    let app: INestApplication;
     beforeAll(async () => { app = await createApp({ env: { ENABLE_CACHING: 'true', CACHE_SIZE: '100' } }); });
     afterAll(async () => { await app.close(); });
 

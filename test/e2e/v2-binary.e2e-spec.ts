@@ -1,4 +1,4 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
 import { createApp } from './support/create-app';
@@ -22,7 +22,7 @@ const rawParser = (res: request.Response, done: (err: Error | null, body: Buffer
 };
 
 describe('V2 binary tensor data extension (real AppModule, real ONNX models)', () => {
-  let app: NestExpressApplication;
+  let app: INestApplication;
   beforeAll(async () => { app = await createApp({ env: ENV }); });
   afterAll(async () => { await app.close(); });
   const server = () => app.getHttpServer();

@@ -1,4 +1,4 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,7 +17,7 @@ function untyped(req: request.Test, body: object): request.Test {
 }
 
 describe('V2 repository and Triton client compatibility (real AppModule, a repository copy)', () => {
-  let app: NestExpressApplication;
+  let app: INestApplication;
   let repo: string;
   const server = () => app.getHttpServer();
   const admin = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`);

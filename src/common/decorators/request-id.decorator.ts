@@ -1,9 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
 
-import { requestIdOf } from '../middleware/request-id.middleware';
+import { contextOf } from '../http/request-context';
 
-/** The request id set by the request-id middleware. */
-export const RequestId = createParamDecorator((_: unknown, ctx: ExecutionContext): string =>
-  requestIdOf(ctx.switchToHttp().getRequest<Request>()),
-);
+/** The request id (X-Request-Id, honoured or generated when the request arrived). */
+export const RequestId = createParamDecorator((_: unknown, ctx: ExecutionContext): string => contextOf(ctx.switchToHttp().getRequest<object>()).id);

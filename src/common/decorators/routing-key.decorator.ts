@@ -1,7 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
 
-import { CLIENT_NAME } from '../../logging/request-log';
+import { contextOf } from '../http/request-context';
 
 const SANE_KEY = /^[\x21-\x7e]{1,256}$/;
 
@@ -10,8 +9,8 @@ const SANE_KEY = /^[\x21-\x7e]{1,256}$/;
  * the API-key name; undefined when neither is present (then routing is random).
  */
 export const RoutingKey = createParamDecorator((_: unknown, ctx: ExecutionContext): string | undefined => {
-  const req = ctx.switchToHttp().getRequest<Request & { [CLIENT_NAME]?: string }>();
+  const req = ctx.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>();
   const header = req.headers['x-routing-key'];
   if (typeof header === 'string' && SANE_KEY.test(header)) return header;
-  return req[CLIENT_NAME];
+  return contextOf(req).client;
 });

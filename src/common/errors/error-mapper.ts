@@ -77,6 +77,33 @@ function fromDecompression(e: unknown): MappedError | undefined {
   return { status: 400, code: ErrorCode.BAD_REQUEST, message: 'Request body does not decode under its Content-Encoding', details: [], unexpected: false };
 }
 
+/** Errors Fastify raises before a handler runs (body too large, bad Content-Length, bad URL) carry an FST_ code and a status. */
+interface FastifyError {
+  code: string;
+  statusCode: number;
+  message: string;
+}
+
+const isFastifyError = (e: unknown): e is FastifyError => {
+  const f = e as Partial<FastifyError> | undefined;
+  return e instanceof Error && typeof f?.code === 'string' && f.code.startsWith('FST_') && typeof f.statusCode === 'number';
+};
+
+function fromFastify(e: FastifyError): MappedError | undefined {
+  const base = { details: [], unexpected: false };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { ...base, status: 413, code: ErrorCode.PAYLOAD_TOO_LARGE, message: 'Request body exceeds the limit (BODY_LIMIT)' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { ...base, status: 415, code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, message: 'Content-Type is not supported; send application/json' };
+    default:
+      // Fastify's messages name the protocol problem (e.g. an invalid Content-Length) without internals.
+      return e.statusCode >= 400 && e.statusCode < 500
+        ? { ...base, status: e.statusCode, code: STATUS_CODES[e.statusCode] ?? ErrorCode.BAD_REQUEST, message: e.message }
+        : undefined;
+  }
+}
+
 function messageOfHttpException(e: HttpException): string {
   const body = e.getResponse();
   if (typeof body === 'string') return body;
@@ -93,6 +120,10 @@ export function mapError(exception: unknown): MappedError {
   }
   if (isBodyParserError(exception)) {
     const mapped = fromBodyParser(exception);
+    if (mapped) return mapped;
+  }
+  if (isFastifyError(exception)) {
+    const mapped = fromFastify(exception);
     if (mapped) return mapped;
   }
   const undecodable = fromDecompression(exception);

@@ -1,17 +1,16 @@
 import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
 
 import { AllConfig } from '../../config/app-config';
-import { CLIENT_NAME } from '../../logging/request-log';
+import { contextOf } from '../http/request-context';
 import { ACCESS_LEVEL, AccessLevel } from '../decorators/access.decorator';
 import { AppError } from '../errors/app-error';
 import { ErrorCode } from '../errors/error-code';
 import { ApiKeyEntry, matchApiKey, parseApiKeys } from '../security/api-keys';
 
 /** The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-export function presentedKey(req: Request): string | undefined {
+export function presentedKey(req: { headers: Record<string, string | string[] | undefined> }): string | undefined {
   const auth = req.headers.authorization;
   if (typeof auth === 'string' && /^Bearer\s+\S+$/i.test(auth)) return auth.replace(/^Bearer\s+/i, '');
   const header = req.headers['x-api-key'];
@@ -40,7 +39,8 @@ export class ApiKeyGuard implements CanActivate {
     if (context.getType() !== 'http') return true;
     const level = this.reflector.getAllAndOverride<AccessLevel>(ACCESS_LEVEL, [context.getHandler(), context.getClass()]) ?? 'client';
     if (level === 'public') return true;
-    const req = context.switchToHttp().getRequest<Request & { [CLIENT_NAME]?: string }>();
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>();
+    const ctx = contextOf(req);
     const key = presentedKey(req);
     const admin = key === undefined ? undefined : matchApiKey(key, this.admins);
     if (level === 'admin') {
@@ -49,11 +49,11 @@ export class ApiKeyGuard implements CanActivate {
         throw new AppError(ErrorCode.FORBIDDEN, 'This route needs an admin key (ADMIN_API_KEYS); a client key is not enough');
       }
       if (!admin) throw new AppError(ErrorCode.UNAUTHORIZED, key === undefined ? 'An admin API key is required' : 'Invalid admin API key');
-      req[CLIENT_NAME] = admin;
+      ctx.client = admin;
       return true;
     }
     const client = admin ?? (key === undefined ? undefined : matchApiKey(key, this.clients));
-    if (client) req[CLIENT_NAME] = client;
+    if (client) ctx.client = client;
     if (this.clients.length === 0 || client) return true;
     throw new AppError(ErrorCode.UNAUTHORIZED, key === undefined ? 'An API key is required (Authorization: Bearer <key> or X-API-Key)' : 'Invalid API key');
   }

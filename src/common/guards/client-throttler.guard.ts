@@ -2,12 +2,13 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard } from '@nestjs/throttler';
 import type { ThrottlerModuleOptions, ThrottlerRequest, ThrottlerStorage } from '@nestjs/throttler';
-import type { Request, Response } from 'express';
 
-import { CLIENT_NAME } from '../../logging/request-log';
-import { MetricsService } from '../../metrics/metrics.service';
 import { AppError } from '../errors/app-error';
+import { PREDICTION_ROUTE } from '../decorators/prediction-route.decorator';
 import { ErrorCode } from '../errors/error-code';
+import { HttpReply } from '../http/http-reply';
+import { contextOf } from '../http/request-context';
+import { RequestMetrics } from '../observability/request-observers';
 
 /** The env variable behind each named throttler, for messages. */
 const LIMIT_VARIABLES: Record<string, string> = { minute: 'REQUESTS_PER_MINUTE', hour: 'REQUESTS_PER_HOUR' };
@@ -18,8 +19,8 @@ export const clientThrottleKey = (_context: ExecutionContext, tracker: string, t
 
 /** The client a limit applies to: the accepted API key's name, else the IP (X-Forwarded-For only under TRUST_PROXY). */
 export const clientTracker = (req: Record<string, unknown>): Promise<string> => {
-  const r = req as unknown as Request & { [CLIENT_NAME]?: string };
-  return Promise.resolve(r[CLIENT_NAME] ? `key:${r[CLIENT_NAME]}` : `ip:${r.ip ?? r.socket?.remoteAddress ?? 'unknown'}`);
+  const client = contextOf(req).client;
+  return Promise.resolve(client ? `key:${client}` : `ip:${(req.ip as string | undefined) ?? 'unknown'}`);
 };
 
 /**
@@ -33,23 +34,28 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
-    private readonly metrics: MetricsService,
+    private readonly metrics: RequestMetrics,
   ) {
     super(options, storage, reflector);
   }
 
+  /** Only {@link PredictionRoute}s are throttled. */
+  protected override shouldSkip(context: ExecutionContext): Promise<boolean> {
+    return Promise.resolve(context.getType() !== 'http' || this.reflector.getAllAndOverride<boolean>(PREDICTION_ROUTE, [context.getHandler(), context.getClass()]) !== true);
+  }
+
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
     const { context, limit, ttl, throttler, blockDuration, getTracker, generateKey } = props;
-    const { req, res } = this.getRequestResponse(context) as { req: Record<string, unknown>; res: Response };
+    const { req, res } = this.getRequestResponse(context) as { req: Record<string, unknown>; res: HttpReply & { getHeader(name: string): unknown } };
     const name = throttler.name ?? 'default';
     const key = generateKey(context, await getTracker(req, context), name);
     const { totalHits, timeToExpire, isBlocked, timeToBlockExpire } = await this.storageService.increment(key, ttl, limit, blockDuration, name);
     const remaining = Math.max(0, limit - totalHits);
     const current = Number(res.getHeader('X-RateLimit-Remaining') ?? Infinity);
     if (isBlocked || remaining < current) {
-      res.setHeader('X-RateLimit-Limit', limit);
-      res.setHeader('X-RateLimit-Remaining', remaining);
-      res.setHeader('X-RateLimit-Reset', isBlocked ? timeToBlockExpire : timeToExpire);
+      res.header('X-RateLimit-Limit', String(limit));
+      res.header('X-RateLimit-Remaining', String(remaining));
+      res.header('X-RateLimit-Reset', String(isBlocked ? timeToBlockExpire : timeToExpire));
     }
     if (!isBlocked) return true;
     this.metrics.rateLimit(name);

@@ -1,13 +1,15 @@
-import { CanActivate, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { ConfigService } from '@nestjs/config';
 
 import { AllConfig } from '../../config/app-config';
-import { MetricsService } from '../../metrics/metrics.service';
 import { AppError } from '../errors/app-error';
+import { PREDICTION_ROUTE } from '../decorators/prediction-route.decorator';
 import { ErrorCode } from '../errors/error-code';
+import { RequestMetrics } from '../observability/request-observers';
 
 /**
- * Load shedding on memory: while the process RSS is above MAX_MEMORY_MB, new predictions get 503
+ * Load shedding on memory: while the process RSS is above MAX_MEMORY_MB, new predictions ({@link PredictionRoute}) get 503
  * with Retry-After (readiness fails too, see the health module) until it falls back under.
  */
 @Injectable()
@@ -17,7 +19,7 @@ export class MemoryGuard implements CanActivate, OnModuleDestroy {
   // Reading RSS costs a /proc read (~4% of CPU when done per request); a 250 ms sample is plenty.
   private readonly sampler = setInterval(() => { this.rss = process.memoryUsage.rss(); }, 250).unref();
 
-  constructor(config: ConfigService<AllConfig, true>, private readonly metrics: MetricsService) {
+  constructor(config: ConfigService<AllConfig, true>, private readonly metrics: RequestMetrics, private readonly reflector: Reflector) {
     this.maxBytes = config.getOrThrow('limits.maxMemoryMb', { infer: true }) * 1024 * 1024;
   }
 
@@ -25,9 +27,10 @@ export class MemoryGuard implements CanActivate, OnModuleDestroy {
     clearInterval(this.sampler);
   }
 
-  canActivate(): boolean {
+  canActivate(context: ExecutionContext): boolean {
     const { rss } = this;
     if (rss < this.maxBytes) return true;
+    if (this.reflector.getAllAndOverride<boolean>(PREDICTION_ROUTE, [context.getHandler(), context.getClass()]) !== true) return true;
     this.metrics.memoryShed();
     throw new AppError(ErrorCode.OVERLOADED, `Server memory (${Math.round(rss / 1048576)} MB RSS) is above MAX_MEMORY_MB; retry later`, [], 5);
   }

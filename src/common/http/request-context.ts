@@ -14,7 +14,9 @@ export interface PredictionLogFields {
 /**
  * What the service knows about one HTTP request, whichever adapter carries it (Fastify or
  * Express): opened by the adapter's first hook, read by guards, interceptors, the filter and
- * param decorators. Kept on the request object under a symbol, one object per request.
+ * param decorators. Kept under a symbol on the Node request (IncomingMessage: Express's request
+ * itself, Fastify's `request.raw`), so Nest middleware, which sees the Node request under Fastify,
+ * reads the same context.
  */
 export interface RequestContext {
   /** X-Request-Id: the caller's when sane, else a UUID v4; echoed on the response. */
@@ -33,7 +35,10 @@ export interface RequestContext {
 
 const CONTEXT = Symbol('nms.requestContext');
 
-type WithContext = { [CONTEXT]?: RequestContext; headers?: Record<string, string | string[] | undefined> };
+type WithContext = { [CONTEXT]?: RequestContext; headers?: Record<string, string | string[] | undefined>; raw?: WithContext };
+
+/** The Node request under an adapter's request object. */
+const nodeRequest = (req: object): WithContext => (req as WithContext).raw ?? (req as WithContext);
 
 /** Honours a sane incoming X-Request-Id, else generates a UUID v4. */
 export function resolveRequestId(incoming: unknown): string {
@@ -42,12 +47,12 @@ export function resolveRequestId(incoming: unknown): string {
 
 /** Opens the context of a request (the adapter's first hook); a second call returns the first context. */
 export function openContext(req: object): RequestContext {
-  const r = req as WithContext;
+  const r = nodeRequest(req);
   return (r[CONTEXT] ??= { id: resolveRequestId(r.headers?.[REQUEST_ID_HEADER]), startedAt: process.hrtime.bigint() });
 }
 
 /** The request's context (opened now if no adapter hook opened it). */
-export const contextOf = (req: object): RequestContext => (req as WithContext)[CONTEXT] ?? openContext(req);
+export const contextOf = (req: object): RequestContext => nodeRequest(req)[CONTEXT] ?? openContext(req);
 
 /** Milliseconds since the request arrived, to the microsecond. */
 export const elapsedMsOf = (ctx: RequestContext): number => Math.round(Number(process.hrtime.bigint() - ctx.startedAt) / 1000) / 1000;

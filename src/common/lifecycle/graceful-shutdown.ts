@@ -41,6 +41,7 @@ function drain(server: Server, state: ShutdownState, timeoutMs: number, logger: 
  */
 export function installGracefulShutdown(app: INestApplication, options: GracefulShutdownOptions): void {
   const logger = new Logger('Shutdown');
+  app.get(ShutdownState).track(app.getHttpServer() as Server);
   const exit = options.exit ?? ((code: number) => process.exit(code));
   let started = false;
   const run = async (signal: string): Promise<void> => {

@@ -1,5 +1,5 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /**
  * Whether the process is shutting down, and how many requests are in flight. Set by the SIGTERM
@@ -29,13 +29,17 @@ export class ShutdownState implements OnModuleDestroy {
   }
 
   /**
-   * Counts requests in flight; while shutting down, answers with `Connection: close` so
-   * keep-alive clients reconnect elsewhere instead of reusing a socket that is about to close.
+   * Counts the server's requests in flight (the Node server's own 'request' event, the same under
+   * every adapter); while shutting down, answers with `Connection: close` so keep-alive clients
+   * reconnect elsewhere instead of reusing a socket that is about to close.
    */
-  readonly middleware = (_req: Request, res: Response, next: NextFunction): void => {
+  track(server: Server): void {
+    server.on('request', this.onRequest);
+  }
+
+  private readonly onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
     this.active += 1;
     res.once('close', () => { this.active -= 1; });
     if (this.shuttingDown) res.setHeader('Connection', 'close');
-    next();
   };
 }

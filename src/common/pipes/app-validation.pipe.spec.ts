@@ -15,7 +15,7 @@ class Dto {
   n?: number;
 }
 
-const sut = new AppValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true });
+const sut = new AppValidationPipe({ maxDepth: 20, maxStringLength: 10_000 }, { whitelist: true, forbidNonWhitelisted: true, transform: true });
 const meta = { type: 'body' as const, metatype: Dto };
 
 async function errorOf(value: unknown): Promise<string> {

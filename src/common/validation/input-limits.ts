@@ -1,9 +1,4 @@
-import type { IncomingMessage } from 'node:http';
-import type { NextFunction, Request, Response } from 'express';
-
-import { AppError, ErrorDetail } from '../errors/app-error';
-import { ErrorCode } from '../errors/error-code';
-import { binaryTensorDataOf } from '../middleware/binary-infer-body.middleware';
+import { ErrorDetail } from '../errors/app-error';
 
 export interface InputLimits {
   maxDepth: number;
@@ -63,32 +58,5 @@ function pathOf(frame: Frame): string {
   return parts.reverse().join('');
 }
 
-/** Runs after the JSON parser: a body over the limits is a 422 before any controller sees it. */
-export function inputLimitsMiddleware(limits: InputLimits) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    const problems = req.body === undefined ? [] : inputLimitProblems(req.body, limits);
-    next(problems.length ? AppError.validation(problems, 'Request exceeds input limits') : undefined);
-  };
-}
-
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-
 /** A path or URL under /v2 (case-insensitive, as Express routes). */
 export const isV2Path = (url: string): boolean => /^\/v2(\/|$|\?)/i.test(url);
-
-/** A body on a /v2 route with no Content-Type at all: JSON, as the V2 protocol's clients send it. */
-export function isUntypedV2Body(req: IncomingMessage): boolean {
-  return req.headers['content-type'] === undefined && isV2Path(req.url ?? '');
-}
-
-/** Requests that carry a body must say it is JSON (415 otherwise); body-less POSTs (admin actions) pass. */
-export function jsonContentTypeMiddleware(req: Request, _res: Response, next: NextFunction): void {
-  // A V2 binary-extension body was already read raw and split (its header is JSON by definition).
-  if (binaryTensorDataOf(req) !== undefined) return next();
-  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-  if (!BODY_METHODS.has(req.method) || !hasBody || req.is('application/json') || req.is('application/*+json')) return next();
-  // The V2 protocol's clients (tritonclient) send JSON without a Content-Type; the JSON parser reads those too.
-  if (isUntypedV2Body(req)) return next();
-  const type = req.headers['content-type'] ?? 'none';
-  next(new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Type '${type}' is not supported; send application/json`));
-}

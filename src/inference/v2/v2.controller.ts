@@ -1,14 +1,15 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Res, StreamableFile } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
 
 import { Public } from '../../common/decorators/access.decorator';
 import { BinaryTensorData } from '../../common/decorators/binary-tensor-data.decorator';
+import { PredictionRoute } from '../../common/decorators/prediction-route.decorator';
+import { RequestCtx } from '../../common/decorators/request-context.decorator';
 import { RequestId } from '../../common/decorators/request-id.decorator';
 import { RoutingKey } from '../../common/decorators/routing-key.decorator';
-import { ClientThrottlerGuard } from '../../common/guards/client-throttler.guard';
-import { MemoryGuard } from '../../common/guards/memory.guard';
-import { notePrediction } from '../../logging/prediction-log.middleware';
+import type { HttpReply } from '../../common/http/http-reply';
+import { notePrediction } from '../../common/http/request-context';
+import type { RequestContext } from '../../common/http/request-context';
 import { ModelCatalogService } from '../../models/model-catalog.service';
 import { PredictionService } from '../../models/prediction.service';
 import type { V2InferResult } from '../../models/v2/v2-codec';
@@ -55,19 +56,19 @@ export class V2Controller {
 
   @Get('models/:name/ready')
   @ApiOperation({ summary: 'Model readiness: 200 `{ready: true}`, 400 `{ready: false}` (the protocol: 4xx means false)' })
-  modelReady(@Param() p: V2ModelParamDto, @Res({ passthrough: true }) res: Response): V2ModelReady {
+  modelReady(@Param() p: V2ModelParamDto, @Res({ passthrough: true }) res: HttpReply): V2ModelReady {
     return readiness(this.catalog.v2Ready(p.name), res);
   }
 
   @Get('models/:name/versions/:v/ready')
   @ApiOperation({ summary: 'Readiness of one version' })
-  modelVersionReady(@Param() p: V2ModelVersionParamDto, @Res({ passthrough: true }) res: Response): V2ModelReady {
+  modelVersionReady(@Param() p: V2ModelVersionParamDto, @Res({ passthrough: true }) res: HttpReply): V2ModelReady {
     return readiness(this.catalog.v2Ready(p.name, p.v), res);
   }
 
   @Post('models/:name/infer')
   @HttpCode(200)
-  @UseGuards(MemoryGuard, ClientThrottlerGuard)
+  @PredictionRoute()
   @ApiOperation({ summary: 'Inference (routed: active version or canary)', description: INFER_DESCRIPTION })
   @ApiHeader({ name: 'X-Routing-Key', required: false, description: 'Sticky canary routing key' })
   @ApiBody({ schema: { type: 'object', example: V2_INFER_REQUEST_EXAMPLE } })
@@ -77,15 +78,16 @@ export class V2Controller {
     @Body() body: unknown,
     @RequestId() requestId: string,
     @BinaryTensorData() binary: Buffer | undefined,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: HttpReply,
+    @RequestCtx() ctx: RequestContext,
     @RoutingKey() routingKey?: string,
   ): Promise<V2InferResponse | StreamableFile> {
-    return inferReply(await this.predictions.infer(p.name, undefined, body, requestId, routingKey, binary), res);
+    return inferReply(await this.predictions.infer(p.name, undefined, body, requestId, routingKey, binary), res, ctx);
   }
 
   @Post('models/:name/versions/:v/infer')
   @HttpCode(200)
-  @UseGuards(MemoryGuard, ClientThrottlerGuard)
+  @PredictionRoute()
   @ApiOperation({ summary: 'Inference on one version (pinned)', description: INFER_DESCRIPTION })
   @ApiBody({ schema: { type: 'object', example: V2_INFER_REQUEST_EXAMPLE } })
   @ApiResponse({ status: 200, schema: { example: V2_INFER_RESPONSE_EXAMPLE } })
@@ -94,9 +96,10 @@ export class V2Controller {
     @Body() body: unknown,
     @RequestId() requestId: string,
     @BinaryTensorData() binary: Buffer | undefined,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: HttpReply,
+    @RequestCtx() ctx: RequestContext,
   ): Promise<V2InferResponse | StreamableFile> {
-    return inferReply(await this.predictions.infer(p.name, p.v, body, requestId, undefined, binary), res);
+    return inferReply(await this.predictions.infer(p.name, p.v, body, requestId, undefined, binary), res, ctx);
   }
 }
 
@@ -104,16 +107,17 @@ export class V2Controller {
  * JSON, or — when an output was asked for as binary data — the JSON header followed by the
  * outputs' bytes, with `Inference-Header-Content-Length` (the binary tensor data extension).
  */
-function inferReply({ response, binary }: V2InferResult, res: Response): V2InferResponse | StreamableFile {
+function inferReply({ response, binary }: V2InferResult, res: HttpReply, ctx: RequestContext): V2InferResponse | StreamableFile {
   if (binary.length === 0) return response;
   const header = Buffer.from(JSON.stringify(response), 'utf8');
-  res.setHeader('Inference-Header-Content-Length', String(header.length));
-  notePrediction(res, response);
+  res.header('Inference-Header-Content-Length', String(header.length));
+  // The logging interceptor cannot read a binary answer: the prediction facts are noted here.
+  notePrediction(ctx, response);
   return new StreamableFile(Buffer.concat([header, ...binary]), { type: 'application/octet-stream' });
 }
 
 /** The protocol's health answer: 200 when ready, a 4xx (400, as Triton) when not, with the body either way. */
-function readiness<T extends { ready: boolean }>(body: T, res: Response): T {
+function readiness<T extends { ready: boolean }>(body: T, res: HttpReply): T {
   if (!body.ready) res.status(400);
   return body;
 }

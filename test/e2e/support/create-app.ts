@@ -1,11 +1,12 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { INestApplication, Type } from '@nestjs/common';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { AppModule } from '../../../src/app.module';
-import { configureApp } from '../../../src/app.setup';
+import { buildConfig } from '../../../src/config/app-config';
+import { configureHttp, createHttpAdapter, httpReady } from '../../../src/http/http-app';
 import { ModelRegistryService } from '../../../src/models/registry/model-registry.service';
 
 export const REPO_MODELS = resolve(__dirname, '../../../models');
@@ -16,28 +17,35 @@ export interface CreateAppOptions {
   customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
   /** Resolve only once every boot-time model load has finished (default true). */
   waitForModels?: boolean;
+  /** Extra controllers beside AppModule's (fault injection). */
+  controllers?: Type[];
 }
 
 /** The environment before any test changed it; every app starts from it, so settings never leak between apps. */
 const BASELINE_ENV = { ...process.env };
 
 /**
- * Boots the real AppModule on the real bundled models with the same HTTP wiring as main.ts.
- * The environment is reset to the baseline plus `env` for each app.
+ * Boots the real AppModule on the real bundled models with the same HTTP wiring as main.ts, on
+ * the adapter HTTP_ADAPTER names (Fastify unless the environment says express: CI runs the e2e
+ * suite on both). The environment is reset to the baseline plus `env` for each app. /metrics is
+ * served on the app's own port (METRICS_PORT = PORT), as tests read it there.
  */
-export async function createApp({ env = {}, customize, waitForModels = true }: CreateAppOptions = {}): Promise<NestExpressApplication> {
+export async function createApp({ env = {}, customize, waitForModels = true, controllers = [] }: CreateAppOptions = {}): Promise<INestApplication> {
   // Each app gets its own registry state file, so a promotion in one test never leaks into another.
   const stateFile = join(tmpdir(), `nms-state-${process.pid}-${randomUUID()}.json`);
   // MAX_MEMORY_MB guards a server's own RSS; here it would measure the whole jest process, which
   // hosts every app of the run (it passed 1 GB in CI), so tests that want the guard set it.
   process.env = {
-    ...BASELINE_ENV, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', REGISTRY_STATE_FILE: stateFile, MAX_MEMORY_MB: '65536', ...env,
+    ...BASELINE_ENV, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', REGISTRY_STATE_FILE: stateFile, MAX_MEMORY_MB: '65536',
+    PORT: '8000', METRICS_PORT: '8000', ...env,
   };
-  const builder = Test.createTestingModule({ imports: [AppModule] });
+  const { app: http } = buildConfig(process.env);
+  const builder = Test.createTestingModule({ imports: [AppModule], controllers });
   const moduleRef = await (customize ? customize(builder) : builder).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
-  configureApp(app);
+  const app = moduleRef.createNestApplication(createHttpAdapter(http), { bodyParser: false, logger: false });
+  await configureHttp(app, http);
   await app.init();
+  await httpReady(app);
   if (waitForModels) await app.get(ModelRegistryService).whenLoaded();
   return app;
 }

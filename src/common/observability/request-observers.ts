@@ -1,0 +1,33 @@
+import type { PredictionLogFields } from '../http/request-context';
+
+/** One answered request, as its completion line and HTTP metrics see it. */
+export interface CompletedRequest {
+  requestId: string;
+  method: string;
+  /** The route template (`/models/:id`), never the raw path; `unmatched` when no route took it. */
+  route: string;
+  status: number;
+  durationMs: number;
+  /** The API-key name, else the client IP. */
+  client: string;
+  prediction?: PredictionLogFields;
+}
+
+/**
+ * Port: where completion lines go (one per request). The logging module provides it; common
+ * depends on this abstraction only, so it imports no feature folder.
+ */
+export abstract class RequestLog {
+  /** Writes the request's one completion line (info, warn for 4xx, error for 5xx). */
+  abstract completed(request: CompletedRequest): void;
+}
+
+/** Port: the HTTP-level metrics the guards, interceptors and filter record. The metrics module provides it. */
+export abstract class RequestMetrics {
+  /** `http_requests_total` and `http_request_duration_seconds` for one answered request. */
+  abstract observeHttp(method: string, route: string, statusCode: number, seconds: number): void;
+  /** A request refused by the named rate limit (`minute`, `hour`). */
+  abstract rateLimit(limit: string): void;
+  /** A prediction refused because RSS is above MAX_MEMORY_MB. */
+  abstract memoryShed(): void;
+}

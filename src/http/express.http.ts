@@ -1,0 +1,56 @@
+import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
+
+import { AppError } from '../common/errors/app-error';
+import { mapError } from '../common/errors/error-mapper';
+import { openContext } from '../common/http/request-context';
+import { AllConfig } from '../config/app-config';
+import { helmetOptions, trustProxySetting } from './http-options';
+import { isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, unsupportedMediaType } from './request-bodies';
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+export const expressAdapter = (): ExpressAdapter => new ExpressAdapter();
+
+/**
+ * Express-specific wiring: the request context first, helmet, the raw parser for V2 binary bodies
+ * and body-parser's JSON parser with BODY_LIMIT, 415 for other bodies, and body-parser's errors
+ * turned into AppErrors before Nest's error handler (which would make every SyntaxError a bare 400).
+ * The app must be created with `{ bodyParser: false }`.
+ */
+export function configureExpress(app: NestExpressApplication, http: AllConfig['app']): void {
+  app.disable('x-powered-by');
+  // Prediction answers differ every time; an ETag per response is hashing for nothing.
+  app.set('etag', false);
+  app.set('trust proxy', trustProxySetting(http.trustProxy));
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('X-Request-Id', openContext(req).id);
+    next();
+  });
+  app.use(helmet(helmetOptions()));
+  app.useBodyParser('raw', { limit: http.bodyLimit, type: isBinaryInferRequest });
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (!Buffer.isBuffer(req.body) || !isBinaryInferRequest(req)) return next();
+    try {
+      req.body = parseBinaryInferBody(req, req, req.body);
+      next();
+    } catch (e) {
+      next(e);
+    }
+  });
+  app.use(contentTypeCheck);
+  app.useBodyParser('json', { limit: http.bodyLimit, type: (req: Request) => isJsonMedia(req.headers['content-type']) || isUntypedV2Body(req) });
+  app.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
+    const mapped = mapError(err);
+    next(mapped.unexpected ? err : new AppError(mapped.code, mapped.message, mapped.details, mapped.retryAfterSeconds));
+  });
+}
+
+/** Requests that carry a body must say it is JSON (415 otherwise); body-less POSTs (admin actions) pass. */
+function contentTypeCheck(req: Request, _res: Response, next: NextFunction): void {
+  if (Buffer.isBuffer(req.body) || req.body !== undefined) return next();
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!BODY_METHODS.has(req.method) || !hasBody || isJsonMedia(req.headers['content-type']) || isUntypedV2Body(req)) return next();
+  next(unsupportedMediaType(req.headers['content-type']));
+}

@@ -1,0 +1,55 @@
+import fastifyHelmet from '@fastify/helmet';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+
+import { contextOf, openContext } from '../common/http/request-context';
+import { AllConfig } from '../config/app-config';
+import { helmetOptions, trustProxySetting } from './http-options';
+import { decodeContentEncoding, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, parseJson, unsupportedMediaType } from './request-bodies';
+
+/**
+ * The Fastify adapter as this service needs it: routes matched as Express matches them (any case,
+ * an optional trailing slash), TRUST_PROXY for `request.ip`, no Fastify logger (nestjs-pino logs),
+ * and prototype keys left in parsed JSON so the input limits can name them (422) instead of a 400.
+ */
+export function fastifyAdapter(http: AllConfig['app']): FastifyAdapter {
+  return new FastifyAdapter({
+    trustProxy: trustProxySetting(http.trustProxy),
+    bodyLimit: http.bodyLimitBytes,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    logger: false,
+    // Fastify's request id (which Nest middleware such as pino-http reads) is the service's: X-Request-Id when sane.
+    genReqId: (req: IncomingMessage) => openContext(req).id,
+    requestIdHeader: false,
+  });
+}
+
+/**
+ * Fastify-specific wiring: the request context opened first (so even a malformed body's error
+ * carries the request id), one body parser for every Content-Type (see request-bodies.ts), helmet.
+ */
+export async function configureFastify(app: NestFastifyApplication, http: AllConfig['app']): Promise<void> {
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    reply.header('x-request-id', contextOf(req).id);
+    done();
+  });
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: http.bodyLimitBytes }, (req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    try {
+      done(null, readBody(req, decodeContentEncoding(req.raw, body, http.bodyLimitBytes)));
+    } catch (e) {
+      done(e as Error);
+    }
+  });
+  await app.register(fastifyHelmet as never, helmetOptions() as never);
+}
+
+function readBody(req: FastifyRequest, body: Buffer): unknown {
+  if (isBinaryInferRequest(req.raw)) return parseBinaryInferBody(req, req.raw, body);
+  const type = req.headers['content-type'];
+  if (isJsonMedia(type) || isUntypedV2Body(req.raw)) return parseJson(body.toString('utf8'));
+  if (body.length === 0) return undefined;
+  throw unsupportedMediaType(type);
+}

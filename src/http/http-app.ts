@@ -1,0 +1,47 @@
+import { INestApplication } from '@nestjs/common';
+import { AbstractHttpAdapter } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger as PinoLogger } from 'nestjs-pino';
+
+import { AllConfig } from '../config/app-config';
+import { configureExpress, expressAdapter } from './express.http';
+import { configureFastify, fastifyAdapter } from './fastify.http';
+import { corsOptions } from './http-options';
+
+/** The adapter HTTP_ADAPTER names, built with the options it needs before the app exists. */
+export function createHttpAdapter(http: AllConfig['app']): AbstractHttpAdapter {
+  return http.httpAdapter === 'express' ? expressAdapter() : fastifyAdapter(http);
+}
+
+/**
+ * HTTP wiring shared by main.ts and the e2e tests, so tests exercise exactly what production
+ * runs: the adapter's own file (request context, body parsing, helmet), then what every adapter
+ * shares (logger, CORS, Swagger). Everything else is Nest: guards, pipes, interceptors, the filter.
+ * Call before `init()`/`listen()`; an Express app must be created with `{ bodyParser: false }`.
+ */
+export async function configureHttp(app: INestApplication, http: AllConfig['app']): Promise<void> {
+  app.useLogger(app.get(PinoLogger));
+  if (app.getHttpAdapter().getType() === 'fastify') await configureFastify(app as NestFastifyApplication, http);
+  else configureExpress(app as NestExpressApplication, http);
+  if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));
+  setupSwagger(app);
+}
+
+/** For tests: after `init()`, Fastify must finish registering its plugins and routes before it answers. */
+export async function httpReady(app: INestApplication): Promise<void> {
+  const instance = app.getHttpAdapter().getInstance() as { ready?: () => Promise<unknown> };
+  if (typeof instance.ready === 'function') await instance.ready();
+}
+
+function setupSwagger(app: INestApplication): void {
+  const document = new DocumentBuilder()
+    .setTitle('nest-model-server')
+    .setDescription('Production ML model serving: ONNX models over REST. Errors are one JSON envelope `{status, error: {code, message, details}, request_id, timestamp}`.')
+    .setVersion('0.1.0')
+    .addBearerAuth()
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, document), { jsonDocumentUrl: 'docs-json' });
+}

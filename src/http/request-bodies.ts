@@ -1,0 +1,89 @@
+import type { IncomingMessage } from 'node:http';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+
+import { AppError } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-code';
+import { contextOf } from '../common/http/request-context';
+import { isV2Path } from '../common/validation/input-limits';
+import { headerLength, INFERENCE_HEADER_CONTENT_LENGTH } from '../models/v2/v2-binary';
+
+/**
+ * How request bodies are read, the same on every adapter: JSON (application/json, +json, and
+ * untyped bodies on /v2, which tritonclient sends), the V2 binary tensor data extension (any
+ * Content-Type, told by its `Inference-Header-Content-Length`), and 415 for anything else.
+ */
+
+/** As the routers match them: case-insensitive, an optional trailing slash. */
+const INFER_PATH = /^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer\/?$/i;
+
+/** A V2 inference request in the binary tensor data extension (tritonclient's default). */
+export function isBinaryInferRequest(req: IncomingMessage): boolean {
+  return req.method === 'POST' && req.headers[INFERENCE_HEADER_CONTENT_LENGTH] !== undefined && INFER_PATH.test((req.url ?? '').split('?')[0]);
+}
+
+/** A body on a /v2 route with no Content-Type at all: JSON, as the V2 protocol's clients send it. */
+export function isUntypedV2Body(req: IncomingMessage): boolean {
+  return req.headers['content-type'] === undefined && isV2Path(req.url ?? '');
+}
+
+/** application/json or application/<anything>+json, parameters (charset) aside. */
+export function isJsonMedia(contentType: string | undefined): boolean {
+  const media = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  return media === 'application/json' || /^application\/[^/]+\+json$/.test(media);
+}
+
+/** The 415 for a body the service cannot read. */
+export const unsupportedMediaType = (contentType: string | undefined): AppError =>
+  new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Type '${contentType ?? 'none'}' is not supported; send application/json`);
+
+/** Parses a JSON body; malformed JSON is a 400 naming it. An empty body is no body. */
+export function parseJson(text: string): unknown {
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AppError(ErrorCode.MALFORMED_JSON, 'Malformed JSON in request body');
+  }
+}
+
+/**
+ * A binary-extension body: the JSON header (returned, then validated like any JSON body) and the
+ * tensor bytes after it, kept in the request context for the V2 controller.
+ */
+export function parseBinaryInferBody(req: object, raw: IncomingMessage, body: Buffer): unknown {
+  const length = headerLength(raw.headers[INFERENCE_HEADER_CONTENT_LENGTH], body.length);
+  if (typeof length === 'string') throw new AppError(ErrorCode.BAD_REQUEST, length);
+  let header: unknown;
+  try {
+    header = JSON.parse(body.subarray(0, length).toString('utf8'));
+  } catch {
+    throw new AppError(ErrorCode.MALFORMED_JSON, 'Malformed JSON in the inference header (the first Inference-Header-Content-Length bytes)');
+  }
+  contextOf(req).binary = body.subarray(length);
+  return header;
+}
+
+const DECODERS: Record<string, (body: Buffer, options: { maxOutputLength: number }) => Buffer> = {
+  gzip: gunzipSync,
+  'x-gzip': gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+};
+
+/**
+ * The body under its Content-Encoding (gzip, deflate, br; identity or none as it is), at most
+ * `limit` bytes decoded, as body-parser does it for Express: 415 for an encoding it does not know,
+ * 400 for bytes that do not decode, 413 past the limit.
+ */
+export function decodeContentEncoding(raw: IncomingMessage, body: Buffer, limit: number): Buffer {
+  const encoding = (raw.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding === 'identity') return body;
+  const decode = DECODERS[encoding];
+  if (!decode) throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Unsupported body encoding or charset '${encoding}'`);
+  try {
+    return decode(body, { maxOutputLength: limit });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `Request body exceeds the limit of ${limit} bytes (BODY_LIMIT)`);
+    throw new AppError(ErrorCode.BAD_REQUEST, 'Request body does not decode under its Content-Encoding');
+  }
+}
