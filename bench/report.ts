@@ -16,8 +16,36 @@ export interface RatioResult {
   name: string;
   formula: string;
   value: number | null;
+  /** How `value` prints: a ratio (×, default), milliseconds or a percentage. */
+  unit?: 'x' | 'ms' | '%';
+  /** The measured figures behind the value, e.g. "1,673 ÷ 9,453 req/s". */
+  measured?: string;
   target: string;
   status: 'PASS' | 'FAIL' | 'n/a' | 'info';
+}
+
+/** One slice of the decay run: steady load, then the service's RSS sampled right after it. */
+export interface DecaySlice {
+  /** 1-based. */
+  minute: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  rssMb: number | null;
+}
+
+export interface DecayResult {
+  server: string;
+  concurrency: number;
+  sliceSeconds: number;
+  slices: DecaySlice[];
+  /** (last − first) ÷ first req/s, in %. Null below two slices. */
+  rpsChangePct: number | null;
+  /** (RSS at the end − RSS after minute 1) ÷ RSS after minute 1, in %. Null below two slices. */
+  rssGrowthPct: number | null;
+  /** /metrics diffed over the slices (cache hits and misses, batches). */
+  notes?: Record<string, unknown>;
 }
 
 export interface Machine {
@@ -64,11 +92,20 @@ export function ortTable(rows: OrtMeasurement[]): string {
 }
 
 export function ratioTable(rows: RatioResult[]): string {
-  const lines = ['| ratio | value | target | result |', '|---|---:|---|---|'];
+  const lines = ['| ratio | value | measured | target | result |', '|---|---:|---|---|---|'];
   for (const r of rows) {
-    const value = r.value === null ? '–' : r.name.includes('p99') ? `${fmt(r.value, 2)} ms` : `${fmt(r.value, 2)}×`;
-    lines.push(`| ${r.name} (${r.formula}) | ${value} | ${r.target} | ${r.status} |`);
+    const unit = r.unit ?? 'x';
+    const value =
+      r.value === null ? '–' : unit === 'ms' ? `${fmt(r.value, 2)} ms` : unit === '%' ? `${r.value > 0 ? '+' : ''}${fmt(r.value, 1)} %` : `${fmt(r.value, 2)}×`;
+    lines.push(`| ${r.name} (${r.formula}) | ${value} | ${r.measured ?? ''} | ${r.target} | ${r.status} |`);
   }
+  return lines.join('\n');
+}
+
+export function decayTable(d: DecayResult): string {
+  const unit = d.sliceSeconds === 60 ? 'minute' : `slice (${d.sliceSeconds} s)`;
+  const lines = [`| ${unit} | req/s | p50 ms | p99 ms | errors | service RSS MB (after the slice) |`, '|---:|---:|---:|---:|---:|---:|'];
+  for (const s of d.slices) lines.push(`| ${s.minute} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} | ${s.errors} | ${fmt(s.rssMb, 1)} |`);
   return lines.join('\n');
 }
 

@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: the real service (dist/main.js, production settings) against a raw node:http
- * reference server and raw onnxruntime, with autocannon. See bench/README.md.
+ * `npm run bench`: the real service (dist/main.js, its default configuration, on Fastify and on
+ * Express) against a raw node:http reference server, bare NestJS on both adapters and raw
+ * onnxruntime, plus a decay run (minutes of steady load), with autocannon. See bench/README.md.
  */
 import type autocannon from 'autocannon';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,9 @@ import { resolve } from 'node:path';
 import { LoadResult, runLoad } from './load';
 import { bestRows, measureRawOrt, OrtMeasurement, seededRandom } from './raw-ort';
 import {
+  DecayResult,
+  DecaySlice,
+  decayTable,
   machineFacts,
   machineLine,
   ortTable,
@@ -18,12 +22,24 @@ import {
   ScenarioResult,
   scenarioTable,
 } from './report';
-import { ManagedProcess, ServiceStartError, startReferenceServer, startService } from './service-process';
-import { ensureBenchRepository, XL_MODEL, xlModelPath } from './xl-model';
+import {
+  benchServiceEnv,
+  HttpAdapter,
+  ManagedProcess,
+  rssBytes,
+  ServiceStartError,
+  startReferenceServer,
+  startService,
+} from './service-process';
+import { ensureBenchRepository, ensureDefaultRepository, XL_MODEL, xlModelPath } from './xl-model';
 
 const DURATION_S = positive(process.env.BENCH_DURATION, 10);
 const WARMUP_S = positive(process.env.BENCH_WARMUP, 2, true);
 const ORT_SECONDS = positive(process.env.BENCH_ORT_SECONDS, 3);
+/** Minutes of the decay run (0 skips it). */
+const DECAY_MINUTES = Math.floor(positive(process.env.BENCH_DECAY_MINUTES, 10, true));
+/** Length of one decay slice: 60 s; shorter only to test the harness (the report then says slices, not minutes). */
+const DECAY_SLICE_S = positive(process.env.BENCH_DECAY_SLICE_SECONDS, 60);
 /** Where results.json / results.md go (default bench/); point it elsewhere for quick runs. */
 const OUT_DIR = resolve(process.env.BENCH_OUT_DIR?.trim() || __dirname);
 const FILTER = (process.env.BENCH_SCENARIOS ?? '')
@@ -154,13 +170,34 @@ function uniqueV2IrisRequests(): autocannon.Request[] {
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-type ServerKey = 'reference' | 'nest-express' | 'nest-fastify' | 'svc-a' | 'svc-b' | 'svc-c';
+type LimitServer = 'reference' | 'nest-express' | 'nest-fastify';
+type ServiceKey = 'svc-fastify' | 'svc-express' | 'svc-batching-on' | 'svc-batching-off';
+type ServerKey = LimitServer | ServiceKey;
 
-const SERVERS: Record<Exclude<ServerKey, 'reference' | 'nest-express' | 'nest-fastify'>, { label: string; env: Record<string, string> }> = {
-  'svc-a': { label: 'service (cache off, batching on)', env: { ENABLE_CACHING: 'false', ENABLE_DYNAMIC_BATCHING: 'true' } },
-  'svc-b': { label: 'service (cache on)', env: { ENABLE_CACHING: 'true', ENABLE_DYNAMIC_BATCHING: 'true' } },
-  'svc-c': { label: 'service (cache off, batching off)', env: { ENABLE_CACHING: 'false', ENABLE_DYNAMIC_BATCHING: 'false' } },
+/**
+ * The service processes. svc-fastify / svc-express run the service's default configuration
+ * (see serviceEnv) on the bundled models; the batching pair turn the cache off (their bodies
+ * repeat) and serve the bench repository with bench-mlp-xl, so MAX_MEMORY_MB is raised for it.
+ */
+const SERVICES: Record<ServiceKey, { label: string; adapter: HttpAdapter; repository: 'default' | 'xl'; env: Record<string, string> }> = {
+  'svc-fastify': { label: 'service, Fastify, defaults', adapter: 'fastify', repository: 'default', env: {} },
+  'svc-express': { label: 'service, Express, defaults', adapter: 'express', repository: 'default', env: {} },
+  'svc-batching-on': {
+    label: 'service, Fastify, cache off, batching on',
+    adapter: 'fastify',
+    repository: 'xl',
+    env: { ENABLE_CACHING: 'false', ENABLE_DYNAMIC_BATCHING: 'true', MAX_MEMORY_MB: '16384' },
+  },
+  'svc-batching-off': {
+    label: 'service, Fastify, cache off, batching off',
+    adapter: 'fastify',
+    repository: 'xl',
+    env: { ENABLE_CACHING: 'false', ENABLE_DYNAMIC_BATCHING: 'false', MAX_MEMORY_MB: '16384' },
+  },
 };
+
+const isLimitServer = (key: ServerKey): key is LimitServer => key === 'reference' || key === 'nest-express' || key === 'nest-fastify';
+const envText = (env: Record<string, string>): string => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
 
 interface Scenario {
   name: string;
@@ -175,51 +212,39 @@ interface Scenario {
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: 'ref-c1', label: 'reference node:http', server: 'reference', connections: 1, makeRequests: uniqueIrisRequests },
-  { name: 'ref-c32', label: 'reference node:http', server: 'reference', connections: 32, makeRequests: uniqueIrisRequests },
-  { name: 'ref-c128', label: 'reference node:http', server: 'reference', connections: 128, makeRequests: uniqueIrisRequests },
+  { name: 'ref-c1', label: 'raw node:http reference', server: 'reference', connections: 1, makeRequests: uniqueIrisRequests },
+  { name: 'ref-c32', label: 'raw node:http reference', server: 'reference', connections: 32, makeRequests: uniqueIrisRequests },
+  { name: 'ref-c128', label: 'raw node:http reference', server: 'reference', connections: 128, makeRequests: uniqueIrisRequests },
   { name: 'nest-express-c32', label: 'bare NestJS (Express), fixed answer', server: 'nest-express', connections: 32, makeRequests: uniqueIrisRequests },
   { name: 'nest-fastify-c32', label: 'bare NestJS (Fastify), fixed answer', server: 'nest-fastify', connections: 32, makeRequests: uniqueIrisRequests },
-  { name: 'iris-c1', label: 'iris /predict, cache off', server: 'svc-a', connections: 1, makeRequests: uniqueIrisRequests },
-  {
-    name: 'iris-c32',
-    label: 'iris /predict, cache off',
-    server: 'svc-a',
-    connections: 32,
-    makeRequests: uniqueIrisRequests,
-    metricsModel: 'iris',
-  },
-  { name: 'iris-c128', label: 'iris /predict, cache off', server: 'svc-a', connections: 128, makeRequests: uniqueIrisRequests },
+  // The target scenario first on its process: scenarios on one process share its state (e.g. the
+  // throttler's per-client hit list), so what ran before can slow what runs after.
+  { name: 'iris-fastify-c32', label: 'iris /predict (unique bodies)', server: 'svc-fastify', connections: 32, makeRequests: uniqueIrisRequests, metricsModel: 'iris' },
+  { name: 'iris-fastify-c1', label: 'iris /predict (unique bodies)', server: 'svc-fastify', connections: 1, makeRequests: uniqueIrisRequests },
+  { name: 'iris-fastify-c128', label: 'iris /predict (unique bodies)', server: 'svc-fastify', connections: 128, makeRequests: uniqueIrisRequests },
+  { name: 'v2-iris-c32', label: 'iris V2 /infer (unique bodies)', server: 'svc-fastify', connections: 32, makeRequests: uniqueV2IrisRequests, metricsModel: 'iris' },
   {
     name: 'iris-cache-c32',
     label: 'iris /predict, cache hits',
-    server: 'svc-b',
+    server: 'svc-fastify',
     connections: 32,
     makeRequests: cachedIrisRequests,
     prepare: warmCache,
     metricsModel: 'iris',
   },
+  { name: 'iris-express-c32', label: 'iris /predict (unique bodies)', server: 'svc-express', connections: 32, makeRequests: uniqueIrisRequests, metricsModel: 'iris' },
   {
     name: 'mlp-batching-on-c64',
     label: 'bench-mlp /predict, batching on',
-    server: 'svc-a',
+    server: 'svc-batching-on',
     connections: 64,
     makeRequests: mlpRequests,
     metricsModel: 'bench-mlp',
   },
-  {
-    name: 'mlp-batching-off-c64',
-    label: 'bench-mlp /predict, batching off',
-    server: 'svc-c',
-    connections: 64,
-    makeRequests: mlpRequests,
-    metricsModel: 'bench-mlp',
-  },
-  { name: 'v2-iris-c32', label: 'iris V2 /infer, cache off', server: 'svc-a', connections: 32, makeRequests: uniqueV2IrisRequests, metricsModel: 'iris' },
   {
     name: 'xl-batching-on-c64',
     label: 'bench-mlp-xl /predict, batching on',
-    server: 'svc-a',
+    server: 'svc-batching-on',
     connections: 64,
     makeRequests: xlRequests,
     metricsModel: XL_MODEL,
@@ -227,22 +252,38 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'xl-v2-binary-c64',
     label: 'bench-mlp-xl V2 binary /infer, batching on',
-    server: 'svc-a',
+    server: 'svc-batching-on',
     connections: 64,
     makeRequests: xlBinaryRequests,
     metricsModel: XL_MODEL,
   },
   {
+    name: 'mlp-batching-off-c64',
+    label: 'bench-mlp /predict, batching off',
+    server: 'svc-batching-off',
+    connections: 64,
+    makeRequests: mlpRequests,
+    metricsModel: 'bench-mlp',
+  },
+  {
     name: 'xl-batching-off-c64',
     label: 'bench-mlp-xl /predict, batching off',
-    server: 'svc-c',
+    server: 'svc-batching-off',
     connections: 64,
     makeRequests: xlRequests,
     metricsModel: XL_MODEL,
   },
 ];
 
-const selected = (name: string): boolean => FILTER.length === 0 || FILTER.some((t) => name === t || name.startsWith(t));
+/** The decay run: its own fresh svc-fastify process, steady c=32 iris load in back-to-back slices. */
+const DECAY_NAME = 'decay';
+const DECAY_CONNECTIONS = 32;
+
+/** BENCH_SCENARIOS=targets: only what the issue-10 targets need. */
+const TARGET_SCENARIOS = ['ref-c32', 'nest-express-c32', 'nest-fastify-c32', 'iris-fastify-c32', 'iris-express-c32', DECAY_NAME];
+const FILTER_NAMES = FILTER.flatMap((t) => (t === 'targets' ? TARGET_SCENARIOS : [t]));
+
+const selected = (name: string): boolean => FILTER_NAMES.length === 0 || FILTER_NAMES.some((t) => name === t || name.startsWith(t));
 
 // ---------------------------------------------------------------------------------------------
 // Small HTTP helpers (node:http, 127.0.0.1 only)
@@ -331,61 +372,111 @@ function metricsDelta(before: MetricsSnapshot, after: MetricsSnapshot): Record<s
 }
 
 // ---------------------------------------------------------------------------------------------
-// Ratios against the targets of issue 6
+// Ratios against the targets of issue 10 (and a few figures for context, no target)
 
-function ratios(results: ScenarioResult[], ort: OrtMeasurement[]): RatioResult[] {
+function ratios(results: ScenarioResult[], ort: OrtMeasurement[], decay: DecayResult | undefined): RatioResult[] {
   const r = (name: string): LoadResult | undefined => results.find((x) => x.name === name);
   const ratio = (a?: number, b?: number): number | null =>
     a === undefined || b === undefined || !b ? null : Math.round((a / b) * 1000) / 1000;
   const check = (value: number | null, ok: (v: number) => boolean): RatioResult['status'] =>
     value === null ? 'n/a' : ok(value) ? 'PASS' : 'FAIL';
-  const ortRows64 = bestRows(ort, 'bench-mlp', 64);
-
+  const rps = (x?: number): string => (x === undefined ? '–' : Math.round(x).toLocaleString('en-US'));
+  const over = (a: string, b: string, unit = 'req/s'): string => `${rps(r(a)?.rps)} ÷ ${rps(r(b)?.rps)} ${unit}`;
   const out: RatioResult[] = [];
-  const httpRatio = ratio(r('iris-c32')?.rps, r('ref-c32')?.rps);
-  out.push({ name: 'service / HTTP limit', formula: 'iris c=32 cache off ÷ reference c=32', value: httpRatio, target: '≥ 0.5', status: check(httpRatio, (v) => v >= 0.5) });
-  const p99 = r('iris-c32')?.p99 ?? null;
-  out.push({ name: 'service p99', formula: 'iris c=32 cache off', value: p99, target: '< 20 ms', status: check(p99, (v) => v < 20) });
-  const cacheRatio = ratio(r('iris-cache-c32')?.rps, r('ref-c32')?.rps);
-  out.push({ name: 'cache-hit / HTTP limit', formula: 'iris cache hits c=32 ÷ reference c=32', value: cacheRatio, target: '≥ 0.7', status: check(cacheRatio, (v) => v >= 0.7) });
-  const batching = ratio(r('mlp-batching-on-c64')?.rps, r('mlp-batching-off-c64')?.rps);
-  out.push({ name: 'batching on / off', formula: 'bench-mlp c=64', value: batching, target: '≥ 3', status: check(batching, (v) => v >= 3) });
-  const vsOrt = ratio(r('mlp-batching-on-c64')?.rps, ortRows64);
-  out.push({ name: 'service / raw ORT', formula: 'bench-mlp c=64 batching on req/s ÷ raw ORT rows/s at batch 64', value: vsOrt, target: '≥ 0.8', status: check(vsOrt, (v) => v >= 0.8) });
-  // The same two targets on the memory-bound model, where a row costs more than its HTTP request.
-  const xlBatching = ratio(r('xl-batching-on-c64')?.rps, r('xl-batching-off-c64')?.rps);
-  out.push({ name: 'batching on / off (XL)', formula: 'bench-mlp-xl c=64', value: xlBatching, target: '≥ 3', status: check(xlBatching, (v) => v >= 3) });
+
+  for (const [adapter, svc, nest] of [
+    ['Fastify', 'iris-fastify-c32', 'nest-fastify-c32'],
+    ['Express', 'iris-express-c32', 'nest-express-c32'],
+  ] as const) {
+    const v = ratio(r(svc)?.rps, r(nest)?.rps);
+    out.push({ name: `service (${adapter}) / bare NestJS (${adapter})`, formula: `${svc} ÷ ${nest}`, value: v, measured: over(svc, nest), target: '≥ 0.5', status: check(v, (x) => x >= 0.5) });
+  }
+  const p99 = r('iris-fastify-c32')?.p99 ?? null;
+  out.push({ name: 'service (Fastify) p99', formula: 'iris-fastify-c32', value: p99, unit: 'ms', measured: p99 === null ? '' : `p50 ${r('iris-fastify-c32')?.p50} ms`, target: '≤ 15 ms', status: check(p99, (v) => v <= 15) });
+
+  const first = decay?.slices[0];
+  const last = decay?.slices[decay.slices.length - 1];
+  const span = decay ? `${decay.slices.length} × ${decay.sliceSeconds} s` : 'not run';
+  out.push({
+    name: 'decay: req/s, last minute vs first',
+    formula: `service (Fastify) c=${DECAY_CONNECTIONS}, ${span}`,
+    value: decay?.rpsChangePct ?? null,
+    unit: '%',
+    measured: first && last ? `${rps(first.rps)} → ${rps(last.rps)} req/s` : '',
+    target: 'within ±10 %',
+    status: check(decay?.rpsChangePct ?? null, (v) => Math.abs(v) <= 10),
+  });
+  out.push({
+    name: 'decay: RSS growth, minute 1 → end',
+    formula: `service (Fastify), ${span}`,
+    value: decay?.rssGrowthPct ?? null,
+    unit: '%',
+    measured: first && last ? `${first.rssMb ?? '–'} → ${last.rssMb ?? '–'} MB` : '',
+    target: '< 10 %',
+    status: check(decay?.rssGrowthPct ?? null, (v) => v < 10),
+  });
+
+  // Context only: no targets.
+  const info = (name: string, formula: string, value: number | null, measured: string): void => {
+    if (value !== null) out.push({ name, formula, value, measured, target: '(context)', status: 'info' });
+  };
+  for (const [adapter, svc] of [['Fastify', 'iris-fastify-c32'], ['Express', 'iris-express-c32']] as const) {
+    info(`service (${adapter}) / raw node:http`, `${svc} ÷ ref-c32`, ratio(r(svc)?.rps, r('ref-c32')?.rps), over(svc, 'ref-c32'));
+  }
+  for (const [adapter, nest] of [['Fastify', 'nest-fastify-c32'], ['Express', 'nest-express-c32']] as const) {
+    info(`bare NestJS (${adapter}) / raw node:http`, `${nest} ÷ ref-c32`, ratio(r(nest)?.rps, r('ref-c32')?.rps), over(nest, 'ref-c32'));
+  }
+  info('cache hits / raw node:http', 'iris-cache-c32 ÷ ref-c32', ratio(r('iris-cache-c32')?.rps, r('ref-c32')?.rps), over('iris-cache-c32', 'ref-c32'));
+  info('V2 /infer / /predict', 'v2-iris-c32 ÷ iris-fastify-c32', ratio(r('v2-iris-c32')?.rps, r('iris-fastify-c32')?.rps), over('v2-iris-c32', 'iris-fastify-c32'));
+  info('batching on / off (bench-mlp)', 'c=64', ratio(r('mlp-batching-on-c64')?.rps, r('mlp-batching-off-c64')?.rps), over('mlp-batching-on-c64', 'mlp-batching-off-c64'));
+  info('batching on / off (XL)', 'c=64', ratio(r('xl-batching-on-c64')?.rps, r('xl-batching-off-c64')?.rps), over('xl-batching-on-c64', 'xl-batching-off-c64'));
   const xlRows64 = bestRows(ort, XL_MODEL, 64);
-  const xlVsOrt = ratio(r('xl-batching-on-c64')?.rps, xlRows64);
-  out.push({ name: 'service / raw ORT (XL)', formula: 'bench-mlp-xl c=64 batching on req/s ÷ raw ORT rows/s at batch 64', value: xlVsOrt, target: '≥ 0.8', status: check(xlVsOrt, (v) => v >= 0.8) });
-  const xlBinary = ratio(r('xl-v2-binary-c64')?.rps, xlRows64);
-  if (xlBinary !== null) out.push({ name: 'service / raw ORT (XL, V2 binary)', formula: 'xl-v2-binary-c64 req/s ÷ raw ORT rows/s at batch 64', value: xlBinary, target: '(context)', status: 'info' });
-  const xlOrtGain = ratio(xlRows64, bestRows(ort, XL_MODEL, 1));
-  if (xlOrtGain !== null) out.push({ name: 'raw ORT batch 64 / batch 1 (XL)', formula: 'rows/s at 64 ÷ rows/s at 1', value: xlOrtGain, target: '(context)', status: 'info' });
-  const mlpOrtGain = ratio(ortRows64, bestRows(ort, 'bench-mlp', 1));
-  if (mlpOrtGain !== null) out.push({ name: 'raw ORT batch 64 / batch 1 (bench-mlp)', formula: 'rows/s at 64 ÷ rows/s at 1', value: mlpOrtGain, target: '(context)', status: 'info' });
-  const v2 = ratio(r('v2-iris-c32')?.rps, r('iris-c32')?.rps);
-  if (v2 !== null) out.push({ name: 'V2 /infer / /predict (iris c=32)', formula: 'v2-iris-c32 ÷ iris-c32', value: v2, target: '(context)', status: 'info' });
-  // Context only (no target): where the HTTP ratio is lost — the framework, or this service's stack on top of it.
-  const frameworks: [string, string][] = [['nest-express-c32', 'bare NestJS (Express)'], ['nest-fastify-c32', 'bare NestJS (Fastify)']];
-  for (const [name, label] of frameworks) {
-    const v = ratio(r(name)?.rps, r('ref-c32')?.rps);
-    if (v !== null) out.push({ name: `${label} / HTTP limit`, formula: `${name} ÷ reference c=32`, value: v, target: '(context)', status: 'info' });
-  }
-  const overStack = ratio(r('iris-c32')?.rps, r('nest-express-c32')?.rps);
-  if (overStack !== null) out.push({ name: 'service / bare NestJS (Express)', formula: 'iris c=32 ÷ nest-express-c32', value: overStack, target: '(context)', status: 'info' });
-  for (const c of [1, 128]) {
-    const v = ratio(r(`iris-c${c}`)?.rps, r(`ref-c${c}`)?.rps);
-    if (v !== null) out.push({ name: `service / HTTP limit at c=${c}`, formula: `iris c=${c} ÷ reference c=${c}`, value: v, target: '(context)', status: 'info' });
-  }
-  const refC32 = r('ref-c32')?.rps;
-  const ceiling = refC32 !== undefined && ortRows64 !== undefined ? Math.min(refC32, ortRows64) : undefined;
-  const vsCeiling = ratio(r('mlp-batching-on-c64')?.rps, ceiling);
-  if (vsCeiling !== null) out.push({ name: 'bench-mlp batching on / min(HTTP limit, raw ORT)', formula: 'req/s ÷ min(reference c=32, ORT rows/s at 64)', value: vsCeiling, target: '(context)', status: 'info' });
-  const ortIris = bestRows(ort, 'iris', 1);
-  const irisVsOrt = ratio(r('iris-c1')?.rps, ortIris);
-  if (irisVsOrt !== null) out.push({ name: 'iris c=1 / raw ORT iris batch 1', formula: 'req/s ÷ rows/s', value: irisVsOrt, target: '(context)', status: 'info' });
+  info('service / raw ORT (XL)', 'xl-batching-on-c64 req/s ÷ raw ORT rows/s at batch 64', ratio(r('xl-batching-on-c64')?.rps, xlRows64), `${rps(r('xl-batching-on-c64')?.rps)} ÷ ${rps(xlRows64)}`);
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decay: one fresh service process under steady load, req/s and RSS per slice
+
+async function runDecay(repository: string): Promise<DecayResult> {
+  const label = 'service, Fastify, defaults (fresh process)';
+  log(`${DECAY_NAME}: starting ${label}; ${WARMUP_S} s warm-up, then ${DECAY_MINUTES} × ${DECAY_SLICE_S} s at c=${DECAY_CONNECTIONS}`);
+  const server = await startService('svc-decay', { adapter: 'fastify', overrides: { MODEL_REPOSITORY: repository } });
+  log(`svc-decay pid ${server.pid} ready on ${server.url}`);
+  const slices: DecaySlice[] = [];
+  const load = { url: server.url, connections: DECAY_CONNECTIONS, durationS: DECAY_SLICE_S, makeRequests: uniqueIrisRequests };
+  let notes: Record<string, unknown> = {};
+  try {
+    if (WARMUP_S > 0) await runLoad({ ...load, durationS: WARMUP_S });
+    const before = await metricsSnapshot(server.url, 'iris');
+    for (let minute = 1; minute <= DECAY_MINUTES; minute++) {
+      const res = await runLoad(load);
+      const rss = rssBytes(server.pid);
+      const slice: DecaySlice = { minute, rps: res.rps, p50: res.p50, p99: res.p99, errors: res.non2xx + res.errors, rssMb: rss === undefined ? null : Math.round((rss / 1048576) * 10) / 10 };
+      slices.push(slice);
+      log(`  ${minute}/${DECAY_MINUTES}: ${slice.rps} req/s, p50 ${slice.p50} ms, p99 ${slice.p99} ms, errors ${slice.errors}, RSS ${slice.rssMb} MB`);
+    }
+    notes = metricsDelta(before, await metricsSnapshot(server.url, 'iris'));
+    log(`  over the decay run: ${JSON.stringify(notes)}`);
+  } finally {
+    await server.stop();
+    const errTail = server.stderrTail().trim();
+    if (errTail) log(`svc-decay stderr tail:\n${errTail.split('\n').slice(-10).join('\n')}`);
+  }
+  const pct = (a: number | null | undefined, b: number | null | undefined): number | null =>
+    a === null || a === undefined || b === null || b === undefined || !b ? null : Math.round(((a - b) / b) * 1000) / 10;
+  const first = slices[0];
+  const last = slices[slices.length - 1];
+  const two = slices.length >= 2;
+  return {
+    server: label,
+    concurrency: DECAY_CONNECTIONS,
+    sliceSeconds: DECAY_SLICE_S,
+    slices,
+    rpsChangePct: two ? pct(last.rps, first.rps) : null,
+    rssGrowthPct: two ? pct(last.rssMb, first.rssMb) : null,
+    notes,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,11 +484,19 @@ function ratios(results: ScenarioResult[], ort: OrtMeasurement[]): RatioResult[]
 async function main(): Promise<number> {
   const machine = machineFacts();
   const startedAt = new Date().toISOString();
+  const extraEnv = benchServiceEnv();
+  const runDecayToo = DECAY_MINUTES > 0 && selected(DECAY_NAME);
   log(`${machineLine(machine)}`);
-  log(`duration ${DURATION_S} s, warm-up ${WARMUP_S} s${FILTER.length ? `, scenarios matching ${FILTER.join(',')}` : ''}`);
+  log(
+    `duration ${DURATION_S} s, warm-up ${WARMUP_S} s, decay ${runDecayToo ? `${DECAY_MINUTES} × ${DECAY_SLICE_S} s` : 'off'}` +
+      `${FILTER.length ? `, scenarios matching ${FILTER.join(',')}` : ''}${Object.keys(extraEnv).length ? `, BENCH_SERVICE_ENV ${envText(extraEnv)}` : ''}`,
+  );
 
-  // 0. The repository the services serve: the bundled models plus bench-mlp-xl (built once).
-  const repository = ensureBenchRepository(log);
+  // 0. The repositories the services serve: the bundled models alone (default-configuration
+  //    services), and the bundled models plus bench-mlp-xl (built once; batching scenarios).
+  const defaultRepository = ensureDefaultRepository();
+  const needsXl = selected('ort') || SCENARIOS.some((s) => SERVICES[s.server as ServiceKey]?.repository === 'xl' && selected(s.name));
+  const xlRepository = needsXl ? ensureBenchRepository(log) : undefined;
 
   // 1. Raw onnxruntime first, while no other process competes for the cores.
   let ort: OrtMeasurement[] = [];
@@ -409,17 +508,19 @@ async function main(): Promise<number> {
 
   // 2. HTTP scenarios, one server process at a time.
   const results: ScenarioResult[] = [];
-  const order: ServerKey[] = ['reference', 'nest-express', 'nest-fastify', 'svc-a', 'svc-b', 'svc-c'];
+  const order: ServerKey[] = ['reference', 'nest-express', 'nest-fastify', 'svc-fastify', 'svc-express', 'svc-batching-on', 'svc-batching-off'];
   for (const key of order) {
     const scenarios = SCENARIOS.filter((s) => s.server === key && selected(s.name));
     if (scenarios.length === 0) continue;
     let server: ManagedProcess;
-    if (key === 'reference' || key === 'nest-express' || key === 'nest-fastify') {
+    if (isLimitServer(key)) {
       server = await startReferenceServer(key === 'reference' ? 'raw' : key);
       log(`${key} server pid ${server.pid} on ${server.url}`);
     } else {
-      log(`starting ${SERVERS[key].label} (${Object.entries(SERVERS[key].env).map(([k, v]) => `${k}=${v}`).join(' ')})`);
-      server = await startService(key, { MODEL_REPOSITORY: repository, ...SERVERS[key].env });
+      const svc = SERVICES[key];
+      const repository = svc.repository === 'xl' ? (xlRepository as string) : defaultRepository;
+      log(`starting ${svc.label} (HTTP_ADAPTER=${svc.adapter}${Object.keys(svc.env).length ? ` ${envText(svc.env)}` : ''})`);
+      server = await startService(key, { adapter: svc.adapter, overrides: { MODEL_REPOSITORY: repository, ...svc.env } });
       log(`${key} pid ${server.pid} ready on ${server.url}`);
     }
     try {
@@ -432,7 +533,11 @@ async function main(): Promise<number> {
         const before = s.metricsModel ? await metricsSnapshot(server.url, s.metricsModel) : undefined;
         const res = await runLoad(load);
         if (s.metricsModel && before) Object.assign(notes, metricsDelta(before, await metricsSnapshot(server.url, s.metricsModel)));
-        const serverLabel = key === 'reference' || key === 'nest-express' || key === 'nest-fastify' ? key : `${key}: ${SERVERS[key].label}`;
+        if (!isLimitServer(key)) {
+          const rss = rssBytes(server.pid);
+          if (rss !== undefined) notes.rssMb = Math.round(rss / 1048576);
+        }
+        const serverLabel = isLimitServer(key) ? key : `${key}: ${SERVICES[key].label}`;
         results.push({ name: s.name, label: s.label, server: serverLabel, concurrency: s.connections, ...res, notes });
         log(
           `  ${res.rps} req/s, p50 ${res.p50} ms, p99 ${res.p99} ms, non-2xx ${res.non2xx}, errors ${res.errors}` +
@@ -443,19 +548,40 @@ async function main(): Promise<number> {
     } finally {
       await server.stop();
       const errTail = server.stderrTail().trim();
-      if (errTail && key.startsWith('svc')) log(`${key} stderr tail:\n${errTail.split('\n').slice(-10).join('\n')}`);
+      if (errTail && !isLimitServer(key)) log(`${key} stderr tail:\n${errTail.split('\n').slice(-10).join('\n')}`);
     }
   }
 
-  // 3. Report.
-  const ratioRows = ratios(results, ort);
+  // 3. Decay, last: minutes of steady load on a fresh service process.
+  const decay = runDecayToo ? await runDecay(defaultRepository) : undefined;
+
+  // 4. Report.
+  const ratioRows = ratios(results, ort, decay);
   const table = scenarioTable(results);
   const ratioText = ratioTable(ratioRows);
   const ortText = ort.length ? ortTable(ort) : '';
-  const header = `Machine: ${machineLine(machine)}\nRun: ${startedAt}, ${DURATION_S} s per scenario after a ${WARMUP_S} s warm-up` +
-    (FILTER.length ? ` (partial run: BENCH_SCENARIOS=${FILTER.join(',')})` : '');
+  const decayText = decay ? decayTable(decay) : '';
+  const decayTitle = decay
+    ? `Decay: ${decay.server}, c=${decay.concurrency}, ${decay.slices.length} back-to-back slices of ${decay.sliceSeconds} s after a ${WARMUP_S} s warm-up`
+    : '';
+  const header =
+    `Machine: ${machineLine(machine)}\nRun: ${startedAt}, ${DURATION_S} s per scenario after a ${WARMUP_S} s warm-up` +
+    (decay ? `; decay ${decay.slices.length} × ${decay.sliceSeconds} s` : '; no decay run') +
+    (FILTER.length ? ` (partial run: BENCH_SCENARIOS=${FILTER.join(',')})` : '') +
+    (Object.keys(extraEnv).length ? ` (not the defaults: BENCH_SERVICE_ENV=${envText(extraEnv)})` : '');
 
-  const console_ = [header, '', table, '', ...(ortText ? ['Raw onnxruntime (in-process; default = onnxruntime\'s session options, served = the service\'s; the limit is the better):', '', ortText, ''] : []), 'Ratios (targets from issue 6):', '', ratioText];
+  const ratioTitle = 'Targets (issue 10) and context';
+  const console_ = [
+    header,
+    '',
+    table,
+    '',
+    ...(decayText ? [`${decayTitle}:`, '', decayText, ''] : []),
+    ...(ortText ? ["Raw onnxruntime (in-process; default = onnxruntime's session options, served = the service's; the limit is the better):", '', ortText, ''] : []),
+    `${ratioTitle}:`,
+    '',
+    ratioText,
+  ];
   process.stdout.write(`\n${console_.join('\n')}\n`);
 
   const md = [
@@ -463,12 +589,15 @@ async function main(): Promise<number> {
     '',
     `Generated by \`npm run bench\` (bench/run.ts). ${header.replace('\n', '  \n')}`,
     '',
-    'Latencies are client-side (autocannon, 2xx only); "reference" is a raw node:http server that parses the same JSON and answers a fixed body of the same shape.',
+    'Latencies are client-side (autocannon, 2xx only). "raw node:http reference" parses the same JSON and answers a fixed body of the same shape; ' +
+      '"bare NestJS" answers that fixed body from a controller with nothing else installed. The services run their default configuration ' +
+      '(LOG_LEVEL=info, cache on, metrics on, throttling on at 10^9 requests per minute and per hour) unless the server column says otherwise.',
     '',
     table,
     '',
-    ...(ortText ? ['## Raw onnxruntime (in-process; default = onnxruntime\'s session options, served = the service\'s; the limit is the better)', '', ortText, ''] : []),
-    '## Ratios (targets from issue 6)',
+    ...(decayText ? [`## ${decayTitle}`, '', decayText, ''] : []),
+    ...(ortText ? ["## Raw onnxruntime (in-process; default = onnxruntime's session options, served = the service's; the limit is the better)", '', ortText, ''] : []),
+    `## ${ratioTitle}`,
     '',
     ratioText,
     '',
@@ -477,7 +606,20 @@ async function main(): Promise<number> {
   writeFileSync(resolve(OUT_DIR, 'results.md'), md);
   writeFileSync(
     resolve(OUT_DIR, 'results.json'),
-    `${JSON.stringify({ startedAt, finishedAt: new Date().toISOString(), machine, settings: { durationS: DURATION_S, warmupS: WARMUP_S, ortSeconds: ORT_SECONDS, filter: FILTER }, scenarios: results, rawOrt: ort, ratios: ratioRows }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        machine,
+        settings: { durationS: DURATION_S, warmupS: WARMUP_S, ortSeconds: ORT_SECONDS, decayMinutes: DECAY_MINUTES, decaySliceS: DECAY_SLICE_S, filter: FILTER, serviceEnv: extraEnv },
+        scenarios: results,
+        decay,
+        rawOrt: ort,
+        ratios: ratioRows,
+      },
+      null,
+      2,
+    )}\n`,
   );
   log(`wrote ${resolve(OUT_DIR, 'results.json')} and ${resolve(OUT_DIR, 'results.md')}`);
   return 0;

@@ -1,7 +1,10 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+
+import { EnvironmentVariables } from '../src/config/environment.variables';
 
 /** Root of the project (bench/ lives directly under it). */
 export const ROOT = resolve(__dirname, '..');
@@ -45,16 +48,27 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Keeps the last `max` characters written to a stream. */
+/**
+ * Keeps (about) the last `max` bytes written to a stream. Chunks are kept as Buffers and only
+ * decoded when read: a service logging one JSON line per request writes megabytes a minute, and
+ * this runs in the same process as the load generator, so draining must stay cheap.
+ */
 class Tail {
-  private text = '';
+  private chunks: Buffer[] = [];
+  private bytes = 0;
   constructor(private readonly max = 16_384) {}
   push(chunk: Buffer | string): void {
-    this.text += chunk.toString();
-    if (this.text.length > this.max) this.text = this.text.slice(-this.max);
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.chunks.push(buf);
+    this.bytes += buf.length;
+    while (this.chunks.length > 1 && this.bytes - this.chunks[0].length >= this.max) {
+      this.bytes -= this.chunks[0].length;
+      this.chunks.shift();
+    }
   }
   toString(): string {
-    return this.text;
+    const text = Buffer.concat(this.chunks).toString('utf8');
+    return text.length > this.max ? text.slice(-this.max) : text;
   }
 }
 
@@ -160,37 +174,87 @@ function getStatus(url: string, timeoutMs = 2_000): Promise<number> {
   });
 }
 
-/** The production-like environment of every measured service; `overrides` add the scenario's settings. */
-export function serviceEnv(port: number, overrides: Record<string, string>): NodeJS.ProcessEnv {
+/** The HTTP adapter the service is asked to run on (HTTP_ADAPTER; the service's default is fastify). */
+export type HttpAdapter = 'fastify' | 'express';
+
+export function adapterFrom(raw: string | undefined, fallback: HttpAdapter = 'fastify'): HttpAdapter {
+  const v = (raw ?? '').trim().toLowerCase();
+  if (v === '') return fallback;
+  if (v === 'fastify' || v === 'express') return v;
+  throw new Error(`HTTP_ADAPTER must be fastify or express, not ${JSON.stringify(raw)}`);
+}
+
+/** Throttling stays ON (the guard and its storage run on every request) at limits no run reaches. */
+export const HIGH_RATE_LIMIT = '1000000000';
+
+/**
+ * Variables of the service that the parent's environment must not leak into a measured child
+ * (the run is of the service's defaults unless a scenario, or BENCH_SERVICE_ENV, says otherwise).
+ * Every variable of EnvironmentVariables plus HTTP_ADAPTER.
+ */
+const SERVICE_VARIABLES = new Set([...Object.keys(new EnvironmentVariables()), 'HTTP_ADAPTER']);
+
+/**
+ * Extra settings for every measured service from BENCH_SERVICE_ENV ("K=V K2=V2", space or comma
+ * separated), e.g. `LOG_LEVEL=warn` to see what the request log costs. Empty by default.
+ */
+export function benchServiceEnv(raw = process.env.BENCH_SERVICE_ENV): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(/[\s,]+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`BENCH_SERVICE_ENV: expected K=V, got ${JSON.stringify(pair)}`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * The environment of every measured service: the service's own defaults (LOG_LEVEL=info with one
+ * JSON line per request on stdout, cache on, metrics on, MAX_QUEUE and MAX_MEMORY_MB at their
+ * defaults) except NODE_ENV=production, the port (metrics on that same port, so a scenario can
+ * diff /metrics), 127.0.0.1, throttling on at {@link HIGH_RATE_LIMIT} per minute and per hour,
+ * and HTTP_ADAPTER=`adapter`. `overrides` add the scenario's settings, BENCH_SERVICE_ENV last.
+ */
+export function serviceEnv(port: number, adapter: HttpAdapter, overrides: Record<string, string>): NodeJS.ProcessEnv {
+  const inherited: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!SERVICE_VARIABLES.has(k)) inherited[k] = v;
   return {
-    ...process.env,
+    ...inherited,
     NODE_ENV: 'production',
     PORT: String(port),
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    REQUESTS_PER_MINUTE: '0',
-    REQUESTS_PER_HOUR: '0',
-    MAX_QUEUE: '10000',
-    MAX_MEMORY_MB: '16384',
+    HTTP_ADAPTER: adapter,
+    REQUESTS_PER_MINUTE: HIGH_RATE_LIMIT,
+    REQUESTS_PER_HOUR: HIGH_RATE_LIMIT,
     ENABLE_METRICS: 'true',
     METRICS_PORT: String(port),
     ...overrides,
+    ...benchServiceEnv(),
   };
+}
+
+export interface StartServiceOptions {
+  /** HTTP_ADAPTER for the child (fastify unless said). */
+  adapter?: HttpAdapter;
+  /** Scenario settings on top of {@link serviceEnv}. */
+  overrides?: Record<string, string>;
+  /** Node flags before dist/main.js, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+  /** Default 60 s. */
+  readyTimeoutMs?: number;
 }
 
 /**
  * Starts `node dist/main.js` on a free port with {@link serviceEnv} and waits until
  * GET /health/ready answers 200 (at most `readyTimeoutMs`). Throws {@link ServiceStartError}
  * with the output tails when it exits or never becomes ready (the process is stopped then).
+ * The child's stdout (the request log) is drained continuously; only a tail is kept.
  */
-export async function startService(
-  name: string,
-  overrides: Record<string, string>,
-  readyTimeoutMs = 60_000,
-): Promise<ManagedProcess> {
+export async function startService(name: string, options: StartServiceOptions = {}): Promise<ManagedProcess> {
+  const { adapter = 'fastify', overrides = {}, nodeArgs = [], readyTimeoutMs = 60_000 } = options;
   const port = await freePort();
-  const env = serviceEnv(port, overrides);
-  const { child, out, err } = spawnTracked([resolve(ROOT, 'dist/main.js')], env);
+  const env = serviceEnv(port, adapter, overrides);
+  const { child, out, err } = spawnTracked([...nodeArgs, resolve(ROOT, 'dist/main.js')], env);
   const managed = manage(name, child, port, out, err);
   const deadline = Date.now() + readyTimeoutMs;
   const state: { exit: string | undefined } = { exit: undefined };
@@ -208,4 +272,20 @@ export async function startService(
     err.toString(),
     out.toString(),
   );
+}
+
+/** Resident set size of a process in bytes (Linux /proc/<pid>/status VmRSS, else `ps -o rss=`); undefined if gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s*kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    /* no procfs (macOS) or the process is gone: try ps */
+  }
+  try {
+    const kb = Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim());
+    return Number.isFinite(kb) && kb > 0 ? kb * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }

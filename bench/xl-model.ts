@@ -15,8 +15,32 @@ import { ROOT } from './service-process';
  */
 export const XL_MODEL = 'bench-mlp-xl';
 export const XL_WIDTHS = [2048, 8192, 8192, 10];
-/** Model repository the benchmarked services serve: the bundled models plus bench-mlp-xl. */
+/** Model repository of the batching scenarios: the bundled models plus bench-mlp-xl. */
 export const BENCH_REPOSITORY = resolve(__dirname, '.models');
+/**
+ * Model repository of the default-configuration services (and of bench:profile): the bundled
+ * models only, so that the service's defaults (MAX_MEMORY_MB=1000) hold and RSS is the service's,
+ * not bench-mlp-xl's 336 MB of weights. Copied fresh, registry state file included, every run.
+ */
+export const DEFAULT_REPOSITORY = resolve(__dirname, '.models-default');
+
+/** Copies every bundled model (models/<name>/) fresh into `repository`. */
+function copyBundledModels(repository: string): void {
+  const bundled = join(ROOT, 'models');
+  for (const name of readdirSync(bundled, { withFileTypes: true })) {
+    if (!name.isDirectory()) continue;
+    rmSync(join(repository, name.name), { recursive: true, force: true });
+    cpSync(join(bundled, name.name), join(repository, name.name), { recursive: true });
+  }
+}
+
+/** The bundled models alone, in a fresh git-ignored repository with no registry state from an earlier run. */
+export function ensureDefaultRepository(): string {
+  rmSync(DEFAULT_REPOSITORY, { recursive: true, force: true });
+  mkdirSync(DEFAULT_REPOSITORY, { recursive: true });
+  copyBundledModels(DEFAULT_REPOSITORY);
+  return DEFAULT_REPOSITORY;
+}
 
 const STAMP = `${XL_WIDTHS.join('-')} seed 42 v1`;
 
@@ -28,13 +52,8 @@ export function xlModelPath(): string {
 export function ensureBenchRepository(log: (msg: string) => void): string {
   const xlDir = join(BENCH_REPOSITORY, XL_MODEL);
   const stampFile = join(xlDir, '.stamp');
-  const bundled = join(ROOT, 'models');
   // The bundled models are copied fresh every run (small), so a rebuilt models/ is what is measured.
-  for (const name of readdirSync(bundled, { withFileTypes: true })) {
-    if (!name.isDirectory()) continue;
-    rmSync(join(BENCH_REPOSITORY, name.name), { recursive: true, force: true });
-    cpSync(join(bundled, name.name), join(BENCH_REPOSITORY, name.name), { recursive: true });
-  }
+  copyBundledModels(BENCH_REPOSITORY);
   if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === STAMP && existsSync(xlModelPath())) return BENCH_REPOSITORY;
 
   log(`building ${XL_MODEL} ${XL_WIDTHS.join('-')} (336 MB, once) into ${xlDir}`);
