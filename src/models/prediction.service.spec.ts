@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { basename, dirname, resolve } from 'node:path';
 
+import { wireModels } from '../../test/support/wire-models';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-code';
 import { AllConfig, buildConfig } from '../config/app-config';
@@ -11,7 +12,6 @@ import { ModelRegistryService } from './registry/model-registry.service';
 import { DefaultRuntimeFactory } from './runtimes/default-runtime.factory';
 import { ModelRuntime, ModelRuntimeFactory, RuntimeOptions, RuntimeSignature } from './runtimes/model-runtime';
 import { NamedTensors } from './tensors/tensor';
-import { wireModels } from './testing/wire-models';
 import { ClassPrediction, RegressionPrediction } from './wrapper/postprocess';
 
 const MODELS_DIR = resolve(__dirname, '../../models');

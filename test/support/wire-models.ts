@@ -3,18 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 
-import { AllConfig } from '../../config/app-config';
-import { MetricsService } from '../../metrics/metrics.service';
-import { LruPredictionCache } from '../cache/lru-prediction-cache';
-import { PredictionService } from '../prediction.service';
-import { ModelRegistryService } from '../registry/model-registry.service';
-import { FileRegistryStateStore } from '../registry/state/file-registry-state.store';
-import { VersionLoader } from '../registry/version-loader';
-import { ModelRepositoryService } from '../repository/model-repository.service';
-import { RolloutTrafficService } from '../rollout/rollout-traffic.service';
-import { RolloutService } from '../rollout/rollout.service';
-import { ModelRuntimeFactory } from '../runtimes/model-runtime';
-import { PredictionMonitor } from '../wrapper/prediction-monitor';
+import { AllConfig } from '../../src/config/app-config';
+import { MetricsService } from '../../src/metrics/metrics.service';
+import { LruPredictionCache } from '../../src/models/cache/lru-prediction-cache';
+import { PredictionService } from '../../src/models/prediction.service';
+import { ModelRegistryService } from '../../src/models/registry/model-registry.service';
+import { FileRegistryStateStore } from '../../src/models/registry/state/file-registry-state.store';
+import { VersionLoader } from '../../src/models/registry/version-loader';
+import { ModelRepositoryService } from '../../src/models/repository/model-repository.service';
+import { RolloutTrafficService } from '../../src/models/rollout/rollout-traffic.service';
+import { RolloutService } from '../../src/models/rollout/rollout.service';
+import { ModelRuntimeFactory } from '../../src/models/runtimes/model-runtime';
+import { PredictionMonitor } from '../../src/models/wrapper/prediction-monitor';
 
 /**
  * For specs: the models module's services wired by hand, as ModelsModule wires them, on the given
