@@ -69,7 +69,7 @@ export class PredictionService {
       throw error;
     }
     const useCache = this.cache.enabled && input.options?.cache !== false;
-    const key = useCache ? cacheKey(modelId, route.version.version, input.features) : undefined;
+    const key = useCache ? cacheKey(modelId, route.version.version, encoded.inputs) : undefined;
     const hit = key === undefined ? undefined : await this.lookup(route, key, start);
     const prediction = hit ?? postprocess(route.entry.outputKind, await this.execute(route, encoded.inputs, start, 1), route.entry.manifest?.labels)[0];
     if (hit === undefined) {

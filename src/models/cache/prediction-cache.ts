@@ -16,7 +16,7 @@ export interface CacheStats {
 
 /**
  * The prediction cache port, also the DI token. Keys come from `cacheKey(modelId, version,
- * features)`, so an entry belongs to one model version and a promotion never serves the old
+ * inputs)` (the encoded input tensors), so an entry belongs to one model version and a promotion never serves the old
  * version's answer. Values are shared, not copied: callers must not mutate what `get` returns.
  * The in-memory LRU is one adapter; a Redis adapter can sit behind the same contract.
  */
