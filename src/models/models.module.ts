@@ -4,6 +4,7 @@ import { ConfigService } from '@nestjs/config';
 import { AllConfig } from '../config/app-config';
 import { LruPredictionCache } from './cache/lru-prediction-cache';
 import { PredictionCache } from './cache/prediction-cache';
+import { DataPlane } from './data-plane.service';
 import { ModelCatalogService } from './model-catalog.service';
 import { PredictionService } from './prediction.service';
 import { ModelRegistryService } from './registry/model-registry.service';
@@ -39,10 +40,11 @@ import { PredictionMonitor } from './wrapper/prediction-monitor';
         return new LruPredictionCache({ enabled: cache.enabled, maxEntries: cache.size, ttlSeconds: cache.ttlSeconds });
       },
     },
+    DataPlane,
     PredictionService,
     PredictionMonitor,
     ModelCatalogService,
   ],
-  exports: [ModelRegistryService, PredictionService, ModelRepositoryService, ModelCatalogService, RolloutService],
+  exports: [DataPlane, ModelRegistryService, PredictionService, ModelRepositoryService, ModelCatalogService, RolloutService],
 })
 export class ModelsModule {}

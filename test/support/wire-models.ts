@@ -1,10 +1,11 @@
 import { ConfigService } from '@nestjs/config';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 
-import { AllConfig } from '../../src/config/app-config';
+import { AllConfig, buildConfig } from '../../src/config/app-config';
 import { MetricsService } from '../../src/metrics/metrics.service';
+import { DataPlane } from '../../src/models/data-plane.service';
 import { LruPredictionCache } from '../../src/models/cache/lru-prediction-cache';
 import { PredictionService } from '../../src/models/prediction.service';
 import { ModelRegistryService } from '../../src/models/registry/model-registry.service';
@@ -28,6 +29,27 @@ export function wireModels(config: ConfigService<AllConfig, true>, runtimes: Mod
   const cache = new LruPredictionCache({ enabled, maxEntries: size, ttlSeconds });
   const rollout = new RolloutService(registry, store, cache, metrics);
   const traffic = new RolloutTrafficService(rollout, metrics, config);
-  const predictions = new PredictionService(registry, new PredictionMonitor(metrics, traffic), cache, traffic, config);
-  return { metrics, store, registry, rollout, traffic, cache, predictions };
+  const plane = new DataPlane(registry, new PredictionMonitor(metrics, traffic), cache, traffic, config);
+  const predictions = new PredictionService(plane, config);
+  return { metrics, store, registry, rollout, traffic, cache, plane, predictions };
+}
+
+/** The bundled model repository. */
+export const MODELS_DIR = resolve(__dirname, '../../models');
+
+/** The real typed configuration, built from an environment like the one the service boots with. */
+export const configOf = (env: Record<string, string> = {}) =>
+  new ConfigService<AllConfig, true>(buildConfig({ MODEL_REPOSITORY: MODELS_DIR, ...env }));
+
+/**
+ * Wires the real services on the bundled models and waits for every version to load. The
+ * prediction cache is off unless `env` turns it on, so every prediction reaches the runtime.
+ * Call `registry.onApplicationShutdown()` when done.
+ */
+export async function bootModels(runtimes: ModelRuntimeFactory, env: Record<string, string> = {}) {
+  const config = configOf({ ENABLE_CACHING: 'false', ...env });
+  const wired = wireModels(config, runtimes);
+  await wired.registry.onModuleInit();
+  await wired.registry.whenLoaded();
+  return { config, ...wired };
 }

@@ -5,7 +5,11 @@ import { cacheKey } from './cache-key';
 import { LruPredictionCache } from './lru-prediction-cache';
 import { CachedPrediction } from './prediction-cache';
 
-const answer = (label: string, version = '2'): CachedPrediction => ({ prediction: { class: label }, model_version: version });
+/** A distinct answer per label: its bytes as a UINT8 output. */
+const answer = (label: string, version = '2'): CachedPrediction => ({
+  outputs: { label: { datatype: 'UINT8', shape: [label.length], data: Uint8Array.from(Buffer.from(label)) } },
+  model_version: version,
+});
 
 describe('LruPredictionCache', () => {
   const row = (n: number): NamedTensors => ({ x: { datatype: 'FP32', shape: [1], data: Float32Array.from([n]) } });

@@ -1,6 +1,11 @@
-/** What the cache keeps of one prediction: the post-processed answer and the version that produced it. */
+import { NamedTensors } from '../tensors/tensor';
+
+/**
+ * What the cache keeps of one prediction: the model's output tensors (before any transport's
+ * post-processing, so every transport can answer from it) and the version that produced them.
+ */
 export interface CachedPrediction {
-  prediction: unknown;
+  outputs: NamedTensors;
   model_version: string;
 }
 
