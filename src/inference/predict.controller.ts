@@ -6,10 +6,10 @@ import { RoutingKey } from '../common/decorators/routing-key.decorator';
 import { ClientThrottlerGuard } from '../common/guards/client-throttler.guard';
 import { MemoryGuard } from '../common/guards/memory.guard';
 import { JsonArrayPipe } from '../common/pipes/json-array.pipe';
-import { PredictionService } from '../models/prediction.service';
-import { BatchResult, PredictionResult } from '../models/prediction.types';
 import { BatchQueryDto } from './dto/batch-query.dto';
 import { PredictRequestDto } from './dto/predict-request.dto';
+import { PredictService } from './predict/predict.service';
+import { BatchResult, PredictionResult } from './predict/predict.types';
 import { BATCH_BODY_EXAMPLE, ERROR_RESPONSES, PREDICT_RESPONSE_EXAMPLE } from './swagger-examples';
 
 @ApiTags('predict')
@@ -22,7 +22,7 @@ import { BATCH_BODY_EXAMPLE, ERROR_RESPONSES, PREDICT_RESPONSE_EXAMPLE } from '.
 @ApiResponse({ status: 429, description: 'REQUESTS_PER_MINUTE or REQUESTS_PER_HOUR exceeded for this client (Retry-After, X-RateLimit-*)' })
 @Controller('predict')
 export class PredictController {
-  constructor(private readonly predictions: PredictionService) {}
+  constructor(private readonly predictions: PredictService) {}
 
   @Post()
   @HttpCode(200)

@@ -7,7 +7,6 @@ import { AllConfig, buildConfig } from '../../src/config/app-config';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { DataPlane } from '../../src/models/data-plane.service';
 import { LruPredictionCache } from '../../src/models/cache/lru-prediction-cache';
-import { PredictionService } from '../../src/models/prediction.service';
 import { ModelRegistryService } from '../../src/models/registry/model-registry.service';
 import { FileRegistryStateStore } from '../../src/models/registry/state/file-registry-state.store';
 import { VersionLoader } from '../../src/models/registry/version-loader';
@@ -30,8 +29,7 @@ export function wireModels(config: ConfigService<AllConfig, true>, runtimes: Mod
   const rollout = new RolloutService(registry, store, cache, metrics);
   const traffic = new RolloutTrafficService(rollout, metrics, config);
   const plane = new DataPlane(registry, new PredictionMonitor(metrics, traffic), cache, traffic, config);
-  const predictions = new PredictionService(plane, config);
-  return { metrics, store, registry, rollout, traffic, cache, plane, predictions };
+  return { metrics, store, registry, rollout, traffic, cache, plane };
 }
 
 /** The bundled model repository. */

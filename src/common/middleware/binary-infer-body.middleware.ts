@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 
-import { headerLength, INFERENCE_HEADER_CONTENT_LENGTH } from '../../models/v2/v2-binary';
+import { headerLength, INFERENCE_HEADER_CONTENT_LENGTH } from '../../inference/v2/v2-binary';
 import { AppError } from '../errors/app-error';
 import { ErrorCode } from '../errors/error-code';
 

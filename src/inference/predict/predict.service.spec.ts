@@ -1,23 +1,23 @@
 import { Logger } from '@nestjs/common';
 
-import { captureAppError } from '../../test/support/capture-app-error';
-import { CountingRuntimeFactory, FaultInjectingFactory, FaultMode, FaultyRuntime, UnloadableRuntime } from '../../test/support/spec-runtimes';
-import { bootModels } from '../../test/support/wire-models';
-import { ErrorCode } from '../common/errors/error-code';
-import { PredictionService } from './prediction.service';
-import { BatchItemResult } from './prediction.types';
-import { ModelRegistryService } from './registry/model-registry.service';
-import { ModelRuntimeFactory } from './runtimes/model-runtime';
-import { ClassPrediction, RegressionPrediction } from './wrapper/postprocess';
+import { captureAppError } from '../../../test/support/capture-app-error';
+import { CountingRuntimeFactory, FaultInjectingFactory, FaultMode, FaultyRuntime, UnloadableRuntime } from '../../../test/support/spec-runtimes';
+import { bootModels } from '../../../test/support/wire-models';
+import { ErrorCode } from '../../common/errors/error-code';
+import { ModelRegistryService } from '../../models/registry/model-registry.service';
+import { ModelRuntimeFactory } from '../../models/runtimes/model-runtime';
+import { ClassPrediction, RegressionPrediction } from '../../models/wrapper/postprocess';
+import { PredictService } from './predict.service';
+import { BatchItemResult } from './predict.types';
 
 const SETOSA = [5.1, 3.5, 1.4, 0.2];
 const VERSICOLOR = [5.9, 3.0, 4.2, 1.5];
 const VIRGINICA = [6.7, 3.0, 5.2, 2.3];
 
-/** The services wired on the bundled models (cache off unless asked for); the predictions are the subject. */
+/** The /predict transport over the data plane wired on the bundled models (cache off unless asked for). */
 async function boot(runtimes: ModelRuntimeFactory, env: Record<string, string> = {}) {
-  const { registry, predictions } = await bootModels(runtimes, env);
-  return { registry, sut: predictions };
+  const { registry, plane, config } = await bootModels(runtimes, env);
+  return { registry, sut: new PredictService(plane, config) };
 }
 
 beforeAll(() => {
@@ -35,10 +35,10 @@ const errorOf = (result: BatchItemResult) => {
   return result.error;
 };
 
-describe('PredictionService on the bundled models', () => {
+describe('PredictService on the bundled models', () => {
   let factory: CountingRuntimeFactory;
   let registry: ModelRegistryService;
-  let sut: PredictionService;
+  let sut: PredictService;
 
   beforeAll(async () => {
     factory = new CountingRuntimeFactory();
@@ -318,10 +318,10 @@ describe('PredictionService on the bundled models', () => {
   });
 });
 
-describe('PredictionService with the prediction cache on', () => {
+describe('PredictService with the prediction cache on', () => {
   let factory: CountingRuntimeFactory;
   let registry: ModelRegistryService;
-  let sut: PredictionService;
+  let sut: PredictService;
 
   beforeAll(async () => {
     factory = new CountingRuntimeFactory();
@@ -381,10 +381,10 @@ const FAULT_ENV = { TIMEOUT_SECONDS: '0.05', SHUTDOWN_TIMEOUT_SECONDS: '0.1' };
 const ADELIE = [38.8, 18.3, 190, 3700];
 const GENTOO = [47.5, 15, 217, 5000];
 
-describe('PredictionService with a runtime that fails', () => {
+describe('PredictService with a runtime that fails', () => {
   const control: { mode: FaultMode } = { mode: 'ok' };
   let registry: ModelRegistryService;
-  let sut: PredictionService;
+  let sut: PredictService;
 
   beforeAll(async () => {
     const factory = new FaultInjectingFactory({
@@ -483,11 +483,11 @@ describe('PredictionService with a runtime that fails', () => {
   });
 });
 
-describe('PredictionService with a runtime that never answers', () => {
+describe('PredictService with a runtime that never answers', () => {
   // Stalls only after the warm-up at load, which must succeed for the version to be READY.
   const control: { mode: FaultMode } = { mode: 'ok' };
   let registry: ModelRegistryService;
-  let sut: PredictionService;
+  let sut: PredictService;
 
   beforeAll(async () => {
     ({ registry, sut } = await boot(new FaultInjectingFactory({ penguins: () => new FaultyRuntime(control) }), FAULT_ENV));
