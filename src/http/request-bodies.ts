@@ -5,7 +5,7 @@ import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-code';
 import { contextOf } from '../common/http/request-context';
 import { isV2Path } from '../common/validation/input-limits';
-import { headerLength, INFERENCE_HEADER_CONTENT_LENGTH } from '../models/v2/v2-binary';
+import { headerLength, INFERENCE_HEADER_CONTENT_LENGTH } from '../inference/v2/v2-binary';
 
 /**
  * How request bodies are read, the same on every adapter: JSON (application/json, +json, and

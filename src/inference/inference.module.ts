@@ -3,13 +3,20 @@ import { Module } from '@nestjs/common';
 import { ModelsModule } from '../models/models.module';
 import { ModelsController } from './models.controller';
 import { PredictController } from './predict.controller';
+import { PredictService } from './predict/predict.service';
 import { RolloutController } from './rollout.controller';
+import { V2CatalogService } from './v2/v2-catalog.service';
+import { V2InferenceService } from './v2/v2-inference.service';
 import { V2RepositoryController } from './v2/v2-repository.controller';
 import { V2Controller } from './v2/v2.controller';
 
-/** The REST surfaces. Controllers only: they delegate to the models module. */
+/**
+ * The transports: thin codecs (seed `/predict`, KServe V2 REST) around the models module's data
+ * plane, and the controllers that delegate to them.
+ */
 @Module({
   imports: [ModelsModule],
   controllers: [PredictController, ModelsController, RolloutController, V2Controller, V2RepositoryController],
+  providers: [PredictService, V2InferenceService, V2CatalogService],
 })
 export class InferenceModule {}

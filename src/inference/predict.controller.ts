@@ -5,10 +5,10 @@ import { PredictionRoute } from '../common/decorators/prediction-route.decorator
 import { RequestId } from '../common/decorators/request-id.decorator';
 import { RoutingKey } from '../common/decorators/routing-key.decorator';
 import { JsonArrayPipe } from '../common/pipes/json-array.pipe';
-import { PredictionService } from '../models/prediction.service';
-import { BatchResult, PredictionResult } from '../models/prediction.types';
 import { BatchQueryDto } from './dto/batch-query.dto';
 import { PredictRequestDto } from './dto/predict-request.dto';
+import { PredictService } from './predict/predict.service';
+import { BatchResult, PredictionResult } from './predict/predict.types';
 import { BATCH_BODY_EXAMPLE, ERROR_RESPONSES, PREDICT_RESPONSE_EXAMPLE } from './swagger-examples';
 
 @ApiTags('predict')
@@ -21,7 +21,7 @@ import { BATCH_BODY_EXAMPLE, ERROR_RESPONSES, PREDICT_RESPONSE_EXAMPLE } from '.
 @ApiResponse({ status: 429, description: 'REQUESTS_PER_MINUTE or REQUESTS_PER_HOUR exceeded for this client (Retry-After, X-RateLimit-*)' })
 @Controller('predict')
 export class PredictController {
-  constructor(private readonly predictions: PredictionService) {}
+  constructor(private readonly predictions: PredictService) {}
 
   @Post()
   @HttpCode(200)

@@ -2,11 +2,7 @@ import { Injectable } from '@nestjs/common';
 
 import { PredictionCache } from './cache/prediction-cache';
 import { ModelRegistryService } from './registry/model-registry.service';
-import { ModelEntry } from './registry/model-entry';
 import { modelSummary, modelView } from './registry/model-view';
-import { ModelVersion } from './registry/model-version';
-import { ModelRepositoryService } from './repository/model-repository.service';
-import { V2ModelMetadata, V2ModelReady, V2RepositoryIndexEntry } from './v2/v2.types';
 
 /** Read-only views of the registry for GET /models and GET /models/:id. */
 @Injectable()
@@ -14,74 +10,16 @@ export class ModelCatalogService {
   constructor(
     private readonly registry: ModelRegistryService,
     private readonly cache: PredictionCache,
-    private readonly repository: ModelRepositoryService,
   ) {}
 
+  /** Every model's summary (state, active version, health), and the default model's id. */
   list() {
     const models = this.registry.list().map(modelSummary);
     return { default_model: this.registry.defaultModel, count: models.length, models };
   }
 
+  /** One model: signature, versions, stages, canary, health and its cache stats. Unknown model: 404. */
   describe(modelId: string) {
     return { ...modelView(this.registry.get(modelId)), cache: { enabled: this.cache.enabled, ...this.cache.stats(modelId) } };
-  }
-
-  /**
-   * V2 model metadata: the given version's signature, else the active version's; a model with no
-   * serving version (all FAILED, or model.json broken) answers what model.json declares.
-   */
-  v2Metadata(modelId: string, number?: number): V2ModelMetadata {
-    const entry = this.registry.get(modelId);
-    const version = number === undefined ? this.servingVersion(entry) : this.registry.version(entry, number);
-    const signature = version?.signature ?? { inputs: entry.manifest?.inputs ?? [], outputs: entry.manifest?.outputs ?? [] };
-    return {
-      name: entry.name,
-      versions: [...entry.versions.keys()].sort((a, b) => a - b).map(String),
-      platform: 'onnxruntime_onnx',
-      inputs: signature.inputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
-      outputs: signature.outputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
-    };
-  }
-
-  /** V2 model readiness: that version (else the active one) is READY. Unknown model or version: 404. */
-  v2Ready(modelId: string, number?: number): V2ModelReady {
-    const entry = this.registry.get(modelId);
-    const version = number === undefined ? this.servingVersion(entry) : this.registry.version(entry, number);
-    return { name: entry.name, ready: !entry.error && version?.ready === true };
-  }
-
-  /**
-   * The repository index (Triton's model repository extension): every version on disk or in the
-   * registry with its state; `readyOnly` keeps the READY ones.
-   */
-  async v2Index(readyOnly: boolean): Promise<V2RepositoryIndexEntry[]> {
-    const found = await this.repository.discover();
-    const rows: V2RepositoryIndexEntry[] = [];
-    for (const model of found) {
-      const entry = this.registry.list().find((e) => e.name === model.name);
-      const numbers = new Set([...model.versions.keys(), ...(entry?.versions.keys() ?? [])]);
-      for (const n of [...numbers].sort((a, b) => a - b)) {
-        const version = entry?.versions.get(n);
-        const state = entry?.error ? 'UNAVAILABLE' : version ? v2State(version) : 'UNAVAILABLE';
-        const reason = entry?.error ?? version?.reason ?? (!version || version.state === 'UNLOADED' ? 'unloaded' : '');
-        rows.push({ name: model.name, version: String(n), state, reason });
-      }
-    }
-    return readyOnly ? rows.filter((r) => r.state === 'READY') : rows;
-  }
-
-  /** The version requests without a version go to (the active one), if the model has any. */
-  private servingVersion(entry: ModelEntry): ModelVersion | undefined {
-    const n = entry.active ?? entry.highestReady();
-    return n === undefined ? undefined : entry.versions.get(n);
-  }
-}
-
-/** Triton's model states: READY, LOADING, UNLOADING, UNAVAILABLE. */
-function v2State(version: ModelVersion): string {
-  switch (version.state) {
-    case 'READY': return 'READY';
-    case 'LOADING': return 'LOADING';
-    default: return 'UNAVAILABLE';
   }
 }

@@ -4,8 +4,8 @@ import { ConfigService } from '@nestjs/config';
 import { AllConfig } from '../config/app-config';
 import { LruPredictionCache } from './cache/lru-prediction-cache';
 import { PredictionCache } from './cache/prediction-cache';
+import { DataPlane } from './data-plane.service';
 import { ModelCatalogService } from './model-catalog.service';
-import { PredictionService } from './prediction.service';
 import { ModelRegistryService } from './registry/model-registry.service';
 import { FileRegistryStateStore } from './registry/state/file-registry-state.store';
 import { RegistryStateStore } from './registry/state/registry-state.store';
@@ -17,7 +17,7 @@ import { DefaultRuntimeFactory } from './runtimes/default-runtime.factory';
 import { ModelRuntimeFactory } from './runtimes/model-runtime';
 import { PredictionMonitor } from './wrapper/prediction-monitor';
 
-/** Model repository, runtimes, registry and the prediction orchestration. */
+/** Model repository, runtimes, registry, rollout, prediction cache and the data plane over them. */
 @Module({
   providers: [
     ModelRepositoryService,
@@ -39,10 +39,10 @@ import { PredictionMonitor } from './wrapper/prediction-monitor';
         return new LruPredictionCache({ enabled: cache.enabled, maxEntries: cache.size, ttlSeconds: cache.ttlSeconds });
       },
     },
-    PredictionService,
+    DataPlane,
     PredictionMonitor,
     ModelCatalogService,
   ],
-  exports: [ModelRegistryService, PredictionService, ModelRepositoryService, ModelCatalogService, RolloutService],
+  exports: [DataPlane, ModelRegistryService, ModelRepositoryService, ModelCatalogService, RolloutService],
 })
 export class ModelsModule {}

@@ -93,6 +93,30 @@ describe('throughput: dynamic batching and the prediction cache', () => {
       expect([a.body.cached, b.body.cached]).toEqual([false, true]);
     });
 
+    it('one entry for every transport: the row /predict answered is a cache hit for /v2 infer, and the reverse', async () => {
+      const server = app.getHttpServer();
+      const v2 = (row: number[]) => request(server).post('/v2/models/iris/infer')
+        .send({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: row }] }).expect(200);
+      const metrics = async () => (await request(server).get('/metrics')).text;
+      const counts = (text: string) => [sample(text, 'ml_cache_misses_total', { model_id: 'iris' }), sample(text, 'ml_cache_hits_total', { model_id: 'iris' })];
+      const before = counts(await metrics());
+
+      const predicted = await request(server).post('/predict').send({ model_id: 'iris', features: { sepal_length: 6.1, sepal_width: 2.8, petal_length: 4.7, petal_width: 1.2 } }).expect(200);
+      const inferred = await v2([6.1, 2.8, 4.7, 1.2]);
+      const afterFirst = counts(await metrics());
+      const v2First = await v2([6.4, 3.2, 4.5, 1.5]);
+      const predictedSecond = await request(server).post('/predict').send({ model_id: 'iris', features: [6.4, 3.2, 4.5, 1.5] }).expect(200);
+      const afterSecond = counts(await metrics());
+
+      expect(predicted.body.cached).toBe(false);
+      expect([afterFirst[0] - before[0], afterFirst[1] - before[1]]).toEqual([1, 1]);
+      expect(inferred.body.model_version).toBe('2');
+      expect(inferred.body.outputs[0].data).toEqual(Object.values(predicted.body.prediction.probabilities));
+      expect(predictedSecond.body.cached).toBe(true);
+      expect([afterSecond[0] - afterFirst[0], afterSecond[1] - afterFirst[1]]).toEqual([1, 1]);
+      expect(Object.values(predictedSecond.body.prediction.probabilities)).toEqual(v2First.body.outputs[0].data);
+    });
+
     it('a pinned version never returns another version\'s cached answer', async () => {
       const server = app.getHttpServer();
       const active = await request(server).post('/predict').send({ model_id: 'iris', features: SETOSA }).expect(200);

@@ -4,10 +4,10 @@ import { ApiBearerAuth, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '
 import { Admin } from '../../common/decorators/access.decorator';
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
-import { ModelCatalogService } from '../../models/model-catalog.service';
 import { RolloutService } from '../../models/rollout/rollout.service';
-import type { V2RepositoryIndexEntry } from '../../models/v2/v2.types';
 import { V2IndexRequestDto, V2ModelParamDto } from '../dto/v2-params.dto';
+import { V2CatalogService } from './v2-catalog.service';
+import type { V2RepositoryIndexEntry } from './v2.types';
 
 /** The V2 model repository extension (Triton's): index, load and unload whole models. */
 @ApiTags('v2')
@@ -15,7 +15,7 @@ import { V2IndexRequestDto, V2ModelParamDto } from '../dto/v2-params.dto';
 @ApiSecurity('api-key')
 @Controller('v2/repository')
 export class V2RepositoryController {
-  constructor(private readonly catalog: ModelCatalogService, private readonly rollout: RolloutService) {}
+  constructor(private readonly catalog: V2CatalogService, private readonly rollout: RolloutService) {}
 
   @Post('index')
   @HttpCode(200)

@@ -10,12 +10,12 @@ import { RoutingKey } from '../../common/decorators/routing-key.decorator';
 import type { HttpReply } from '../../common/http/http-reply';
 import { notePrediction } from '../../common/http/request-context';
 import type { RequestContext } from '../../common/http/request-context';
-import { ModelCatalogService } from '../../models/model-catalog.service';
-import { PredictionService } from '../../models/prediction.service';
-import type { V2InferResult } from '../../models/v2/v2-codec';
-import type { V2InferResponse, V2ModelMetadata, V2ModelReady, V2ServerMetadata } from '../../models/v2/v2.types';
 import { V2ModelParamDto, V2ModelVersionParamDto } from '../dto/v2-params.dto';
+import { V2CatalogService } from './v2-catalog.service';
+import type { V2InferResult } from './v2-codec';
 import { V2_INFER_REQUEST_EXAMPLE, V2_INFER_RESPONSE_EXAMPLE } from './v2-examples';
+import { V2InferenceService } from './v2-inference.service';
+import type { V2InferResponse, V2ModelMetadata, V2ModelReady, V2ServerMetadata } from './v2.types';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version: SERVER_VERSION } = require('../../../package.json') as { version: string };
@@ -33,7 +33,7 @@ const INFER_DESCRIPTION =
 @ApiResponse({ status: 404, description: '`{error}`: unknown model or version' })
 @Controller('v2')
 export class V2Controller {
-  constructor(private readonly catalog: ModelCatalogService, private readonly predictions: PredictionService) {}
+  constructor(private readonly catalog: V2CatalogService, private readonly predictions: V2InferenceService) {}
 
   @Get()
   @Public()

@@ -1,14 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { NamedTensors } from '../tensors/tensor';
 import { cacheKey } from './cache-key';
 import { LruPredictionCache } from './lru-prediction-cache';
 import { CachedPrediction } from './prediction-cache';
 
-const answer = (label: string, version = '2'): CachedPrediction => ({ prediction: { class: label }, model_version: version });
+/** A distinct answer per label: its bytes as a UINT8 output. */
+const answer = (label: string, version = '2'): CachedPrediction => ({
+  outputs: { label: { datatype: 'UINT8', shape: [label.length], data: Uint8Array.from(Buffer.from(label)) } },
+  model_version: version,
+});
 
 describe('LruPredictionCache', () => {
-  const irisKey = (n: number, version = 2): string => cacheKey('iris', version, { x: n });
-  const penguinKey = (n: number): string => cacheKey('penguins', 1, { x: n });
+  const row = (n: number): NamedTensors => ({ x: { datatype: 'FP32', shape: [1], data: Float32Array.from([n]) } });
+  const irisKey = (n: number, version = 2): string => cacheKey('iris', version, row(n));
+  const penguinKey = (n: number): string => cacheKey('penguins', 1, row(n));
 
   it('returns what was set, under the same key only', async () => {
     // Arrange

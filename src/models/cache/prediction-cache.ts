@@ -1,6 +1,11 @@
-/** What the cache keeps of one prediction: the post-processed answer and the version that produced it. */
+import { NamedTensors } from '../tensors/tensor';
+
+/**
+ * What the cache keeps of one prediction: the model's output tensors (before any transport's
+ * post-processing, so every transport can answer from it) and the version that produced them.
+ */
 export interface CachedPrediction {
-  prediction: unknown;
+  outputs: NamedTensors;
   model_version: string;
 }
 
@@ -16,7 +21,7 @@ export interface CacheStats {
 
 /**
  * The prediction cache port, also the DI token. Keys come from `cacheKey(modelId, version,
- * features)`, so an entry belongs to one model version and a promotion never serves the old
+ * inputs)` (the encoded input tensors), so an entry belongs to one model version and a promotion never serves the old
  * version's answer. Values are shared, not copied: callers must not mutate what `get` returns.
  * The in-memory LRU is one adapter; a Redis adapter can sit behind the same contract.
  */

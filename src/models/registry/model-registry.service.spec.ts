@@ -4,11 +4,11 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { wireModels } from '../../../test/support/wire-models';
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { AllConfig, buildConfig } from '../../config/app-config';
 import { DefaultRuntimeFactory } from '../runtimes/default-runtime.factory';
-import { wireModels } from '../testing/wire-models';
 import { ModelRegistryService } from './model-registry.service';
 
 const BUNDLED = resolve(__dirname, '../../../models');

@@ -4,10 +4,11 @@ import { performance } from 'node:perf_hooks';
 
 import { AllConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
+import { ModelEntry } from '../registry/model-entry';
 import { Route } from '../registry/model-registry.service';
 import { agrees, shouldAbortCanary, shouldShadow } from '../routing/routing-policy';
 import { NamedTensors } from '../tensors/tensor';
-import { postprocess, Prediction } from '../wrapper/postprocess';
+import { postprocess } from '../wrapper/postprocess';
 import { withTimeout } from '../wrapper/with-timeout';
 import { RolloutService } from './rollout.service';
 
@@ -39,8 +40,13 @@ export class RolloutTrafficService {
     }
   }
 
-  /** For the shadow's share of stable requests, re-runs the inputs on the shadow version once the answer is out. */
-  shadow(route: Route, inputs: NamedTensors, stable: Prediction): void {
+  /**
+   * For the shadow's share of stable requests, re-runs the inputs on the shadow version once the
+   * answer is out, and compares the two answers as /predict post-processes them (the entry's
+   * output kind and labels). `stable` are the stable version's outputs for `inputs`; they are
+   * read, never changed (they may be the cache's value).
+   */
+  shadow(route: Route, inputs: NamedTensors, stable: NamedTensors): void {
     const { entry } = route;
     const policy = entry.shadow;
     if (route.variant !== 'stable' || !policy || !shouldShadow(policy)) return;
@@ -50,8 +56,7 @@ export class RolloutTrafficService {
       const start = performance.now();
       withTimeout(version.run(inputs), this.timeoutMs).then(
         (outputs) => {
-          const [shadow] = postprocess(entry.outputKind, outputs, entry.manifest?.labels);
-          const agree = agrees(stable, shadow);
+          const agree = answersAgree(entry, stable, outputs);
           entry.variants.record('shadow', true, performance.now() - start);
           entry.variants.recordAgreement(agree);
           this.metrics.shadowCompared(entry.name, agree);
@@ -61,4 +66,15 @@ export class RolloutTrafficService {
       );
     });
   }
+}
+
+/**
+ * One request's agreement: every prediction of the shadow's answer (one per row for tabular
+ * models, one for the whole request for raw ones) agrees with the stable answer's.
+ */
+function answersAgree(entry: ModelEntry, stable: NamedTensors, shadow: NamedTensors): boolean {
+  const labels = entry.manifest?.labels;
+  const expected = postprocess(entry.outputKind, stable, labels);
+  const actual = postprocess(entry.outputKind, shadow, labels);
+  return expected.length === actual.length && expected.every((p, i) => agrees(p, actual[i]));
 }

@@ -1,4 +1,4 @@
-import { TensorSpec } from '../repository/model-manifest';
+import { TensorSpec } from '../../models/repository/model-manifest';
 import { Encoded, encodeNamedTensors, encodeTabular } from './feature-encoder';
 
 const NAMES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];

@@ -1,5 +1,5 @@
-import { TensorDatatype } from '../repository/model-manifest';
-import { Tensor, TensorData, TYPED_ARRAYS } from '../tensors/tensor';
+import { TensorDatatype } from '../../models/repository/model-manifest';
+import { Tensor, TensorData, TYPED_ARRAYS } from '../../models/tensors/tensor';
 
 /**
  * Triton's binary tensor data extension: tensor data as raw little-endian bytes after the JSON

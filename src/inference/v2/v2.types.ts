@@ -1,4 +1,4 @@
-import { TensorDatatype } from '../repository/model-manifest';
+import { TensorDatatype } from '../../models/repository/model-manifest';
 
 /** KServe V2 / Open Inference Protocol JSON shapes (HTTP/REST). */
 

@@ -1,7 +1,7 @@
 import { ErrorDetail } from '../../common/errors/app-error';
-import { TensorSpec } from '../repository/model-manifest';
-import { NamedTensors } from '../tensors/tensor';
-import { floatRangeProblem, tensorFromNested } from './nested-tensor';
+import { TensorSpec } from '../../models/repository/model-manifest';
+import { NamedTensors } from '../../models/tensors/tensor';
+import { floatRangeProblem, tensorFromNested } from '../codec/nested-tensor';
 
 export type Encoded = { ok: true; inputs: NamedTensors } | { ok: false; details: ErrorDetail[] };
 

@@ -1,7 +1,7 @@
-import { ErrorDetail } from '../common/errors/app-error';
-import { ErrorCode } from '../common/errors/error-code';
-import { Variant } from './registry/model-registry.service';
-import { Prediction } from './wrapper/postprocess';
+import { ErrorDetail } from '../../common/errors/app-error';
+import { ErrorCode } from '../../common/errors/error-code';
+import { Variant } from '../../models/registry/model-registry.service';
+import { Prediction } from '../../models/wrapper/postprocess';
 
 export interface PredictOptions {
   /** false bypasses the prediction cache for this request. */

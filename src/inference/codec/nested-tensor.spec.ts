@@ -1,6 +1,6 @@
-import { TensorSpec } from '../repository/model-manifest';
-import { Tensor } from '../tensors/tensor';
-import { tensorFromNested, toHalfBits } from './nested-tensor';
+import { TensorSpec } from '../../models/repository/model-manifest';
+import { Tensor } from '../../models/tensors/tensor';
+import { tensorFromNested, toHalfBits } from '../codec/nested-tensor';
 
 const spec = (datatype: TensorSpec['datatype'], shape: number[]): TensorSpec => ({ name: 'x', datatype, shape });
 

@@ -1,8 +1,8 @@
 import { ErrorDetail } from '../../common/errors/app-error';
-import { fromHalfBits, toHalfBits, typedData } from '../features/nested-tensor';
-import { TensorDatatype, TensorSpec } from '../repository/model-manifest';
-import { RuntimeSignature } from '../runtimes/model-runtime';
-import { NamedTensors, Tensor, TensorData } from '../tensors/tensor';
+import { fromHalfBits, toHalfBits, typedData } from '../codec/nested-tensor';
+import { TensorDatatype, TensorSpec } from '../../models/repository/model-manifest';
+import { RuntimeSignature } from '../../models/runtimes/model-runtime';
+import { NamedTensors, Tensor, TensorData } from '../../models/tensors/tensor';
 import { DecodedInfer, decodeInferRequest, encodeInferResponse } from './v2-codec';
 
 /** A hand-made model: a float feature matrix and a 64-bit id per row in, scores and a label per row out. */

@@ -1,8 +1,8 @@
 import { ErrorDetail } from '../../common/errors/app-error';
-import { fromHalfBits, tensorFromNested, typedData } from '../features/nested-tensor';
-import { TensorDatatype, TensorSpec } from '../repository/model-manifest';
-import { RuntimeSignature } from '../runtimes/model-runtime';
-import { NamedTensors, Tensor, elementCount } from '../tensors/tensor';
+import { fromHalfBits, tensorFromNested, typedData } from '../codec/nested-tensor';
+import { TensorDatatype, TensorSpec } from '../../models/repository/model-manifest';
+import { RuntimeSignature } from '../../models/runtimes/model-runtime';
+import { NamedTensors, Tensor, elementCount } from '../../models/tensors/tensor';
 import { tensorBytes, tensorDataFromBytes } from './v2-binary';
 import { V2InferResponse, V2OutputTensor } from './v2.types';
 

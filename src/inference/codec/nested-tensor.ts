@@ -1,5 +1,5 @@
-import { TensorSpec } from '../repository/model-manifest';
-import { Tensor, TensorData, TYPED_ARRAYS } from '../tensors/tensor';
+import { TensorSpec } from '../../models/repository/model-manifest';
+import { Tensor, TensorData, TYPED_ARRAYS } from '../../models/tensors/tensor';
 
 /** Shape read along the first item of each level; {@link flatten} then checks it is rectangular. */
 function shapeOf(value: unknown): number[] {

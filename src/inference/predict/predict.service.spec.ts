@@ -1,54 +1,29 @@
 import { Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { basename, dirname, resolve } from 'node:path';
 
-import { AppError } from '../common/errors/app-error';
-import { ErrorCode } from '../common/errors/error-code';
-import { AllConfig, buildConfig } from '../config/app-config';
-import { PredictionService } from './prediction.service';
-import { BatchItemResult } from './prediction.types';
-import { ModelRegistryService } from './registry/model-registry.service';
-import { DefaultRuntimeFactory } from './runtimes/default-runtime.factory';
-import { ModelRuntime, ModelRuntimeFactory, RuntimeOptions, RuntimeSignature } from './runtimes/model-runtime';
-import { NamedTensors } from './tensors/tensor';
-import { wireModels } from './testing/wire-models';
-import { ClassPrediction, RegressionPrediction } from './wrapper/postprocess';
+import { captureAppError } from '../../../test/support/capture-app-error';
+import { CountingRuntimeFactory, FaultInjectingFactory, FaultMode, FaultyRuntime, UnloadableRuntime } from '../../../test/support/spec-runtimes';
+import { bootModels } from '../../../test/support/wire-models';
+import { ErrorCode } from '../../common/errors/error-code';
+import { ModelRegistryService } from '../../models/registry/model-registry.service';
+import { ModelRuntimeFactory } from '../../models/runtimes/model-runtime';
+import { ClassPrediction, RegressionPrediction } from '../../models/wrapper/postprocess';
+import { PredictService } from './predict.service';
+import { BatchItemResult } from './predict.types';
 
-const MODELS_DIR = resolve(__dirname, '../../models');
 const SETOSA = [5.1, 3.5, 1.4, 0.2];
 const VERSICOLOR = [5.9, 3.0, 4.2, 1.5];
 const VIRGINICA = [6.7, 3.0, 5.2, 2.3];
 
-/** The real typed configuration, built from an environment like the one the service boots with. */
-const configOf = (env: Record<string, string> = {}) =>
-  new ConfigService<AllConfig, true>(buildConfig({ MODEL_REPOSITORY: MODELS_DIR, ...env }));
-
-/**
- * Wires the real services by hand (as ModelsModule does) and waits for every version to load.
- * The prediction cache is off unless asked for, so every prediction reaches the runtime.
- */
+/** The /predict transport over the data plane wired on the bundled models (cache off unless asked for). */
 async function boot(runtimes: ModelRuntimeFactory, env: Record<string, string> = {}) {
-  const config = configOf({ ENABLE_CACHING: 'false', ...env });
-  const { registry, predictions } = wireModels(config, runtimes);
-  await registry.onModuleInit();
-  await registry.whenLoaded();
-  return { registry, sut: predictions };
+  const { registry, plane, config } = await bootModels(runtimes, env);
+  return { registry, sut: new PredictService(plane, config) };
 }
 
 beforeAll(() => {
   // Load failures and prediction events are logged on purpose here; keep the test output readable.
   Logger.overrideLogger(false);
 });
-
-async function captureAppError(act: Promise<unknown>): Promise<AppError> {
-  try {
-    await act;
-  } catch (e) {
-    if (e instanceof AppError) return e;
-    throw e;
-  }
-  throw new Error('expected an AppError');
-}
 
 const successOf = (result: BatchItemResult) => {
   if (result.status !== 'success') throw new Error(`expected success, got ${JSON.stringify(result.error)}`);
@@ -60,120 +35,10 @@ const errorOf = (result: BatchItemResult) => {
   return result.error;
 };
 
-/** Decorates the real runtimes to record every inference call; inference itself stays real. */
-class CountingRuntime extends ModelRuntime {
-  constructor(
-    private readonly inner: ModelRuntime,
-    private readonly calls: NamedTensors[],
-  ) {
-    super();
-  }
-
-  load(path: string, options?: RuntimeOptions): Promise<RuntimeSignature> {
-    return this.inner.load(path, options);
-  }
-
-  run(inputs: NamedTensors): Promise<NamedTensors> {
-    this.calls.push(inputs);
-    return this.inner.run(inputs);
-  }
-
-  unload(): Promise<void> {
-    return this.inner.unload();
-  }
-}
-
-class CountingRuntimeFactory extends ModelRuntimeFactory {
-  readonly calls: NamedTensors[] = [];
-  private readonly real = new DefaultRuntimeFactory();
-
-  create(kind: string): ModelRuntime {
-    return new CountingRuntime(this.real.create(kind), this.calls);
-  }
-}
-
-type FaultMode = 'ok' | 'reject' | 'stall';
-
-/** Copied from what the bundled iris (and penguins) model.onnx reports. */
-const IRIS_SIGNATURE: RuntimeSignature = {
-  inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
-  outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
-};
-
-/** Fault injection: loads with the iris signature; run() answers, rejects or never settles as told. */
-class FaultyRuntime extends ModelRuntime {
-  constructor(private readonly control: { mode: FaultMode }) {
-    super();
-  }
-
-  async load(): Promise<RuntimeSignature> {
-    return IRIS_SIGNATURE;
-  }
-
-  run(inputs: NamedTensors): Promise<NamedTensors> {
-    if (this.control.mode === 'reject') return Promise.reject(new Error('CUDA error: device-side assert (injected)'));
-    if (this.control.mode === 'stall') return new Promise<NamedTensors>(() => undefined);
-    const rows = inputs.input.shape[0];
-    const data = Float32Array.from({ length: rows * 3 }, (_, i) => [0.1, 0.2, 0.7][i % 3]);
-    return Promise.resolve({ probabilities: { datatype: 'FP32', shape: [rows, 3], data } });
-  }
-
-  async unload(): Promise<void> {}
-}
-
-/** Fault injection: a runtime whose load() rejects. */
-class UnloadableRuntime extends ModelRuntime {
-  load(): Promise<RuntimeSignature> {
-    return Promise.reject(new Error('out of memory while loading (injected)'));
-  }
-
-  run(): Promise<NamedTensors> {
-    return Promise.reject(new Error('not loaded'));
-  }
-
-  async unload(): Promise<void> {}
-}
-
-/** Picks, at load(), a faulty runtime for the model folders listed, else the real ONNX runtime. */
-class ModelSwitchRuntime extends ModelRuntime {
-  private inner: ModelRuntime | undefined;
-
-  constructor(
-    private readonly kind: string,
-    private readonly faults: Record<string, () => ModelRuntime>,
-  ) {
-    super();
-  }
-
-  load(path: string, options?: RuntimeOptions): Promise<RuntimeSignature> {
-    const model = basename(dirname(dirname(path)));
-    this.inner = this.faults[model]?.() ?? new DefaultRuntimeFactory().create(this.kind);
-    return this.inner.load(path, options);
-  }
-
-  run(inputs: NamedTensors): Promise<NamedTensors> {
-    return this.inner ? this.inner.run(inputs) : Promise.reject(new Error('not loaded'));
-  }
-
-  async unload(): Promise<void> {
-    await this.inner?.unload();
-  }
-}
-
-class FaultInjectingFactory extends ModelRuntimeFactory {
-  constructor(private readonly faults: Record<string, () => ModelRuntime>) {
-    super();
-  }
-
-  create(kind: string): ModelRuntime {
-    return new ModelSwitchRuntime(kind, this.faults);
-  }
-}
-
-describe('PredictionService on the bundled models', () => {
+describe('PredictService on the bundled models', () => {
   let factory: CountingRuntimeFactory;
   let registry: ModelRegistryService;
-  let sut: PredictionService;
+  let sut: PredictService;
 
   beforeAll(async () => {
     factory = new CountingRuntimeFactory();
@@ -453,10 +318,10 @@ describe('PredictionService on the bundled models', () => {
   });
 });
 
-describe('PredictionService with the prediction cache on', () => {
+describe('PredictService with the prediction cache on', () => {
   let factory: CountingRuntimeFactory;
   let registry: ModelRegistryService;
-  let sut: PredictionService;
+  let sut: PredictService;
 
   beforeAll(async () => {
     factory = new CountingRuntimeFactory();
@@ -516,10 +381,10 @@ const FAULT_ENV = { TIMEOUT_SECONDS: '0.05', SHUTDOWN_TIMEOUT_SECONDS: '0.1' };
 const ADELIE = [38.8, 18.3, 190, 3700];
 const GENTOO = [47.5, 15, 217, 5000];
 
-describe('PredictionService with a runtime that fails', () => {
+describe('PredictService with a runtime that fails', () => {
   const control: { mode: FaultMode } = { mode: 'ok' };
   let registry: ModelRegistryService;
-  let sut: PredictionService;
+  let sut: PredictService;
 
   beforeAll(async () => {
     const factory = new FaultInjectingFactory({
@@ -618,11 +483,11 @@ describe('PredictionService with a runtime that fails', () => {
   });
 });
 
-describe('PredictionService with a runtime that never answers', () => {
+describe('PredictService with a runtime that never answers', () => {
   // Stalls only after the warm-up at load, which must succeed for the version to be READY.
   const control: { mode: FaultMode } = { mode: 'ok' };
   let registry: ModelRegistryService;
-  let sut: PredictionService;
+  let sut: PredictService;
 
   beforeAll(async () => {
     ({ registry, sut } = await boot(new FaultInjectingFactory({ penguins: () => new FaultyRuntime(control) }), FAULT_ENV));

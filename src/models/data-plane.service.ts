@@ -1,0 +1,151 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { performance } from 'node:perf_hooks';
+
+import { AppError } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-code';
+import { AllConfig } from '../config/app-config';
+import { cacheKey } from './cache/cache-key';
+import { PredictionCache } from './cache/prediction-cache';
+import { ModelRegistryService, Route, Variant } from './registry/model-registry.service';
+import { RolloutTrafficService } from './rollout/rollout-traffic.service';
+import { NON_FINITE_DETAIL, nonFiniteOutputs } from './tensors/finite';
+import { NamedTensors } from './tensors/tensor';
+import { elapsedMs } from './wrapper/elapsed';
+import { PredictionMonitor } from './wrapper/prediction-monitor';
+import { withTimeout } from './wrapper/with-timeout';
+
+/** One decoded inference request: named tensors for a model, free of any transport. */
+export interface InferenceRequest {
+  /** Model id; undefined = the registry's default model (MODEL_ID). */
+  model?: string;
+  /** Pins a version; undefined = routed (the active version, or the canary for its share). */
+  version?: number;
+  /** Sticky canary routing key (e.g. a user id). */
+  routingKey?: string;
+  /**
+   * The route {@link DataPlane.route} chose, when the codec needed its signature to encode the
+   * inputs: the request then runs on the version it was encoded for (`model`, `version` and
+   * `routingKey` are not looked at). Without it the plane routes.
+   */
+  route?: Route;
+  /** The model's inputs by name, checked against the version's signature by the codec. */
+  inputs: NamedTensors;
+  /** false bypasses the prediction cache for this request (default: cached when ENABLE_CACHING). */
+  cache?: boolean;
+  /**
+   * Set when `inputs` are this many client requests stacked on dim 0 (/predict/batch): each is
+   * counted in the stats and metrics; the cache and the shadow are skipped; non-finite outputs
+   * are not refused here, since one row out of range must not fail the others — the caller
+   * reports them per request.
+   */
+  stackedRequests?: number;
+  /**
+   * When the request arrived (a `performance.now()` reading), so the recorded latency includes
+   * decoding; default: when {@link DataPlane.infer} is called.
+   */
+  startedAt?: number;
+}
+
+/** The answer: which version served it and its output tensors. */
+export interface InferenceResult {
+  modelId: string;
+  version: number;
+  variant: Variant;
+  /** Every output of the model by name. May be the cache's shared value: read it, never change it. */
+  outputs: NamedTensors;
+  /** True only when these outputs came from the cache. */
+  cached: boolean;
+}
+
+/**
+ * The one transport-agnostic data plane (MLServer's `handlers/dataplane.py`): route (stable,
+ * canary or pinned) → cache → dynamic batcher and runtime, under TIMEOUT_SECONDS → non-finite
+ * check → monitoring (version stats, rollout stats, metrics, events) → shadow. `/predict`, V2
+ * REST and any other transport are codecs around it that translate to and from named tensors.
+ */
+@Injectable()
+export class DataPlane {
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly registry: ModelRegistryService,
+    private readonly monitor: PredictionMonitor,
+    private readonly cache: PredictionCache,
+    private readonly traffic: RolloutTrafficService,
+    config: ConfigService<AllConfig, true>,
+  ) {
+    this.timeoutMs = config.getOrThrow('models.timeoutMs', { infer: true });
+  }
+
+  /**
+   * Where a request goes, for codecs that need the version's signature to decode it (pass the
+   * route on as {@link InferenceRequest.route}). `model` undefined = the default model.
+   * Throws AppError: 404 unknown model or version, 503 not ready.
+   */
+  route(model: string | undefined, version?: number, routingKey?: string): Route {
+    return this.registry.route(model ?? this.registry.defaultModel, version, routingKey);
+  }
+
+  /**
+   * Records a request the codec refused before inference (e.g. invalid features) as a failed
+   * prediction of the routed version, `startedAt` (a `performance.now()` reading) to now. Returns
+   * `error`, for `throw plane.rejected(...)`.
+   */
+  rejected(route: Route, error: AppError, startedAt: number): AppError {
+    this.monitor.failed(route, 1, elapsedMs(startedAt), error);
+    return error;
+  }
+
+  /**
+   * Runs one request: from the cache when this exact version already answered these exact
+   * tensors, else through the version's batcher and runtime. Throws AppError: 404 unknown model
+   * or version, 503 not ready or overloaded, 504 timeout, 422 non-finite outputs (the inputs are
+   * beyond what the model computes), 500 INFERENCE_FAILED (the cause is logged, not returned).
+   */
+  async infer(request: InferenceRequest): Promise<InferenceResult> {
+    const startedAt = request.startedAt ?? performance.now();
+    const route = request.route ?? this.route(request.model, request.version, request.routingKey);
+    const single = request.stackedRequests === undefined;
+    const useCache = single && request.cache !== false && this.cache.enabled;
+    const key = useCache ? cacheKey(route.entry.name, route.version.version, request.inputs) : undefined;
+    const hit = key === undefined ? undefined : await this.lookup(route, key, startedAt);
+    if (hit) return resultOf(route, hit, true);
+    const outputs = await this.execute(route, request.inputs, startedAt, request.stackedRequests ?? 1, single);
+    if (single) {
+      if (key !== undefined) await this.cache.set(key, { outputs, model_version: String(route.version.version) });
+      this.traffic.shadow(route, request.inputs, outputs);
+    }
+    return resultOf(route, outputs, false);
+  }
+
+  /** A cached answer counts as a served (successful) prediction of that version. */
+  private async lookup(route: Route, key: string, startedAt: number): Promise<NamedTensors | undefined> {
+    const cached = await this.cache.get(key);
+    this.monitor.cacheLookup(route, cached !== undefined);
+    if (cached === undefined) return undefined;
+    this.monitor.succeeded(route, 1, elapsedMs(startedAt));
+    return cached.outputs;
+  }
+
+  /** Runs inference for `requests` requests and records each outcome; failures are recorded, then rethrown as AppError. */
+  private async execute(route: Route, inputs: NamedTensors, startedAt: number, requests: number, checkFinite: boolean): Promise<NamedTensors> {
+    this.monitor.started(route, requests);
+    try {
+      const outputs = await withTimeout(route.version.run(inputs), this.timeoutMs);
+      // NaN or Infinity out means the inputs were beyond what the model computes (e.g. 3e38 for a
+      // feature): the caller's problem, named, never a 200 with null probabilities.
+      if (checkFinite && nonFiniteOutputs(outputs).length) throw AppError.validation([NON_FINITE_DETAIL], 'Invalid features');
+      this.monitor.succeeded(route, requests, elapsedMs(startedAt));
+      return outputs;
+    } catch (e) {
+      this.monitor.failed(route, requests, elapsedMs(startedAt), e);
+      if (e instanceof AppError) throw e;
+      throw new AppError(ErrorCode.INFERENCE_FAILED, `Inference failed for model '${route.entry.name}' version ${route.version.version}`);
+    }
+  }
+}
+
+function resultOf(route: Route, outputs: NamedTensors, cached: boolean): InferenceResult {
+  return { modelId: route.entry.name, version: route.version.version, variant: route.variant, outputs, cached };
+}
