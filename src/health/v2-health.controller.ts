@@ -1,11 +1,11 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
 
 import { Public } from '../common/decorators/access.decorator';
 import { ShutdownState } from '../common/lifecycle/shutdown-state';
 import { ModelRegistryService } from '../models/registry/model-registry.service';
 import { notServing } from './indicators/models.health';
+import type { HttpReply } from '../common/http/http-reply';
 
 /**
  * The V2 protocol's server health: 200 for true, 400 for false (the protocol: a 4xx means false;
@@ -27,7 +27,7 @@ export class V2HealthController {
 
   @Get('ready')
   @ApiOperation({ summary: 'Server readiness: 200 `{ready: true}`; 400 `{ready: false}` while models load, fail, or the server shuts down' })
-  ready(@Res({ passthrough: true }) res: Response): { ready: boolean } {
+  ready(@Res({ passthrough: true }) res: HttpReply): { ready: boolean } {
     const ready = !this.shutdown.shuttingDown && this.registry.list().every((e) => e.unloaded || notServing(e) === undefined);
     if (!ready) res.status(400);
     return { ready };

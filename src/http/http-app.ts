@@ -5,6 +5,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger as PinoLogger } from 'nestjs-pino';
 
+import { installLeanAsyncResourceBind } from '../common/runtime/async-resource-bind';
 import { AllConfig } from '../config/app-config';
 import { configureExpress, expressAdapter } from './express.http';
 import { configureFastify, fastifyAdapter } from './fastify.http';
@@ -22,8 +23,9 @@ export function createHttpAdapter(http: AllConfig['app']): AbstractHttpAdapter {
  * Call before `init()`/`listen()`; an Express app must be created with `{ bodyParser: false }`.
  */
 export async function configureHttp(app: INestApplication, http: AllConfig['app']): Promise<void> {
+  installLeanAsyncResourceBind();
   app.useLogger(app.get(PinoLogger));
-  if (app.getHttpAdapter().getType() === 'fastify') await configureFastify(app as NestFastifyApplication, http);
+  if (app.getHttpAdapter().getType() === 'fastify') configureFastify(app as NestFastifyApplication, http);
   else configureExpress(app as NestExpressApplication, http);
   if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));
   setupSwagger(app);

@@ -14,7 +14,7 @@ export function corsOptions(origins: string[]): CorsOptions {
 }
 
 /**
- * helmet's defaults (the same for helmet and @fastify/helmet), without upgrade-insecure-requests:
+ * helmet's defaults (the same middleware on both adapters), without upgrade-insecure-requests:
  * internal callers reach the service over plain HTTP by service name, and Swagger UI's scripts
  * would be "upgraded" to an https that is not there.
  */
