@@ -48,7 +48,7 @@ export class PredictController {
   @ApiResponse({ status: 400, description: 'Malformed JSON, or more than MAX_BATCH_ITEMS items' })
   @ApiResponse({ status: 404, ...ERROR_RESPONSES[404] })
   @ApiResponse({ status: 422, description: 'Body is not a non-empty array, or the query is invalid' })
-  predictBatch(@Body(JsonArrayPipe) items: unknown[], @Query() query: BatchQueryDto, @RoutingKey() routingKey?: string): Promise<BatchResult> {
-    return this.predictions.predictBatch(items, query.model_id, query.model_version, routingKey);
+  predictBatch(@Body(JsonArrayPipe) items: unknown[], @Query() query: BatchQueryDto, @RequestId() requestId: string, @RoutingKey() routingKey?: string): Promise<BatchResult> {
+    return this.predictions.predictBatch(items, query.model_id, query.model_version, routingKey, requestId);
   }
 }

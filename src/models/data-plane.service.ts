@@ -45,6 +45,8 @@ export interface InferenceRequest {
    * decoding; default: when {@link DataPlane.infer} is called.
    */
   startedAt?: number;
+  /** The request id (X-Request-Id, gRPC metadata), for the prediction events' log lines. */
+  requestId?: string;
 }
 
 /** The answer: which version served it and its output tensors. */
@@ -92,8 +94,8 @@ export class DataPlane {
    * prediction of the routed version, `startedAt` (a `performance.now()` reading) to now. Returns
    * `error`, for `throw plane.rejected(...)`.
    */
-  rejected(route: Route, error: AppError, startedAt: number): AppError {
-    this.monitor.failed(route, 1, elapsedMs(startedAt), error);
+  rejected(route: Route, error: AppError, startedAt: number, requestId?: string): AppError {
+    this.monitor.failed(route, 1, elapsedMs(startedAt), error, requestId);
     return error;
   }
 
@@ -109,9 +111,9 @@ export class DataPlane {
     const single = request.stackedRequests === undefined;
     const useCache = single && request.cache !== false && this.cache.enabled;
     const key = useCache ? cacheKey(route.entry.name, route.version.version, request.inputs) : undefined;
-    const hit = key === undefined ? undefined : await this.lookup(route, key, startedAt);
+    const hit = key === undefined ? undefined : await this.lookup(route, key, startedAt, request.requestId);
     if (hit) return resultOf(route, hit, true);
-    const outputs = await this.execute(route, request.inputs, startedAt, request.stackedRequests ?? 1, single);
+    const outputs = await this.execute(route, request, startedAt, single);
     if (single) {
       if (key !== undefined) await this.cache.set(key, { outputs, model_version: String(route.version.version) });
       this.traffic.shadow(route, request.inputs, outputs);
@@ -120,26 +122,28 @@ export class DataPlane {
   }
 
   /** A cached answer counts as a served (successful) prediction of that version. */
-  private async lookup(route: Route, key: string, startedAt: number): Promise<NamedTensors | undefined> {
+  private async lookup(route: Route, key: string, startedAt: number, requestId: string | undefined): Promise<NamedTensors | undefined> {
     const cached = await this.cache.get(key);
     this.monitor.cacheLookup(route, cached !== undefined);
     if (cached === undefined) return undefined;
-    this.monitor.succeeded(route, 1, elapsedMs(startedAt));
+    this.monitor.succeeded(route, 1, elapsedMs(startedAt), requestId);
     return cached.outputs;
   }
 
   /** Runs inference for `requests` requests and records each outcome; failures are recorded, then rethrown as AppError. */
-  private async execute(route: Route, inputs: NamedTensors, startedAt: number, requests: number, checkFinite: boolean): Promise<NamedTensors> {
-    this.monitor.started(route, requests);
+  private async execute(route: Route, request: InferenceRequest, startedAt: number, checkFinite: boolean): Promise<NamedTensors> {
+    const { requestId } = request;
+    const requests = request.stackedRequests ?? 1;
+    this.monitor.started(route, requests, requestId);
     try {
-      const outputs = await withTimeout(route.version.run(inputs), this.timeoutMs);
+      const outputs = await withTimeout(route.version.run(request.inputs), this.timeoutMs);
       // NaN or Infinity out means the inputs were beyond what the model computes (e.g. 3e38 for a
       // feature): the caller's problem, named, never a 200 with null probabilities.
       if (checkFinite && nonFiniteOutputs(outputs).length) throw AppError.validation([NON_FINITE_DETAIL], 'Invalid features');
-      this.monitor.succeeded(route, requests, elapsedMs(startedAt));
+      this.monitor.succeeded(route, requests, elapsedMs(startedAt), requestId);
       return outputs;
     } catch (e) {
-      this.monitor.failed(route, requests, elapsedMs(startedAt), e);
+      this.monitor.failed(route, requests, elapsedMs(startedAt), e, requestId);
       if (e instanceof AppError) throw e;
       throw new AppError(ErrorCode.INFERENCE_FAILED, `Inference failed for model '${route.entry.name}' version ${route.version.version}`);
     }

@@ -5,22 +5,30 @@ const INSTALLED = Symbol.for('nest-model-server.asyncResourceBind');
 type Bindable = (...args: unknown[]) => unknown;
 
 /**
- * `AsyncResource.bind` without its deprecated `asyncResource` getter and setter (DEP0172): on
- * Node 20 every call builds both through `util.deprecate`, and Nest calls it once per interceptor
- * per request (plus once for the handler). Profiled at c=32 on /predict, `deprecate` alone was
- * 5.7% of the main thread's CPU. The replacement binds exactly as Node does (the function runs in
- * the async scope of a new AsyncResource, with the caller's `this` unless `thisArg` is given);
- * only the deprecated property is missing. Idempotent; process-wide, installed by the HTTP wiring.
+ * `AsyncResource.bind` and `AsyncResource.prototype.bind` without their deprecated
+ * `asyncResource` getter and setter (DEP0172): on Node 20 every call builds both through
+ * `util.deprecate`, and Nest calls the static one once per interceptor per request (plus once for
+ * the handler), Fastify the instance one once per request body. Profiled at c=32 on /predict,
+ * `deprecate` alone was 5.7% of the main thread's CPU. The replacements bind exactly as Node does
+ * (the function runs in the resource's async scope, with the caller's `this` unless `thisArg` is
+ * given); only the deprecated property is missing. Idempotent; process-wide, installed by the
+ * HTTP wiring.
  */
 export function installLeanAsyncResourceBind(): void {
   const target = AsyncResource as unknown as Record<symbol, boolean>;
   if (target[INSTALLED]) return;
   target[INSTALLED] = true;
   AsyncResource.bind = function bind<Func extends Bindable>(fn: Func, type?: string, thisArg?: unknown): Func {
-    const resource = new AsyncResource(type || fn.name || 'bound-anonymous-fn');
-    const bound = thisArg === undefined
-      ? function (this: unknown, ...args: unknown[]) { return resource.runInAsyncScope(fn, this, ...args); }
-      : (...args: unknown[]) => resource.runInAsyncScope(fn, thisArg, ...args);
-    return bound as unknown as Func;
+    return bindTo(new AsyncResource(type || fn.name || 'bound-anonymous-fn'), fn, thisArg);
   } as typeof AsyncResource.bind;
+  AsyncResource.prototype.bind = function bind<Func extends Bindable>(this: AsyncResource, fn: Func, thisArg?: unknown): Func {
+    return bindTo(this, fn, thisArg);
+  } as typeof AsyncResource.prototype.bind;
+}
+
+function bindTo<Func extends Bindable>(resource: AsyncResource, fn: Func, thisArg: unknown): Func {
+  const bound = thisArg === undefined
+    ? function (this: unknown, ...args: unknown[]) { return resource.runInAsyncScope(fn, this, ...args); }
+    : (...args: unknown[]) => resource.runInAsyncScope(fn, thisArg, ...args);
+  return bound as unknown as Func;
 }

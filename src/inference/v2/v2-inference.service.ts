@@ -35,9 +35,9 @@ export class V2InferenceService {
     // Strings of a JSON body were held to MAX_STRING_LENGTH by the input limits; binary BYTES are held here.
     const tooLong = decoded.ok ? overlongStrings(decoded.inputs, this.maxStringLength) : [];
     if (!decoded.ok || tooLong.length) {
-      throw this.plane.rejected(route, AppError.validation(decoded.ok ? tooLong : decoded.details, 'Invalid inference request'), startedAt);
+      throw this.plane.rejected(route, AppError.validation(decoded.ok ? tooLong : decoded.details, 'Invalid inference request'), startedAt, requestId);
     }
-    const result = await this.plane.infer({ route, inputs: decoded.inputs, startedAt });
+    const result = await this.plane.infer({ route, inputs: decoded.inputs, startedAt, requestId });
     return encodeInferResponse(modelId, result.version, decoded.id ?? requestId, result.outputs, decoded.outputs, decoded.binaryOutputs);
   }
 }

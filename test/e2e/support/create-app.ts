@@ -1,5 +1,6 @@
 import { INestApplication, Type } from '@nestjs/common';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
+import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,6 +41,9 @@ export async function createApp({ env = {}, customize, waitForModels = true, con
     PORT: '8000', METRICS_PORT: '8000', ...env,
   };
   const { app: http } = buildConfig(process.env);
+  // nestjs-pino keeps its first app's logger for the whole process (one app per process in
+  // production); each test app gets its own, so its log lines reach its own destination.
+  __resetOutOfContextForTests();
   const builder = Test.createTestingModule({ imports: [AppModule], controllers });
   const moduleRef = await (customize ? customize(builder) : builder).compile();
   const app = moduleRef.createNestApplication(createHttpAdapter(http), { bodyParser: false, logger: false });
