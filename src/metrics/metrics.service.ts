@@ -17,6 +17,16 @@ export interface ModelStateSample {
   active: boolean;
 }
 
+/** One model version's bound series (see MetricsService.versionChildren). */
+interface VersionChildren {
+  succeeded: Counter.Internal;
+  failed: Counter.Internal;
+  latency: Histogram.Internal<string>;
+  batchSize: Histogram.Internal<string>;
+  queueWait: Histogram.Internal<string>;
+  queueDepth: Gauge.Internal<string>;
+}
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -31,6 +41,8 @@ export class MetricsService implements RequestMetrics {
   /** /metrics is answered on the main port too (METRICS_PORT equals PORT). */
   readonly onMainPort: boolean;
   private modelStates: () => ModelStateSample[] = () => [];
+  private readonly perVersion = new Map<string, VersionChildren>();
+  private readonly httpChildren = new Map<string, { requests: Counter.Internal; duration: Histogram.Internal<string> }>();
 
   private readonly predictions = this.counter('ml_prediction_requests_total', 'Predictions by outcome', ['model_id', 'model_version', 'status']);
   private readonly predictionLatency = new Histogram({
@@ -85,9 +97,9 @@ export class MetricsService implements RequestMetrics {
   }
 
   observePrediction(modelId: string, version: number, status: PredictionStatus, seconds: number): void {
-    const labels = { model_id: modelId, model_version: String(version) };
-    this.predictions.inc({ ...labels, status });
-    this.predictionLatency.observe(labels, seconds);
+    const children = this.versionChildren(modelId, version);
+    (status === 'success' ? children.succeeded : children.failed).inc();
+    children.latency.observe(seconds);
   }
 
   predictionError(modelId: string, version: number, reason: PredictionErrorReason): void {
@@ -95,24 +107,52 @@ export class MetricsService implements RequestMetrics {
   }
 
   observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
-    this.httpRequests.inc({ method, route, status_code: String(statusCode) });
-    this.httpDuration.observe({ method, route }, seconds);
+    const key = `${method} ${route} ${statusCode}`;
+    let children = this.httpChildren.get(key);
+    if (!children) {
+      children = { requests: this.httpRequests.labels(method, route, String(statusCode)), duration: this.httpDuration.labels(method, route) };
+      this.httpChildren.set(key, children);
+    }
+    children.requests.inc();
+    children.duration.observe(seconds);
   }
 
   observeBatch(modelId: string, version: number, requests: number): void {
-    this.batchSize.observe({ model_id: modelId, model_version: String(version) }, requests);
+    this.versionChildren(modelId, version).batchSize.observe(requests);
   }
 
   observeQueueWait(modelId: string, version: number, seconds: number): void {
-    this.queueWait.observe({ model_id: modelId, model_version: String(version) }, seconds);
+    this.versionChildren(modelId, version).queueWait.observe(seconds);
   }
 
   setQueueDepth(modelId: string, version: number, depth: number): void {
-    this.queueDepth.set({ model_id: modelId, model_version: String(version) }, depth);
+    this.versionChildren(modelId, version).queueDepth.set(depth);
   }
 
   cacheLookup(modelId: string, hit: boolean): void {
     (hit ? this.cacheHits : this.cacheMisses).inc({ model_id: modelId });
+  }
+
+  /**
+   * The per-version series, bound once: prom-client validates and hashes a label object on every
+   * call (about 3% of CPU under load), a child does neither. Model ids and versions are bounded.
+   */
+  private versionChildren(modelId: string, version: number): VersionChildren {
+    const key = `${modelId}\u0000${version}`;
+    let children = this.perVersion.get(key);
+    if (!children) {
+      const v = String(version);
+      children = {
+        succeeded: this.predictions.labels(modelId, v, 'success'),
+        failed: this.predictions.labels(modelId, v, 'error'),
+        latency: this.predictionLatency.labels(modelId, v),
+        batchSize: this.batchSize.labels(modelId, v),
+        queueWait: this.queueWait.labels(modelId, v),
+        queueDepth: this.queueDepth.labels(modelId, v),
+      };
+      this.perVersion.set(key, children);
+    }
+    return children;
   }
 
   rateLimit(limit: string): void {

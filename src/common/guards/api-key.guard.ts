@@ -25,6 +25,7 @@ export function presentedKey(req: { headers: Record<string, string | string[] | 
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
+  private readonly levels = new WeakMap<object, AccessLevel>();
   private readonly clients: ApiKeyEntry[];
   private readonly admins: ApiKeyEntry[];
 
@@ -37,7 +38,7 @@ export class ApiKeyGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
-    const level = this.reflector.getAllAndOverride<AccessLevel>(ACCESS_LEVEL, [context.getHandler(), context.getClass()]) ?? 'client';
+    const level = this.levelOf(context);
     if (level === 'public') return true;
     const req = context.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>();
     const ctx = contextOf(req);
@@ -56,5 +57,16 @@ export class ApiKeyGuard implements CanActivate {
     if (client) ctx.client = client;
     if (this.clients.length === 0 || client) return true;
     throw new AppError(ErrorCode.UNAUTHORIZED, key === undefined ? 'An API key is required (Authorization: Bearer <key> or X-API-Key)' : 'Invalid API key');
+  }
+
+  /** The route's access level, read from its metadata once per handler. */
+  private levelOf(context: ExecutionContext): AccessLevel {
+    const handler = context.getHandler();
+    let level = this.levels.get(handler);
+    if (level === undefined) {
+      level = this.reflector.getAllAndOverride<AccessLevel>(ACCESS_LEVEL, [handler, context.getClass()]) ?? 'client';
+      this.levels.set(handler, level);
+    }
+    return level;
   }
 }

@@ -1,7 +1,7 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard } from '@nestjs/throttler';
-import type { ThrottlerModuleOptions, ThrottlerRequest, ThrottlerStorage } from '@nestjs/throttler';
+import type { ThrottlerModuleOptions, ThrottlerOptions, ThrottlerRequest, ThrottlerStorage } from '@nestjs/throttler';
 
 import { AppError } from '../errors/app-error';
 import { PREDICTION_ROUTE } from '../decorators/prediction-route.decorator';
@@ -9,6 +9,12 @@ import { ErrorCode } from '../errors/error-code';
 import { HttpReply } from '../http/http-reply';
 import { contextOf } from '../http/request-context';
 import { RequestMetrics } from '../observability/request-observers';
+
+/** Route-level throttler metadata (@Throttle, @SkipThrottle and friends), suffixed by the throttler's name. */
+const ROUTE_OVERRIDES = ['THROTTLER:SKIP', 'THROTTLER:LIMIT', 'THROTTLER:TTL', 'THROTTLER:BLOCK_DURATION', 'THROTTLER:TRACKER', 'THROTTLER:KEY_GENERATOR'];
+
+/** What a handler needs, resolved once: null = not a prediction route; 'library' = route-level overrides the base class resolves per request. */
+type ThrottlePlan = null | 'library' | (Omit<ThrottlerRequest, 'context'> & { skipIf?: ThrottlerOptions['skipIf'] })[];
 
 /** The env variable behind each named throttler, for messages. */
 const LIMIT_VARIABLES: Record<string, string> = { minute: 'REQUESTS_PER_MINUTE', hour: 'REQUESTS_PER_HOUR' };
@@ -39,9 +45,56 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
     super(options, storage, reflector);
   }
 
-  /** Only {@link PredictionRoute}s are throttled. */
+  private readonly plans = new WeakMap<object, ThrottlePlan>();
+
+  /**
+   * Only {@link PredictionRoute}s are throttled. The library resolves every throttler's limit,
+   * ttl, block duration, tracker and key generator from route metadata on every request (a dozen
+   * reflector lookups); here that is done once per handler, and the base class does it only for
+   * handlers with route-level throttler metadata.
+   */
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const plan = this.planOf(context);
+    if (plan === 'library') return super.canActivate(context);
+    if (plan === null) return true;
+    for (const { skipIf, ...step } of plan) {
+      if (!skipIf?.(context)) await this.handleRequest({ context, ...step });
+    }
+    return true;
+  }
+
+  /** For handlers the base class handles ('library' plans): only prediction routes. */
   protected override shouldSkip(context: ExecutionContext): Promise<boolean> {
-    return Promise.resolve(context.getType() !== 'http' || this.reflector.getAllAndOverride<boolean>(PREDICTION_ROUTE, [context.getHandler(), context.getClass()]) !== true);
+    return Promise.resolve(this.reflector.getAllAndOverride<boolean>(PREDICTION_ROUTE, [context.getHandler(), context.getClass()]) !== true);
+  }
+
+  private planOf(context: ExecutionContext): ThrottlePlan {
+    const handler = context.getHandler();
+    let plan = this.plans.get(handler);
+    if (plan === undefined) {
+      plan = this.buildPlan(context);
+      this.plans.set(handler, plan);
+    }
+    return plan;
+  }
+
+  private buildPlan(context: ExecutionContext): ThrottlePlan {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PREDICTION_ROUTE, targets) !== true) return null;
+    const steps: Exclude<ThrottlePlan, null | 'library'> = [];
+    for (const throttler of this.throttlers) {
+      const { limit, ttl, blockDuration } = throttler;
+      const overridden = ROUTE_OVERRIDES.some((k) => this.reflector.getAllAndOverride(`${k}${throttler.name}`, targets) !== undefined);
+      if (overridden || typeof limit !== 'number' || typeof ttl !== 'number' || (blockDuration !== undefined && typeof blockDuration !== 'number')) return 'library';
+      steps.push({
+        throttler, limit, ttl, blockDuration: blockDuration ?? ttl,
+        skipIf: throttler.skipIf ?? this.commonOptions.skipIf,
+        getTracker: throttler.getTracker ?? this.commonOptions.getTracker!,
+        generateKey: throttler.generateKey ?? this.commonOptions.generateKey!,
+      });
+    }
+    return steps;
   }
 
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
