@@ -12,9 +12,9 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** The relative module specifiers of a file's static imports, dynamic imports and requires. */
+/** The relative module specifiers of a file's static imports (side-effect ones too), dynamic imports and requires. */
 function relativeImports(text: string): string[] {
-  const specifiers = [...text.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*)'(\.[^']*)'/g)].map((m) => m[1]);
+  const specifiers = [...text.matchAll(/(?:from\s+|import\s+|import\s*\(\s*|require\s*\(\s*)'(\.[^']*)'/g)].map((m) => m[1]);
   return [...new Set(specifiers)];
 }
 
