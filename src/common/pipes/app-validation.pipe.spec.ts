@@ -1,7 +1,7 @@
-import { BadRequestException } from '@nestjs/common';
+import { BadRequestException, ValidationPipeOptions } from '@nestjs/common';
 import { IsInt, IsOptional } from 'class-validator';
 
-import { IsObjectOrArray } from '../../inference/dto/validators';
+import { IsModelVersion, IsObjectOrArray } from '../../inference/dto/validators';
 import { AppValidationPipe } from './app-validation.pipe';
 import { Opaque } from './opaque.decorator';
 
@@ -64,5 +64,97 @@ describe('AppValidationPipe', () => {
     // Act / Assert
     await expect(sut.transform({ n: 2 }, { type: 'body', metatype: Plain })).resolves.toEqual({ n: 2 });
     await expect(errorOf([1, 2])).resolves.toMatch(/features must be an object/);
+  });
+});
+
+describe('AppValidationPipe, compiled validation', () => {
+  class Query {
+    @IsOptional()
+    @IsModelVersion('model_version')
+    model_version?: number;
+  }
+
+  /** The pipe and a spy on ValidationPipe's own (class-validator) path. */
+  function pipeWith(options: ValidationPipeOptions = { whitelist: true, forbidNonWhitelisted: true, transform: true }) {
+    const pipe = new AppValidationPipe({ maxDepth: 5, maxStringLength: 100 }, options);
+    const fullPath = jest.spyOn(pipe as unknown as { validate: (o: object) => Promise<unknown[]> }, 'validate');
+    return { pipe, fullPath };
+  }
+
+  it('returns a valid body from the compiled validator, without class-validator', async () => {
+    // Arrange
+    const { pipe: sut, fullPath } = pipeWith();
+    const features = { a: 1 };
+
+    // Act
+    const result = (await sut.transform({ features, n: 3 }, meta)) as Dto;
+
+    // Assert
+    expect(result).toBeInstanceOf(Dto);
+    expect(result).toStrictEqual(Object.assign(new Dto(), { features, n: 3 }));
+    expect(result.features).toBe(features);
+    expect(fullPath).not.toHaveBeenCalled();
+  });
+
+  it('compiles query and params DTOs too, transforms included', async () => {
+    // Arrange
+    const { pipe: sut, fullPath } = pipeWith();
+
+    // Act
+    const query = await sut.transform({ model_version: '4' }, { type: 'query', metatype: Query });
+    const params = await sut.transform({ model_version: 5 }, { type: 'param', metatype: Query });
+
+    // Assert
+    expect(query).toStrictEqual(Object.assign(new Query(), { model_version: 4 }));
+    expect(params).toStrictEqual(Object.assign(new Query(), { model_version: 5 }));
+    expect(fullPath).not.toHaveBeenCalled();
+  });
+
+  it('takes the full path for an invalid body, with class-validator\'s messages', async () => {
+    // Arrange
+    const { pipe: sut, fullPath } = pipeWith();
+
+    // Act
+    const error = await sut.transform({ features: {}, n: 1.5, extra: true }, meta).catch((e: BadRequestException) => e.getResponse());
+
+    // Assert
+    expect(error).toMatchObject({ message: ['property extra should not exist', 'n must be an integer number'] });
+    expect(fullPath).toHaveBeenCalledTimes(1);
+  });
+
+  it('holds a body to the input limits before the compiled validator', async () => {
+    // Arrange
+    const { pipe: sut } = pipeWith();
+
+    // Act / Assert
+    await expect(sut.transform({ features: { a: { b: { c: { d: { e: 1 } } } } } }, meta)).rejects.toThrow(/input limits.*MAX_DEPTH/);
+  });
+
+  it('leaves custom decorators to ValidationPipe', async () => {
+    // Arrange
+    const { pipe: sut, fullPath } = pipeWith({ transform: true, validateCustomDecorators: true });
+
+    // Act
+    await sut.transform({ features: {} }, { type: 'custom', metatype: Dto });
+
+    // Assert
+    expect(fullPath).toHaveBeenCalledTimes(1);
+  });
+
+  it.each<[string, ValidationPipeOptions]>([
+    ['transform off', { whitelist: true }],
+    ['groups', { transform: true, groups: ['admin'] }],
+    ['always', { transform: true, always: true }],
+    ['transformOptions', { transform: true, transformOptions: { enableImplicitConversion: true } }],
+    ['expectedType', { transform: true, expectedType: Dto }],
+  ])('does not compile with %s', async (_option, options) => {
+    // Arrange
+    const { pipe: sut, fullPath } = pipeWith(options);
+
+    // Act
+    await sut.transform({ features: {}, n: 1 }, meta);
+
+    // Assert
+    expect(fullPath).toHaveBeenCalledTimes(1);
   });
 });

@@ -2,23 +2,42 @@ import { ArgumentMetadata, ValidationPipe, ValidationPipeOptions } from '@nestjs
 
 import { AppError } from '../errors/app-error';
 import { InputLimits, inputLimitProblems } from '../validation/input-limits';
+import { compileValidator, standIn } from './compiled-validation';
 import { opaquePropertiesOf } from './opaque.decorator';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** An empty value of the same kind, so that shape checks (object or array) still see the truth. */
-const standIn = (value: unknown): unknown => (Array.isArray(value) ? [] : isPlainObject(value) ? {} : value);
+/**
+ * The options under which a compiled validator gives what the pipe gives: the others (groups,
+ * `always`, `transformOptions`, `expectedType`, other packages...) change what is valid or what
+ * is returned, and turn the compiled path off.
+ */
+const COMPILABLE_OPTIONS = new Set([
+  'transform', 'whitelist', 'forbidNonWhitelisted', 'forbidUnknownValues', 'stopAtFirstError', 'exceptionFactory',
+  'errorHttpStatusCode', 'disableErrorMessages', 'dismissDefaultMessages', 'validationError', 'maxErrorMessagesLength',
+  'enableDebugMessages', 'skipMissingProperties', 'skipNullProperties', 'skipUndefinedProperties', 'validateCustomDecorators',
+]);
+
+const compilable = (options: ValidationPipeOptions): boolean =>
+  options.transform === true &&
+  Object.entries(options).every(([key, value]) => value === undefined || COMPILABLE_OPTIONS.has(key));
 
 /**
- * Nest's ValidationPipe, plus two things. Every body is first held to the input limits (nesting
+ * Nest's ValidationPipe, plus three things. Every body is first held to the input limits (nesting
  * deeper than MAX_DEPTH, strings over MAX_STRING_LENGTH, prototype keys: one 422 naming each),
- * whatever the route's DTO. {@link Opaque} properties are validated by shape and passed through
- * untouched: the pipe otherwise walks a body four times and deep-copies it, which for a
- * 2,048-float tensor cost more than the HTTP parsing (profiled on bench-mlp-xl).
+ * whatever the route's DTO. A body, query or params object is then tried against the DTO's
+ * compiled validator ({@link compileValidator}): on the happy path that gives the very instance
+ * the pipe would, without class-transformer and class-validator; anything else takes the pipe's
+ * path, so errors are class-validator's. {@link Opaque} properties are validated by shape and
+ * passed through untouched: the pipe otherwise walks a body four times and deep-copies it, which
+ * for a 2,048-float tensor cost more than the HTTP parsing (profiled on bench-mlp-xl).
  */
 export class AppValidationPipe extends ValidationPipe {
+  private readonly compiles: boolean;
+
   constructor(private readonly limits: InputLimits, options: ValidationPipeOptions) {
     super(options);
+    this.compiles = compilable(options);
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
@@ -26,6 +45,11 @@ export class AppValidationPipe extends ValidationPipe {
       const problems = inputLimitProblems(value, this.limits);
       if (problems.length) throw AppError.validation(problems, 'Request exceeds input limits');
     }
+    const compiled = this.compiles && metadata.type !== 'custom' ? compileValidator(metadata.metatype)?.(value) : undefined;
+    return compiled ?? this.validateFully(value, metadata);
+  }
+
+  private async validateFully(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const opaque = opaquePropertiesOf(metadata.metatype);
     if (!opaque || !isPlainObject(value)) return super.transform(value, metadata);
     const shell: Record<string, unknown> = { ...value };
