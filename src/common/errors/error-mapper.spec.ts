@@ -181,6 +181,15 @@ describe('mapError', () => {
       expect(sut.code).toBe(ErrorCode.INTERNAL);
       expect(sut.unexpected).toBe(true);
     });
+
+    it("answers a 5xx HttpException's text generically (a library's words, e.g. Nest wrapping an adapter failure, stay in the log)", () => {
+      // Act
+      const sut = mapError(new HttpException("Attempted to send payload of invalid type 'object'. Expected a string or Buffer.", 500));
+
+      // Assert
+      expect(sut.message).toBe('Internal server error');
+      expect(sut.unexpected).toBe(true);
+    });
   });
 
   describe('unknown errors', () => {

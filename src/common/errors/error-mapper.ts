@@ -135,7 +135,9 @@ export function mapError(exception: unknown): MappedError {
       return { status, code: ErrorCode.MODEL_NOT_READY, message: 'health check failed', details: [], unexpected: false, passthrough: body };
     }
     const code = STATUS_CODES[status] ?? (status >= 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST);
-    return { status, code, message: messageOfHttpException(exception), details: [], unexpected: status >= 500 };
+    // A 5xx HttpException comes from a library (e.g. Nest wrapping an adapter's failure): its text stays in the log.
+    const message = status >= 500 ? 'Internal server error' : messageOfHttpException(exception);
+    return { status, code, message, details: [], unexpected: status >= 500 };
   }
   return { status: 500, code: ErrorCode.INTERNAL, message: 'Internal server error', details: [], unexpected: true };
 }

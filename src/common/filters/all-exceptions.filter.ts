@@ -1,9 +1,11 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import type { ServerResponse } from 'node:http';
 
 import { errorEnvelope } from '../errors/error-envelope';
 import { mapError } from '../errors/error-mapper';
 import { contextOf, elapsedMsOf } from '../http/request-context';
+import type { RequestContext } from '../http/request-context';
 import { RequestCompletion } from '../observability/request-completion';
 import { isV2Path } from '../validation/input-limits';
 
@@ -31,15 +33,31 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (mapped.unexpected) {
       this.logger.error({ request_id: ctx.id, err: exception }, `Unexpected error on ${adapter.getRequestMethod(req) as string} ${path.split('?')[0]}`);
     }
-    if (adapter.isHeadersSent(res)) return;
+    if (adapter.isHeadersSent(res) || nodeResponse(res).headersSent) {
+      // Too late for an error body: the client got what was sent; the request is still completed once.
+      this.complete(req, nodeResponse(res).statusCode, ctx);
+      return;
+    }
     const v2 = isV2Path(path);
     // The V2 protocol answers a request it cannot accept with 400 (Triton, KServe), where the rest of the API says 422.
     const status = v2 && mapped.status === 422 ? 400 : mapped.status;
     if (mapped.retryAfterSeconds !== undefined) adapter.setHeader(res, 'Retry-After', String(Math.max(1, Math.ceil(mapped.retryAfterSeconds))));
     adapter.setHeader(res, 'X-Response-Time', `${elapsedMsOf(ctx).toFixed(3)}ms`);
     const body = mapped.passthrough ?? (v2 ? { error: mapped.message } : errorEnvelope(mapped.code, mapped.message, mapped.details, ctx.id));
-    this.completion.measured(req, status, ctx);
-    this.completion.logged(req, status, ctx);
+    this.complete(req, status, ctx);
+    // A handler may have set another Content-Type before it threw; the error body is JSON.
+    adapter.setHeader(res, 'Content-Type', 'application/json; charset=utf-8');
     adapter.reply(res, body, status);
   }
+
+  /** Log line and HTTP metrics, once per request even if this filter runs again for it. */
+  private complete(req: object, status: number, ctx: RequestContext): void {
+    if (ctx.completed) return;
+    ctx.completed = true;
+    this.completion.measured(req, status, ctx);
+    this.completion.logged(req, status, ctx);
+  }
 }
+
+/** The Node response under an adapter's response object (Fastify's `reply.raw`, Express's response itself). */
+const nodeResponse = (res: object): ServerResponse => (res as { raw?: ServerResponse }).raw ?? (res as ServerResponse);

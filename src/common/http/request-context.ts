@@ -29,7 +29,7 @@ export interface RequestContext {
   prediction?: PredictionLogFields;
   /** The bytes after the JSON header of a V2 binary tensor data request. */
   binary?: Buffer;
-  /** True once the completion line was written and the request counted (interceptor or filter). */
+  /** True once the exception filter completed the request (log line, metrics): it may run twice for one request. */
   completed?: boolean;
 }
 
