@@ -30,10 +30,9 @@ describe('graceful shutdown (child process)', () => {
     while (answered < 10) await new Promise((r) => setTimeout(r, 5));
     server.proc.kill('SIGTERM');
     const inFlightAtSignal = 200 - answered;
-    // The late connections come once the server has taken the signal (its event loop may be busy
-    // parsing the 190 bodies it just received) and closed its listener a moment later.
-    while (!/SIGTERM: readiness now 503/.test(server.output())) await new Promise((r) => setTimeout(r, 5));
-    await new Promise((r) => setTimeout(r, 200));
+    // The late connections come once the server says its listener is closed (its event loop may be
+    // busy parsing the 190 bodies it just received): waited for as an event, never a fixed sleep.
+    while (!/listener closed: new connections are refused/.test(server.output())) await new Promise((r) => setTimeout(r, 5));
     const late = await Promise.all(Array.from({ length: 5 }, () => post(url, heavy)));
     const settled = await Promise.all(results);
     const code = await server.exited;

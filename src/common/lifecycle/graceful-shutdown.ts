@@ -31,6 +31,7 @@ function drain(server: Server, state: ShutdownState, timeoutMs: number, logger: 
       clearTimeout(cut);
       resolve();
     });
+    logger.log('listener closed: new connections are refused');
   });
 }
 
