@@ -1,5 +1,4 @@
 import { INestApplication } from '@nestjs/common';
-import { Writable } from 'node:stream';
 import request from 'supertest';
 
 import { LOG_DESTINATION } from '../../src/logging/log-destination';
@@ -8,6 +7,7 @@ import { ModelRegistryService } from '../../src/models/registry/model-registry.s
 import { ModelRuntimeFactory } from '../../src/models/runtimes/model-runtime';
 import { gatedRuntimes } from './support/gated-runtime';
 import { createApp, SETOSA } from './support/create-app';
+import { logCapture } from './support/log-capture';
 import { sample } from './support/metrics-text';
 
 const IRIS2 = { model_id: 'iris', model_version: '2' };
@@ -129,13 +129,7 @@ describe('observability: metrics, health, logs', () => {
   });
 
   describe('logs', () => {
-    const lines: Record<string, unknown>[] = [];
-    const capture = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { stream: capture, lines } = logCapture();
     let app: INestApplication;
     beforeAll(async () => {
       app = await createApp({ env: { LOG_LEVEL: 'debug' }, customize: (b) => b.overrideProvider(LOG_DESTINATION).useValue(capture) });

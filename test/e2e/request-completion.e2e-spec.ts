@@ -1,10 +1,10 @@
 import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import request from 'supertest';
 
 import { LOG_DESTINATION } from '../../src/logging/log-destination';
 import { createApp, expectEnvelope, SETOSA } from './support/create-app';
+import { logCapture } from './support/log-capture';
 import { sample } from './support/metrics-text';
 
 /**
@@ -112,13 +112,7 @@ const CASES: Case[] = [
 ];
 
 describe(`request completion (${ADAPTER}): one log line and one http_requests_total per request, whoever answers it`, () => {
-  const lines: Record<string, unknown>[] = [];
-  const capture = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { stream: capture, lines } = logCapture();
   let app: INestApplication;
 
   beforeAll(async () => {

@@ -5,24 +5,8 @@ import { AppError } from '../errors/app-error';
 import { ErrorCode } from '../errors/error-code';
 import { contextOf } from '../http/request-context';
 import { RequestCompletion } from '../observability/request-completion';
-import { CompletedRequest, RequestLog, RequestMetrics } from '../observability/request-observers';
+import { RecordingRequestLog, RecordingRequestMetrics } from '../../../test/support/recording-observers';
 import { AllExceptionsFilter } from './all-exceptions.filter';
-
-class RecordingRequestLog extends RequestLog {
-  readonly lines: CompletedRequest[] = [];
-  completed(request: CompletedRequest): void {
-    this.lines.push(request);
-  }
-}
-
-class RecordingRequestMetrics extends RequestMetrics {
-  readonly http: { method: string; route: string; statusCode: number; seconds: number }[] = [];
-  observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
-    this.http.push({ method, route, statusCode, seconds });
-  }
-  rateLimit(): void {}
-  memoryShed(): void {}
-}
 
 /** The part of Nest's HttpAdapter the filter uses: answers the request's url and method, records what it is told to send. */
 class RecordingHttpAdapter {

@@ -2,24 +2,8 @@ import { CallHandler, ExecutionContext } from '@nestjs/common';
 import { lastValueFrom, of, throwError } from 'rxjs';
 
 import { RequestCompletion } from '../observability/request-completion';
-import { CompletedRequest, RequestLog, RequestMetrics } from '../observability/request-observers';
+import { RecordingRequestLog, RecordingRequestMetrics } from '../../../test/support/recording-observers';
 import { LatencyInterceptor } from './latency.interceptor';
-
-class RecordingRequestLog extends RequestLog {
-  readonly lines: CompletedRequest[] = [];
-  completed(request: CompletedRequest): void {
-    this.lines.push(request);
-  }
-}
-
-class RecordingRequestMetrics extends RequestMetrics {
-  readonly http: { method: string; route: string; statusCode: number; seconds: number }[] = [];
-  observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
-    this.http.push({ method, route, statusCode, seconds });
-  }
-  rateLimit(): void {}
-  memoryShed(): void {}
-}
 
 /** A reply recording the headers set through `header()` (both FastifyReply and Express's Response have it). */
 class RecordingReply {

@@ -3,24 +3,8 @@ import { lastValueFrom, of, throwError } from 'rxjs';
 
 import { contextOf } from '../http/request-context';
 import { RequestCompletion } from '../observability/request-completion';
-import { CompletedRequest, RequestLog, RequestMetrics } from '../observability/request-observers';
+import { RecordingRequestLog, RecordingRequestMetrics } from '../../../test/support/recording-observers';
 import { LoggingInterceptor } from './logging.interceptor';
-
-class RecordingRequestLog extends RequestLog {
-  readonly lines: CompletedRequest[] = [];
-  completed(request: CompletedRequest): void {
-    this.lines.push(request);
-  }
-}
-
-class RecordingRequestMetrics extends RequestMetrics {
-  readonly http: { method: string; route: string; statusCode: number; seconds: number }[] = [];
-  observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
-    this.http.push({ method, route, statusCode, seconds });
-  }
-  rateLimit(): void {}
-  memoryShed(): void {}
-}
 
 const fastifyRequest = (url: string, id: string) => ({ method: 'POST', ip: '10.0.0.1', routeOptions: { url }, raw: { headers: { 'x-request-id': id } } });
 const expressRequest = (path: string, id: string) => ({ method: 'POST', ip: '10.0.0.2', headers: { 'x-request-id': id }, baseUrl: '', route: { path } });

@@ -1,24 +1,6 @@
 import { contextOf } from '../http/request-context';
 import { RequestCompletion, routeTemplateOf } from './request-completion';
-import { CompletedRequest, RequestLog, RequestMetrics } from './request-observers';
-
-/** Records every completion line. */
-class RecordingRequestLog extends RequestLog {
-  readonly lines: CompletedRequest[] = [];
-  completed(request: CompletedRequest): void {
-    this.lines.push(request);
-  }
-}
-
-/** Records every HTTP observation. */
-class RecordingRequestMetrics extends RequestMetrics {
-  readonly http: { method: string; route: string; statusCode: number; seconds: number }[] = [];
-  observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
-    this.http.push({ method, route, statusCode, seconds });
-  }
-  rateLimit(): void {}
-  memoryShed(): void {}
-}
+import { RecordingRequestLog, RecordingRequestMetrics } from '../../../test/support/recording-observers';
 
 /** A FastifyRequest-like object: the Node request (headers, context) under `raw`, the matched route in `routeOptions`. */
 const fastifyRequest = (url: string | undefined, id = 'req-fastify') => ({
