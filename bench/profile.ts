@@ -13,10 +13,10 @@
  * Knobs: HTTP_ADAPTER (fastify), BENCH_PROFILE_SECONDS (20), BENCH_WARMUP (2, not analysed),
  * BENCH_PROFILE_DIR (bench/.profiles/<time>-<adapter>), BENCH_PROFILE_TOP (25), BENCH_SERVICE_ENV.
  */
-import type autocannon from 'autocannon';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
+import { uniqueIrisRequests } from './iris-bodies';
 import { runLoad } from './load';
 import { adapterFrom, ServiceStartError, startService } from './service-process';
 import { ensureDefaultRepository } from './xl-model';
@@ -224,33 +224,6 @@ function seconds(raw: string | undefined, fallback: number, allowZero = false): 
   return n;
 }
 
-const IRIS_ROWS = [
-  [5.1, 3.5, 1.4, 0.2],
-  [6.7, 3.0, 5.2, 2.3],
-  [5.9, 3.0, 4.2, 1.5],
-  [6.3, 2.9, 5.6, 1.8],
-  [4.9, 3.1, 1.5, 0.1],
-];
-
-/** Every body different, as in bench/run.ts, so the (default-on) cache misses. */
-let seq = 0;
-const irisRequests = (): autocannon.Request[] => [
-  {
-    method: 'POST',
-    path: '/predict',
-    headers: { 'content-type': 'application/json' },
-    setupRequest: (req) => {
-      const n = seq++;
-      const row = IRIS_ROWS[n % IRIS_ROWS.length];
-      req.body = JSON.stringify({
-        model_id: 'iris',
-        features: { sepal_length: Number((row[0] + ((n % 1_000_000) + 1) * 1e-7).toFixed(7)), sepal_width: row[1], petal_length: row[2], petal_width: row[3] },
-      });
-      return req;
-    },
-  },
-];
-
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 async function profileRun(): Promise<number> {
@@ -273,7 +246,7 @@ async function profileRun(): Promise<number> {
   log(`pid ${server.pid} ready on ${server.url}; ${warmupS} s warm-up, then ${durationS} s of iris /predict at c=${connections}`);
   let window: { startUs: number; endUs: number };
   try {
-    const load = { url: server.url, connections, durationS, makeRequests: irisRequests };
+    const load = { url: server.url, connections, durationS, makeRequests: uniqueIrisRequests };
     if (warmupS > 0) await runLoad({ ...load, durationS: warmupS });
     const startUs = nowUs();
     const res = await runLoad(load);

@@ -2,6 +2,7 @@ import { CallHandler, ExecutionContext } from '@nestjs/common';
 import { lastValueFrom, of, throwError } from 'rxjs';
 
 import { RequestCompletion } from '../observability/request-completion';
+import { answering, httpContext } from '../../../test/support/nest-contexts';
 import { RecordingRequestLog, RecordingRequestMetrics } from '../../../test/support/recording-observers';
 import { LatencyInterceptor } from './latency.interceptor';
 
@@ -22,14 +23,6 @@ class RecordingReply {
 const fastifyRequest = (url: string) => ({ method: 'POST', ip: '10.0.0.1', routeOptions: { url }, raw: { headers: {} } });
 const expressRequest = (path: string, baseUrl = '') => ({ method: 'GET', ip: '10.0.0.2', headers: {}, baseUrl, route: { path } });
 
-function httpContext(req: object, res: object): ExecutionContext {
-  return {
-    getType: () => 'http',
-    switchToHttp: () => ({ getRequest: () => req, getResponse: () => res, getNext: () => undefined }),
-  } as unknown as ExecutionContext;
-}
-
-const answering = (body: unknown): CallHandler => ({ handle: () => of(body) });
 
 describe('LatencyInterceptor', () => {
   let log: RecordingRequestLog;

@@ -3,20 +3,13 @@ import { lastValueFrom, of, throwError } from 'rxjs';
 
 import { contextOf } from '../http/request-context';
 import { RequestCompletion } from '../observability/request-completion';
+import { answering, httpContext } from '../../../test/support/nest-contexts';
 import { RecordingRequestLog, RecordingRequestMetrics } from '../../../test/support/recording-observers';
 import { LoggingInterceptor } from './logging.interceptor';
 
 const fastifyRequest = (url: string, id: string) => ({ method: 'POST', ip: '10.0.0.1', routeOptions: { url }, raw: { headers: { 'x-request-id': id } } });
 const expressRequest = (path: string, id: string) => ({ method: 'POST', ip: '10.0.0.2', headers: { 'x-request-id': id }, baseUrl: '', route: { path } });
 
-function httpContext(req: object, res: object): ExecutionContext {
-  return {
-    getType: () => 'http',
-    switchToHttp: () => ({ getRequest: () => req, getResponse: () => res, getNext: () => undefined }),
-  } as unknown as ExecutionContext;
-}
-
-const answering = (body: unknown): CallHandler => ({ handle: () => of(body) });
 
 describe('LoggingInterceptor', () => {
   let log: RecordingRequestLog;
