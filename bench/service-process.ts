@@ -221,6 +221,8 @@ export function serviceEnv(port: number, adapter: HttpAdapter, overrides: Record
   return {
     ...inherited,
     NODE_ENV: 'production',
+    // Production refuses to start without API_KEYS unless anonymous callers are meant: the bench's are.
+    ALLOW_ANONYMOUS: 'true',
     PORT: String(port),
     HOST: '127.0.0.1',
     HTTP_ADAPTER: adapter,

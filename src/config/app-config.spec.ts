@@ -195,6 +195,22 @@ describe('buildConfig', () => {
       expect(error.problems[0]).toMatch(new RegExp(`^${name}=`));
     });
 
+    it('refuses NODE_ENV=production without API_KEYS, naming API_KEYS and the ALLOW_ANONYMOUS opt-out', () => {
+      // Act
+      const error = captureConfigError({ NODE_ENV: 'production' });
+
+      // Assert
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^API_KEYS="": NODE_ENV=production needs client keys .*ALLOW_ANONYMOUS=true/);
+    });
+
+    it('starts in production with API_KEYS, or without them when ALLOW_ANONYMOUS=true; development needs neither', () => {
+      // Act / Assert
+      expect(buildConfig({ NODE_ENV: 'production', API_KEYS: 'svc:secret' }).app.env).toBe('production');
+      expect(buildConfig({ NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true' }).app.env).toBe('production');
+      expect(buildConfig({}).security.apiKeys).toBe('');
+    });
+
     it('accepts redis:// and rediss:// URLs', () => {
       // Act
       const plain = buildConfig({ REDIS_URL: 'redis://cache:6379' });

@@ -72,7 +72,11 @@ export function validateEnvironment(env: Record<string, string | undefined>): En
   const present = Object.fromEntries(known.filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
   const parsed = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
   const errors = validateSync(parsed, { skipMissingProperties: false });
-  if (errors.length > 0) throw new ConfigValidationError(errors.map(describe));
+  const problems = errors.map(describe);
+  if (errors.length === 0 && parsed.NODE_ENV === 'production' && parsed.API_KEYS.trim() === '' && !parsed.ALLOW_ANONYMOUS) {
+    problems.push('API_KEYS="": NODE_ENV=production needs client keys (API_KEYS=name:key,...), or ALLOW_ANONYMOUS=true to serve predictions to any caller');
+  }
+  if (problems.length > 0) throw new ConfigValidationError(problems);
   return parsed;
 }
 

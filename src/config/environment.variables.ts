@@ -63,6 +63,8 @@ export class EnvironmentVariables {
   @IsIn(['json', 'pretty']) LOG_FORMAT: 'json' | 'pretty' = 'json';
 
   @IsString() API_KEYS = '';
+  /** With NODE_ENV=production, an empty API_KEYS stops the start unless this says anonymous callers are meant. */
+  @Transform(toBoolean) @IsBoolean() ALLOW_ANONYMOUS = false;
   @IsString() ADMIN_API_KEYS = '';
   @IsString() CORS_ORIGINS = '';
   @Matches(BYTE_SIZE, { message: 'BODY_LIMIT must be a size such as 1mb, 512kb or 1048576' }) BODY_LIMIT = '1mb';

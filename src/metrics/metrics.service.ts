@@ -75,6 +75,8 @@ export class MetricsService implements RequestMetrics {
   constructor(config: ConfigService<AllConfig, true>) {
     this.enabled = config.getOrThrow('metrics.enabled', { infer: true });
     this.onMainPort = this.enabled && config.getOrThrow('metrics.port', { infer: true }) === config.getOrThrow('app.port', { infer: true });
+    // ENABLE_METRICS=false collects nothing: no process metrics, and every method below returns at once.
+    if (!this.enabled) return;
     collectDefaultMetrics({ register: this.registry });
     const states = this.modelStatesNow.bind(this);
     new Gauge({
@@ -97,16 +99,19 @@ export class MetricsService implements RequestMetrics {
   }
 
   observePrediction(modelId: string, version: number, status: PredictionStatus, seconds: number): void {
+    if (!this.enabled) return;
     const children = this.versionChildren(modelId, version);
     (status === 'success' ? children.succeeded : children.failed).inc();
     children.latency.observe(seconds);
   }
 
   predictionError(modelId: string, version: number, reason: PredictionErrorReason): void {
+    if (!this.enabled) return;
     this.predictionErrors.inc({ model_id: modelId, model_version: String(version), reason });
   }
 
   observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
+    if (!this.enabled) return;
     const key = `${method} ${route} ${statusCode}`;
     let children = this.httpChildren.get(key);
     if (!children) {
@@ -118,18 +123,22 @@ export class MetricsService implements RequestMetrics {
   }
 
   observeBatch(modelId: string, version: number, requests: number): void {
+    if (!this.enabled) return;
     this.versionChildren(modelId, version).batchSize.observe(requests);
   }
 
   observeQueueWait(modelId: string, version: number, seconds: number): void {
+    if (!this.enabled) return;
     this.versionChildren(modelId, version).queueWait.observe(seconds);
   }
 
   setQueueDepth(modelId: string, version: number, depth: number): void {
+    if (!this.enabled) return;
     this.versionChildren(modelId, version).queueDepth.set(depth);
   }
 
   cacheLookup(modelId: string, hit: boolean): void {
+    if (!this.enabled) return;
     (hit ? this.cacheHits : this.cacheMisses).inc({ model_id: modelId });
   }
 
@@ -156,23 +165,28 @@ export class MetricsService implements RequestMetrics {
   }
 
   rateLimit(limit: string): void {
+    if (!this.enabled) return;
     this.rateLimited.inc({ limit });
   }
 
   /** A prediction refused because RSS is above MAX_MEMORY_MB. */
   memoryShed(): void {
+    if (!this.enabled) return;
     this.memoryShedding.inc();
   }
 
   routedRequest(modelId: string, version: number, variant: string): void {
+    if (!this.enabled) return;
     this.routed.inc({ model_id: modelId, model_version: String(version), variant });
   }
 
   shadowCompared(modelId: string, agree: boolean): void {
+    if (!this.enabled) return;
     this.shadowAgreement.inc({ model_id: modelId, agree: String(agree) });
   }
 
   rolloutEvent(modelId: string, action: RolloutAction): void {
+    if (!this.enabled) return;
     this.rolloutEvents.inc({ model_id: modelId, action });
   }
 
