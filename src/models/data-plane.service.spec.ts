@@ -44,11 +44,12 @@ beforeAll(() => {
 describe('DataPlane on the bundled models', () => {
   let factory: CountingRuntimeFactory;
   let registry: ModelRegistryService;
+  let metrics: MetricsService;
   let sut: DataPlane;
 
   beforeAll(async () => {
     factory = new CountingRuntimeFactory();
-    ({ registry, plane: sut } = await bootModels(factory));
+    ({ registry, metrics, plane: sut } = await bootModels(factory));
   });
 
   afterAll(async () => {
@@ -129,10 +130,12 @@ describe('DataPlane on the bundled models', () => {
       expect(after.error_count).toBe(before.error_count);
     });
 
-    it('refuses non-finite outputs with VALIDATION_FAILED naming them, and counts the error', async () => {
+    it("refuses non-finite outputs with VALIDATION_FAILED naming them, counted in the metrics but not against the version's health (the inputs were the caller's)", async () => {
       // Arrange
       const stats = registry.get('iris').versions.get(2)!.stats;
       const errorsBefore = stats.getHealthMetrics().error_count;
+      const labels = { model_id: 'iris', model_version: 2, reason: 'validation' };
+      const countedBefore = await counter(metrics, 'ml_prediction_errors_total', labels);
 
       // Act
       const error = await captureAppError(sut.infer({ model: 'iris', inputs: irisRow(OUT_OF_RANGE) }));
@@ -140,7 +143,8 @@ describe('DataPlane on the bundled models', () => {
       // Assert
       expect(error.code).toBe(ErrorCode.VALIDATION_FAILED);
       expect(error.details).toEqual([{ field: 'features', message: expect.stringContaining('not finite') }]);
-      expect(stats.getHealthMetrics().error_count).toBe(errorsBefore + 1);
+      expect(stats.getHealthMetrics().error_count).toBe(errorsBefore);
+      expect(await counter(metrics, 'ml_prediction_errors_total', labels)).toBe(countedBefore + 1);
     });
   });
 
@@ -172,12 +176,14 @@ describe('DataPlane on the bundled models', () => {
   });
 
   describe('rejected', () => {
-    it('counts a request the codec refused as a failure of the routed version, without running it', async () => {
+    it("counts a request the codec refused in the routed version's metrics (reason validation), not against its health, without running it", async () => {
       // Arrange
       const route = sut.route(undefined);
       const before = route.version.stats.getHealthMetrics();
       const callsBefore = factory.calls.length;
       const error = AppError.validation([{ field: 'features.x', message: 'is required' }], 'Invalid features');
+      const labels = { model_id: route.entry.name, model_version: route.version.version, reason: 'validation' };
+      const countedBefore = await counter(metrics, 'ml_prediction_errors_total', labels);
 
       // Act
       const returned = sut.rejected(route, error, performance.now());
@@ -185,8 +191,9 @@ describe('DataPlane on the bundled models', () => {
       // Assert
       expect(returned).toBe(error);
       const after = route.version.stats.getHealthMetrics();
-      expect(after.total_requests).toBe(before.total_requests + 1);
-      expect(after.error_count).toBe(before.error_count + 1);
+      expect(after.total_requests).toBe(before.total_requests);
+      expect(after.error_count).toBe(before.error_count);
+      expect(await counter(metrics, 'ml_prediction_errors_total', labels)).toBe(countedBefore + 1);
       expect(factory.calls.length).toBe(callsBefore);
     });
   });

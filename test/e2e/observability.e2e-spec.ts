@@ -8,6 +8,7 @@ import { ModelRuntimeFactory } from '../../src/models/runtimes/model-runtime';
 import { gatedRuntimes } from './support/gated-runtime';
 import { createApp, SETOSA } from './support/create-app';
 import { logCapture } from './support/log-capture';
+import { PathFaultRuntimeFactory } from './support/path-fault-runtime';
 import { sample } from './support/metrics-text';
 
 const IRIS2 = { model_id: 'iris', model_version: '2' };
@@ -77,10 +78,15 @@ describe('observability: metrics, health, logs', () => {
 
   describe('health', () => {
     let app: INestApplication;
-    beforeAll(async () => { app = await createApp({ env: { MAX_MEMORY_MB: '8192' } }); });
+    // Penguins' runs fail only while the fault is armed: server-side failures on demand.
+    const faults = new PathFaultRuntimeFactory('/penguins/', { kind: 'throw' });
+    beforeAll(async () => {
+      faults.armed = false;
+      app = await createApp({ env: { MAX_MEMORY_MB: '8192', ENABLE_CACHING: 'false' }, customize: (b) => b.overrideProvider(ModelRuntimeFactory).useValue(faults) });
+    });
     afterAll(async () => { await app.close(); });
 
-    it('/health reports each model; an error rate ≥ 10% makes it degraded while /health/live stays 200', async () => {
+    it("/health reports each model; callers' 422s leave it healthy, our failures at ≥ 10% make it degraded, while /health/live stays 200", async () => {
       const healthy = await request(app.getHttpServer()).get('/health').expect(200);
       expect(healthy.body.details['model:penguins']).toMatchObject({ status: 'up', health: 'healthy' });
       expect(healthy.body.details.memory).toMatchObject({ status: 'up', max_memory_mb: 8192 });
@@ -89,12 +95,18 @@ describe('observability: metrics, health, logs', () => {
       const penguin = (features: number[], status: number) =>
         request(app.getHttpServer()).post('/predict').send({ model_id: 'penguins', features }).expect(status);
       for (let i = 0; i < 19; i += 1) await penguin([39.1, 18.7, 181, 3750], 200);
-      await penguin([39.1], 422);
+      for (let i = 0; i < 5; i += 1) await penguin([39.1], 422);
+      const afterBadInput = await request(app.getHttpServer()).get('/health').expect(200);
+      expect(afterBadInput.body.details['model:penguins']).toMatchObject({ health: 'healthy', error_rate: 0, error_count: 0, total_requests: 19 });
+
+      faults.armed = true;
+      await penguin([39.1, 18.7, 181, 3750], 500);
       const stillHealthy = await request(app.getHttpServer()).get('/health').expect(200);
       expect(stillHealthy.body.details['model:penguins']).toMatchObject({ health: 'healthy', error_rate: 0.05 });
 
-      await penguin([39.1], 422);
-      await penguin([39.1], 422);
+      await penguin([39.1, 18.7, 181, 3750], 500);
+      await penguin([39.1, 18.7, 181, 3750], 500);
+      faults.armed = false;
       const degraded = await request(app.getHttpServer()).get('/health').expect(200);
       expect(degraded.body.details['model:penguins']).toMatchObject({ status: 'up', health: 'degraded', error_rate: 0.1364, error_count: 3, total_requests: 22 });
       expect(degraded.body.details['model:penguins'].p95_latency_ms).toEqual(expect.any(Number));

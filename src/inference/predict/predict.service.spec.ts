@@ -166,7 +166,7 @@ describe('PredictService on the bundled models', () => {
       expect(error.message).toContain('9');
     });
 
-    it('rejects invalid features with VALIDATION_FAILED naming each, without running the model, and counts the error', async () => {
+    it("rejects invalid features with VALIDATION_FAILED naming each, without running the model, and leaves the version's health alone", async () => {
       // Arrange
       const stats = registry.get('iris').versions.get(2)!.stats;
       const errorsBefore = stats.getHealthMetrics().error_count;
@@ -179,7 +179,8 @@ describe('PredictService on the bundled models', () => {
       expect(error.code).toBe(ErrorCode.VALIDATION_FAILED);
       expect(error.details.map((d) => d.field).sort()).toEqual(['features.petal_length', 'features.sepal_length', 'features.sepal_width']);
       expect(factory.calls.length).toBe(callsBefore);
-      expect(stats.getHealthMetrics().error_count).toBe(errorsBefore + 1);
+      // The caller's fault: /health must not call the version degraded for it.
+      expect(stats.getHealthMetrics().error_count).toBe(errorsBefore);
     });
 
     it('counts a success in the stats of the version that served it', async () => {
@@ -429,7 +430,7 @@ describe('PredictService with a runtime that fails', () => {
     expect(after.status).toBe('degraded');
   });
 
-  it('puts INFERENCE_FAILED in every valid slot of a batch whose inference fails, counting each', async () => {
+  it('puts INFERENCE_FAILED in every valid slot of a batch whose inference fails, counting each (not the invalid item)', async () => {
     // Arrange
     control.mode = 'reject';
     const before = penguinStats().getHealthMetrics();
@@ -444,7 +445,7 @@ describe('PredictService with a runtime that fails', () => {
       ErrorCode.INFERENCE_FAILED,
     ]);
     expect(result).toMatchObject({ succeeded: 0, failed: 3 });
-    expect(penguinStats().getHealthMetrics().error_count).toBe(before.error_count + 3);
+    expect(penguinStats().getHealthMetrics().error_count).toBe(before.error_count + 2);
   });
 
   it('serves again once the runtime recovers', async () => {

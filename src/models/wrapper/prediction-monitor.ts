@@ -54,12 +54,14 @@ export class PredictionMonitor {
     const { name } = route.entry;
     const { version } = route.version;
     const reason = reasonOf(error);
+    // A caller's bad input says nothing about the version: it must neither mark the version
+    // degraded in /health nor abort a healthy canary. It is still counted in the metrics (reason).
+    const ours = reason !== 'validation';
     for (let i = 0; i < requests; i += 1) {
-      route.version.stats.record(false, ms);
+      if (ours) route.version.stats.record(false, ms);
       this.metrics.observePrediction(name, version, 'error', ms / 1000);
       this.metrics.predictionError(name, version, reason);
-      // A caller's bad input says nothing about the version: it must not abort a healthy canary.
-      if (reason !== 'validation') this.traffic.observe(route, false, ms);
+      if (ours) this.traffic.observe(route, false, ms);
     }
     const message = error instanceof Error ? error.message : String(error);
     this.logger.warn({ event: 'prediction_failed', request_id: requestId, model_id: name, model_version: String(version), requests, reason, error: message, duration_ms: ms, success: false });
