@@ -131,3 +131,45 @@ describe('V2 repository and Triton client compatibility (real AppModule, a repos
     expect(res.body.outputs.map((o: { name: string }) => o.name)).toEqual(['probabilities']);
   });
 });
+
+describe('V2 repository index: the registry view, throttled like predictions', () => {
+  let app: INestApplication;
+  let repo: string;
+
+  beforeAll(async () => {
+    repo = mkdtempSync(join(tmpdir(), 'v2-index-'));
+    cpSync(join(BUNDLED, 'iris'), join(repo, 'iris'), { recursive: true });
+    // A model that cannot be read at all (no versions, model.json broken).
+    cpSync(join(BUNDLED, 'iris', '1'), join(repo, 'broken', '1'), { recursive: true });
+    writeFileSync(join(repo, 'broken', 'model.json'), '{ not json');
+    app = await createApp({ env: { MODEL_REPOSITORY: repo, REQUESTS_PER_MINUTE: '3', REQUESTS_PER_HOUR: '0' } });
+  });
+  afterAll(async () => {
+    await app.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('lists what the registry knows (a new folder on disk is not scanned per call), failed models with their reason, and answers 429 past the client limit', async () => {
+    // Arrange: a folder added after boot is not in the registry until it is loaded
+    cpSync(join(BUNDLED, 'penguins'), join(repo, 'penguins'), { recursive: true });
+
+    // Act
+    const first = await request(app.getHttpServer()).post('/v2/repository/index').expect(200);
+    await request(app.getHttpServer()).post('/v2/repository/index').send({ ready: true }).expect(200);
+    await request(app.getHttpServer()).post('/v2/repository/index').expect(200);
+    const limited = await request(app.getHttpServer()).post('/v2/repository/index').expect(429);
+
+    // Assert
+    const names = (first.body as { name: string }[]).map((r) => r.name);
+    expect(names).toContain('iris');
+    expect(names).not.toContain('penguins');
+    const broken = (first.body as { name: string; version: string; state: string; reason: string }[]).filter((r) => r.name === 'broken');
+    expect(broken.length).toBeGreaterThan(0);
+    for (const row of broken) {
+      expect(row.state).toBe('UNAVAILABLE');
+      expect(row.reason).toMatch(/model\.json/);
+    }
+    expect(limited.body).toEqual({ error: expect.stringMatching(/Rate limit exceeded: 3 requests per minute \(REQUESTS_PER_MINUTE\)/) });
+    expect(limited.headers['retry-after']).toEqual(expect.any(String));
+  });
+});

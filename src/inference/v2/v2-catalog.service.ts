@@ -3,20 +3,16 @@ import { Injectable } from '@nestjs/common';
 import { ModelEntry } from '../../models/registry/model-entry';
 import { ModelRegistryService } from '../../models/registry/model-registry.service';
 import { ModelVersion } from '../../models/registry/model-version';
-import { ModelRepositoryService } from '../../models/repository/model-repository.service';
 import { V2ModelMetadata, V2ModelReady, V2RepositoryIndexEntry } from './v2.types';
 
 /**
- * Read-only V2 views of the registry and repository: model metadata, model readiness and the
+ * Read-only V2 views of the registry: model metadata, model readiness and the
  * repository index. (The method names keep their `v2` prefix so the controllers' calls stay as
  * they were.)
  */
 @Injectable()
 export class V2CatalogService {
-  constructor(
-    private readonly registry: ModelRegistryService,
-    private readonly repository: ModelRepositoryService,
-  ) {}
+  constructor(private readonly registry: ModelRegistryService) {}
 
   /**
    * V2 model metadata: the given version's signature, else the active version's; a model with no
@@ -43,20 +39,20 @@ export class V2CatalogService {
   }
 
   /**
-   * The repository index (Triton's model repository extension): every version on disk or in the
-   * registry with its state; `readyOnly` keeps the READY ones.
+   * The repository index (Triton's model repository extension): every model version the registry
+   * knows (what was on disk at boot or at the model's last load) with its state; `readyOnly`
+   * keeps the READY ones. Served from the registry's view, never a disk scan per call.
    */
   async v2Index(readyOnly: boolean): Promise<V2RepositoryIndexEntry[]> {
-    const found = await this.repository.discover();
     const rows: V2RepositoryIndexEntry[] = [];
-    for (const model of found) {
-      const entry = this.registry.list().find((e) => e.name === model.name);
-      const numbers = new Set([...model.versions.keys(), ...(entry?.versions.keys() ?? [])]);
-      for (const n of [...numbers].sort((a, b) => a - b)) {
-        const version = entry?.versions.get(n);
-        const state = entry?.error ? 'UNAVAILABLE' : version ? v2State(version) : 'UNAVAILABLE';
-        const reason = entry?.error ?? version?.reason ?? (!version || version.state === 'UNLOADED' ? 'unloaded' : '');
-        rows.push({ name: model.name, version: String(n), state, reason });
+    for (const entry of [...this.registry.list()].sort((a, b) => a.name.localeCompare(b.name))) {
+      // A model that could not be read at all has no versions: it is still listed, with why (Triton leaves the version empty).
+      if (entry.versions.size === 0) rows.push({ name: entry.name, version: '', state: 'UNAVAILABLE', reason: entry.error ?? 'no versions' });
+      for (const n of [...entry.versions.keys()].sort((a, b) => a - b)) {
+        const version = entry.versions.get(n)!;
+        const state = entry.error ? 'UNAVAILABLE' : v2State(version);
+        const reason = entry.error ?? version.reason ?? (version.state === 'UNLOADED' ? 'unloaded' : '');
+        rows.push({ name: entry.name, version: String(n), state, reason });
       }
     }
     return readyOnly ? rows.filter((r) => r.state === 'READY') : rows;

@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
 import { Admin } from '../../common/decorators/access.decorator';
+import { PredictionRoute } from '../../common/decorators/prediction-route.decorator';
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { RolloutService } from '../../models/rollout/rollout.service';
@@ -19,6 +20,8 @@ export class V2RepositoryController {
 
   @Post('index')
   @HttpCode(200)
+  // Held to the client's rate limits like the prediction routes (any client key may call it).
+  @PredictionRoute()
   @ApiOperation({ summary: 'Every model version in the repository with its state (READY, LOADING, UNAVAILABLE) and reason' })
   index(@Body() body: V2IndexRequestDto = {}): Promise<V2RepositoryIndexEntry[]> {
     return this.catalog.v2Index(body?.ready === true);
