@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import { NamedTensors } from '../tensors/tensor';
 import { cacheKey } from './cache-key';
@@ -47,15 +46,17 @@ describe('LruPredictionCache', () => {
     expect(sut.stats('iris').size).toBe(2);
   });
 
-  it('expires entries after ttlSeconds', async () => {
+  it('expires entries after ttlSeconds, on its clock', async () => {
     // Arrange
-    const sut = new LruPredictionCache({ enabled: true, maxEntries: 10, ttlSeconds: 0.05 });
+    let now = 1_000;
+    const sut = new LruPredictionCache({ enabled: true, maxEntries: 10, ttlSeconds: 0.05, now: () => now });
     await sut.set(irisKey(1), answer('a'));
     await sut.set(irisKey(2), answer('b'));
+    now += 49;
     const fresh = await sut.get(irisKey(1));
 
     // Act
-    await sleep(80);
+    now += 2;
 
     // Assert
     expect(fresh).toEqual(answer('a'));

@@ -10,6 +10,8 @@ export interface LruPredictionCacheOptions {
   maxEntries: number;
   /** CACHE_TTL_SECONDS: how long an entry lives after it is set; 0 = until evicted. */
   ttlSeconds: number;
+  /** The clock TTLs are measured on, in ms (default: lru-cache's, performance.now); tests inject one. */
+  now?: () => number;
 }
 
 interface ModelCounters {
@@ -42,6 +44,8 @@ export class LruPredictionCache extends PredictionCache {
     this.lru = new LRUCache<string, CachedPrediction>({
       max: options.maxEntries,
       ttl: this.ttlMs,
+      // An injected clock is read on every check (lru-cache otherwise caches the time for 1 ms on a timer).
+      ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
       // Sizes follow the LRU's own bookkeeping: +1 on a new key; -1 on evict, expire or delete.
       // A 'set' disposal is an overwrite of a key that stays, so it changes nothing.
       onInsert: (_value, key, reason) => {
