@@ -150,7 +150,8 @@ describe('OnnxWorkerRuntime when its thread dies', () => {
     const dir = mkdtempSync(join(tmpdir(), 'worker-restart-'));
     const path = join(dir, 'model.onnx');
     copyFileSync(BENCH_MLP, path);
-    const sut = new OnnxWorkerRuntime(CRASHING_WORKER);
+    let now = 1_000_000;
+    const sut = new OnnxWorkerRuntime(CRASHING_WORKER, () => now);
     await sut.load(path);
     await crashThread(sut);
     rmSync(path);
@@ -162,11 +163,14 @@ describe('OnnxWorkerRuntime when its thread dies', () => {
     await expect(sut.run(rows(1))).rejects.toThrow(/^worker thread restart failed: /);
     const startsDuringBackoff = starts.mock.calls.length;
     copyFileSync(BENCH_MLP, path);
-    await new Promise((r) => setTimeout(r, 1_100));
+    now += 999;
+    await expect(sut.run(rows(1))).rejects.toThrow(/^worker thread restart failed: /);
+    now += 2;
     const third = await sut.run(rows(1));
 
     // Assert
     expect(startsDuringBackoff).toBe(1);
+    // One start at the first failure, none while backing off (even 999 ms later), one after it.
     expect(starts).toHaveBeenCalledTimes(2);
     expect(third.output.shape).toEqual([1, 10]);
     await sut.unload();

@@ -49,8 +49,11 @@ export class OnnxWorkerRuntime extends ModelRuntime {
   private restarting: Promise<void> | undefined;
   private restartFailure: { at: number; message: string } | undefined;
 
-  /** @param workerFile the thread's script; only fault-injection tests give another. */
-  constructor(private readonly workerFile = WORKER_FILE) {
+  /**
+   * @param workerFile the thread's script; only fault-injection tests give another.
+   * @param now the clock of the restart back-off, in ms (tests inject one).
+   */
+  constructor(private readonly workerFile = WORKER_FILE, private readonly now: () => number = Date.now) {
     super();
   }
 
@@ -115,7 +118,7 @@ export class OnnxWorkerRuntime extends ModelRuntime {
   private restart(): Promise<void> {
     const { path, options } = this.source!;
     const last = this.restartFailure;
-    if (last && Date.now() - last.at < RESTART_BACKOFF_MS) return Promise.reject(new Error(last.message));
+    if (last && this.now() - last.at < RESTART_BACKOFF_MS) return Promise.reject(new Error(last.message));
     this.restarting ??= this.start(path, options).then(
       () => {
         this.restarting = undefined;
@@ -123,7 +126,7 @@ export class OnnxWorkerRuntime extends ModelRuntime {
       },
       (e: Error) => {
         this.restarting = undefined;
-        this.restartFailure = { at: Date.now(), message: `worker thread restart failed: ${e.message}` };
+        this.restartFailure = { at: this.now(), message: `worker thread restart failed: ${e.message}` };
         throw new Error(this.restartFailure.message);
       },
     );
