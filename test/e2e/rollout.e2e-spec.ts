@@ -13,6 +13,16 @@ const ADMIN = 'admin-secret';
 const BASE_ENV = { ADMIN_API_KEYS: `ops:${ADMIN}`, REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false' };
 const irisRow = (i: number) => ({ ...SETOSA, sepal_length: 4.5 + (i % 30) / 10, petal_length: 1 + (i % 50) / 10 });
 
+/** The shadow stats once `done` holds (shadow runs finish after the answers): polled, at most 500 times, never a fixed sleep. */
+async function shadowStatsOnce(server: Parameters<typeof request>[0], done: (stats: { requests: number }) => boolean): Promise<{ requests: number; [key: string]: unknown }> {
+  let stats = (await request(server).get('/models/iris/shadow').expect(200)).body as { requests: number };
+  for (let i = 0; i < 500 && !done(stats); i += 1) {
+    await new Promise((r) => setImmediate(r));
+    stats = (await request(server).get('/models/iris/shadow').expect(200)).body as { requests: number };
+  }
+  return stats;
+}
+
 describe('rollouts', () => {
   describe('admin access', () => {
     it('admin routes answer 403 naming ADMIN_API_KEYS when none is configured', async () => {
@@ -183,10 +193,12 @@ describe('rollouts', () => {
 
     it('at 10% sends about 10% of unpinned requests to the canary, with the seed\'s stats', async () => {
       const server = app.getHttpServer();
-      await admin(request(server).put('/models/iris/canary')).send({ version: 1, percentage: 10 }).expect(200);
+      // Sticky routing keys make the draw a hash of the key: the same share on every run (the
+      // random draw behind unkeyed requests is checked with an injected source in routing-policy.spec).
+      await admin(request(server).put('/models/iris/canary')).send({ version: 1, percentage: 10, sticky: true }).expect(200);
       const variants: string[] = [];
       for (let i = 0; i < 600; i += 1) {
-        const res = await request(server).post('/predict').send({ model_id: 'iris', features: irisRow(i) }).expect(200);
+        const res = await request(server).post('/predict').set('X-Routing-Key', `user-${i}`).send({ model_id: 'iris', features: irisRow(i) }).expect(200);
         variants.push(res.body.variant);
         expect(res.body.model_version).toBe(res.body.variant === 'canary' ? '1' : '2');
       }
@@ -275,26 +287,25 @@ describe('rollouts', () => {
 
   describe('shadow', () => {
     it('mirrors requests after the answer: the caller\'s answer is unchanged and never waits for the shadow', async () => {
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
       const app = await createApp({
         env: BASE_ENV,
-        customize: (b) => b.overrideProvider(ModelRuntimeFactory).useValue(new PathFaultRuntimeFactory('/iris/1/', { kind: 'delay', ms: 300 })),
+        customize: (b) => b.overrideProvider(ModelRuntimeFactory).useValue(new PathFaultRuntimeFactory('/iris/1/', { kind: 'gate', gate })),
       });
       try {
         const server = app.getHttpServer();
         const before = await Promise.all([0, 1, 2, 3, 4].map((i) => request(server).post('/predict').send({ model_id: 'iris', features: irisRow(i) })));
         await request(server).put('/models/iris/shadow').set('X-API-Key', ADMIN).send({ version: 1, percentage: 100 }).expect(200);
         const during = await Promise.all([0, 1, 2, 3, 4].map((i) => request(server).post('/predict').send({ model_id: 'iris', features: irisRow(i) })));
-        // The shadow version takes ≥ 300 ms per run; the callers already have their answers, and none has finished yet.
+        // The shadow version's runs wait on a gate the test holds: the callers already have their answers, and no shadow run has finished.
         const atAnswer = (await request(server).get('/models/iris/shadow').expect(200)).body;
 
         expect(during.map((r) => r.body.prediction)).toEqual(before.map((r) => r.body.prediction));
         expect(during.every((r) => r.body.model_version === '2' && r.body.variant === 'stable')).toBe(true);
         expect(atAnswer.requests).toBe(0);
-        let stats = atAnswer;
-        for (let i = 0; i < 50 && stats.requests < 5; i += 1) {
-          await new Promise((r) => setTimeout(r, 100));
-          stats = (await request(server).get('/models/iris/shadow').expect(200)).body;
-        }
+        release();
+        const stats = await shadowStatsOnce(server, (s) => s.requests === 5);
         expect(stats).toMatchObject({ requests: 5, errors: 0, shadow: { version: 1, percentage: 100 } });
         expect(stats.agreement_rate).toEqual(expect.any(Number));
         const text = (await request(server).get('/metrics')).text;
@@ -314,8 +325,7 @@ describe('rollouts', () => {
         const server = app.getHttpServer();
         await request(server).put('/models/iris/shadow').set('X-API-Key', ADMIN).send({ version: 1, percentage: 100 }).expect(200);
         for (let i = 0; i < 5; i += 1) await request(server).post('/predict').send({ model_id: 'iris', features: irisRow(i) }).expect(200);
-        await new Promise((r) => setTimeout(r, 50));
-        const stats = (await request(server).get('/models/iris/shadow').expect(200)).body;
+        const stats = await shadowStatsOnce(server, (s) => s.requests === 5);
         expect(stats).toMatchObject({ requests: 5, errors: 5 });
         expectEnvelope((await request(server).post('/models/iris/versions/1/unload').set('X-API-Key', ADMIN).expect(409)).body, 'CONFLICT');
         await request(server).delete('/models/iris/shadow').set('X-API-Key', ADMIN).expect(200);

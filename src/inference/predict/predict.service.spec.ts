@@ -504,14 +504,12 @@ describe('PredictService with a runtime that never answers', () => {
   it('turns a stalled run into INFERENCE_TIMEOUT after TIMEOUT_SECONDS, and counts the error', async () => {
     // Arrange
     const before = penguinStats().getHealthMetrics();
-    const started = Date.now();
 
-    // Act
+    // Act: the run never returns, so only the timeout can answer (its timing is with-timeout.spec's, on fake timers)
     const error = await captureAppError(sut.predict({ features: ADELIE, model_id: 'penguins' }, 'req'));
 
     // Assert
     expect(error.code).toBe(ErrorCode.INFERENCE_TIMEOUT);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(penguinStats().getHealthMetrics().error_count).toBe(before.error_count + 1);
   });
 

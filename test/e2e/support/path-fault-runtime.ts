@@ -2,7 +2,8 @@ import { ModelRuntime, ModelRuntimeFactory, RuntimeOptions, RuntimeSignature } f
 import { OnnxRuntime } from '../../../src/models/runtimes/onnx/onnx-runtime';
 import { NamedTensors } from '../../../src/models/tensors/tensor';
 
-export type PathFault = { kind: 'throw' } | { kind: 'delay'; ms: number };
+/** throw: every run fails; delay: every run waits `ms` first; gate: every run waits until `gate` resolves. */
+export type PathFault = { kind: 'throw' } | { kind: 'delay'; ms: number } | { kind: 'gate'; gate: Promise<void> };
 
 /**
  * Fault injection only: the real ONNX runtime for every model file, except that files whose path
@@ -27,7 +28,7 @@ export class PathFaultRuntimeFactory extends ModelRuntimeFactory {
       override async run(inputs: NamedTensors): Promise<NamedTensors> {
         if (!this.faulty || !this.warmedUp || !factory.armed) { this.warmedUp = true; return super.run(inputs); }
         if (fault.kind === 'throw') throw new Error('injected inference failure');
-        await new Promise((r) => setTimeout(r, fault.ms));
+        await (fault.kind === 'gate' ? fault.gate : new Promise((r) => setTimeout(r, fault.ms)));
         return super.run(inputs);
       }
     })();
