@@ -12,10 +12,12 @@ import { LoggingInterceptor } from './common/interceptors/logging.interceptor';
 import { RequestCompletion } from './common/observability/request-completion';
 import { AppValidationPipe } from './common/pipes/app-validation.pipe';
 import { validationExceptionFactory } from './common/pipes/validation-exception.factory';
+import { clientLimits } from './common/throttling/client-limits';
 import { CounterThrottlerStorage } from './common/throttling/counter-throttler.storage';
 import { AllConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
+import { GrpcModule } from './inference/grpc/grpc.module';
 import { InferenceModule } from './inference/inference.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -44,13 +46,9 @@ import { SerializationService } from './serialization/serialization.service';
     ThrottlerModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService<AllConfig, true>) => {
-        const { requestsPerMinute: minute, requestsPerHour: hour } = config.getOrThrow('limits', { infer: true });
         // A limit of 0 disables that throttler (the library still needs a positive limit).
         return {
-          throttlers: [
-            { name: 'minute', ttl: 60_000, limit: Math.max(1, minute), skipIf: () => minute === 0 },
-            { name: 'hour', ttl: 3_600_000, limit: Math.max(1, hour), skipIf: () => hour === 0 },
-          ],
+          throttlers: clientLimits(config.getOrThrow('limits', { infer: true })).map(({ enabled, ...limit }) => ({ ...limit, skipIf: () => !enabled })),
           // O(1) per request and per client (the library's default keeps a timestamp per hit).
           storage: new CounterThrottlerStorage(),
           generateKey: clientThrottleKey,
@@ -61,6 +59,7 @@ import { SerializationService } from './serialization/serialization.service';
     ModelsModule,
     HealthModule,
     InferenceModule,
+    GrpcModule,
   ],
   providers: [
     RequestCompletion,

@@ -7,6 +7,7 @@ import { AppModule } from './app.module';
 import { installGracefulShutdown } from './common/lifecycle/graceful-shutdown';
 import { buildConfig } from './config/app-config';
 import { configureHttp, createHttpAdapter } from './http/http-app';
+import { GrpcServerService } from './inference/grpc/grpc-server.service';
 import { MetricsServer } from './metrics/metrics-server';
 
 async function bootstrap(): Promise<void> {
@@ -18,6 +19,8 @@ async function bootstrap(): Promise<void> {
   installGracefulShutdown(app, { timeoutMs: shutdownTimeoutSeconds * 1000, delayMs: shutdownDelaySeconds * 1000 });
   await app.listen(port, host);
   if (config.metrics.enabled && config.metrics.port !== port) await app.get(MetricsServer).start(config.metrics.port, host);
+  // After HTTP listens; GRPC_PORT=0 leaves it off.
+  await app.get(GrpcServerService).start();
   Logger.log(`listening on http://${host}:${port} (${config.app.httpAdapter}; docs at /docs)`, 'Bootstrap');
 }
 

@@ -34,6 +34,7 @@ describe('buildConfig', () => {
       expect(sut.cache.size).toBe(1000);
       expect(sut.metrics.enabled).toBe(true);
       expect(sut.metrics.port).toBe(8080);
+      expect(sut.grpc).toEqual({ port: 8001, maxMessageBytes: 16 * 1024 * 1024 });
       expect(sut.serialization.uuidFormat).toBe('string');
       expect(sut.serialization.parseUuids).toBe(false);
       expect(sut.app.port).toBe(8000);

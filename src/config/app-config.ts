@@ -47,6 +47,8 @@ export interface AllConfig {
   };
   cache: { enabled: boolean; size: number; ttlSeconds: number };
   metrics: { enabled: boolean; port: number };
+  /** The gRPC server: `port` 0 = off. */
+  grpc: { port: number; maxMessageBytes: number };
   serialization: { preset: 'api' | 'performance'; uuidFormat: 'string' | 'object'; parseUuids: boolean };
   security: { apiKeys: string; adminApiKeys: string };
   redis: { url: string };
@@ -133,6 +135,7 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
     },
     cache: { enabled: e.ENABLE_CACHING, size: e.CACHE_SIZE, ttlSeconds: e.CACHE_TTL_SECONDS },
     metrics: { enabled: e.ENABLE_METRICS, port: e.METRICS_PORT },
+    grpc: { port: e.GRPC_PORT, maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES },
     serialization: { preset: e.SERIALIZATION_PRESET, uuidFormat: e.UUID_FORMAT, parseUuids: e.PARSE_UUIDS },
     security: { apiKeys: e.API_KEYS, adminApiKeys: e.ADMIN_API_KEYS },
     redis: { url: e.REDIS_URL },

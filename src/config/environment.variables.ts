@@ -54,6 +54,10 @@ export class EnvironmentVariables {
 
   @Transform(toBoolean) @IsBoolean() ENABLE_METRICS = true;
   @Transform(toInt) @IsInt() @Min(0) @Max(65535) METRICS_PORT = 8080;
+  /** The KServe V2 gRPC port (inference.GRPCInferenceService and grpc.health.v1); 0 turns gRPC off. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535) GRPC_PORT = 8001;
+  /** Largest gRPC message received or sent, bytes: a 640x640x3 FP32 tensor is 4.9 MB. */
+  @Transform(toInt) @IsInt() @Min(1024) @Max(2_147_483_647) GRPC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
   @IsIn(['string', 'object']) UUID_FORMAT: 'string' | 'object' = 'string';
   @Transform(toBoolean) @IsBoolean() PARSE_UUIDS = false;

@@ -6,13 +6,14 @@ import { ModelsModule } from '../models/models.module';
 import { HealthController } from './health.controller';
 import { ModelsHealthIndicator } from './indicators/models.health';
 import { ProcessHealthIndicator } from './indicators/process.health';
+import { ServerReadiness } from './server-readiness';
 import { V2HealthController } from './v2-health.controller';
 
 @Global()
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json', logger: false }), ModelsModule],
   controllers: [HealthController, V2HealthController],
-  providers: [ShutdownState, ModelsHealthIndicator, ProcessHealthIndicator],
-  exports: [ShutdownState],
+  providers: [ShutdownState, ServerReadiness, ModelsHealthIndicator, ProcessHealthIndicator],
+  exports: [ShutdownState, ServerReadiness],
 })
 export class HealthModule {}

@@ -2,10 +2,8 @@ import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 
 import { Public } from '../common/decorators/access.decorator';
-import { ShutdownState } from '../common/lifecycle/shutdown-state';
-import { ModelRegistryService } from '../models/registry/model-registry.service';
-import { notServing } from './indicators/models.health';
 import type { HttpReply } from '../common/http/http-reply';
+import { ServerReadiness } from './server-readiness';
 
 /**
  * The V2 protocol's server health: 200 for true, 400 for false (the protocol: a 4xx means false;
@@ -17,7 +15,7 @@ import type { HttpReply } from '../common/http/http-reply';
 @Public()
 @Controller('v2/health')
 export class V2HealthController {
-  constructor(private readonly registry: ModelRegistryService, private readonly shutdown: ShutdownState) {}
+  constructor(private readonly readiness: ServerReadiness) {}
 
   @Get('live')
   @ApiOperation({ summary: 'Server liveness: 200 `{live: true}`' })
@@ -28,7 +26,7 @@ export class V2HealthController {
   @Get('ready')
   @ApiOperation({ summary: 'Server readiness: 200 `{ready: true}`; 400 `{ready: false}` while models load, fail, or the server shuts down' })
   ready(@Res({ passthrough: true }) res: HttpReply): { ready: boolean } {
-    const ready = !this.shutdown.shuttingDown && this.registry.list().every((e) => e.unloaded || notServing(e) === undefined);
+    const { ready } = this.readiness;
     if (!ready) res.status(400);
     return { ready };
   }

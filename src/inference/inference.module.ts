@@ -18,5 +18,7 @@ import { V2Controller } from './v2/v2.controller';
   imports: [ModelsModule],
   controllers: [PredictController, ModelsController, RolloutController, V2Controller, V2RepositoryController],
   providers: [PredictService, V2InferenceService, V2CatalogService],
+  // For the gRPC transport (GrpcModule), which answers with the same services.
+  exports: [V2InferenceService, V2CatalogService],
 })
 export class InferenceModule {}

@@ -20,14 +20,21 @@ type ThrottlePlan = null | 'library' | (Omit<ThrottlerRequest, 'context'> & { sk
 const LIMIT_VARIABLES: Record<string, string> = { minute: 'REQUESTS_PER_MINUTE', hour: 'REQUESTS_PER_HOUR' };
 
 /** Rate-limit key: per client and limit, shared by every prediction route (not per route). */
-export const clientThrottleKey = (_context: ExecutionContext, tracker: string, throttlerName: string): string =>
+export const clientThrottleKey = (_context: unknown, tracker: string, throttlerName: string): string =>
   `${throttlerName}:${tracker}`;
 
 /** The client a limit applies to: the accepted API key's name, else the IP (X-Forwarded-For only under TRUST_PROXY). */
-export const clientTracker = (req: Record<string, unknown>): Promise<string> => {
-  const client = contextOf(req).client;
-  return Promise.resolve(client ? `key:${client}` : `ip:${(req.ip as string | undefined) ?? 'unknown'}`);
-};
+export const clientTracker = (req: Record<string, unknown>): Promise<string> =>
+  Promise.resolve(trackerOf(contextOf(req).client, req.ip as string | undefined));
+
+/** The tracker of a caller on any transport (HTTP, gRPC): `key:<name>` for an accepted API key, else `ip:<address>`. */
+export const trackerOf = (client: string | undefined, ip: string | undefined): string => (client ? `key:${client}` : `ip:${ip ?? 'unknown'}`);
+
+/** The 429 / RESOURCE_EXHAUSTED error for the named limit (`limit` hits per `ttl` ms), retry after `retryAfterSeconds`. */
+export function rateLimited(name: string, limit: number, ttl: number, retryAfterSeconds: number): AppError {
+  const per = name === 'hour' ? 'hour' : name === 'minute' ? 'minute' : `${ttl / 1000} s`;
+  return new AppError(ErrorCode.RATE_LIMITED, `Rate limit exceeded: ${limit} requests per ${per} (${LIMIT_VARIABLES[name] ?? name})`, [], retryAfterSeconds);
+}
 
 /**
  * @nestjs/throttler with the seed's two limits (`minute`, `hour`), both enforced per client
@@ -112,7 +119,6 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
     }
     if (!isBlocked) return true;
     this.metrics.rateLimit(name);
-    const per = name === 'hour' ? 'hour' : name === 'minute' ? 'minute' : `${ttl / 1000} s`;
-    throw new AppError(ErrorCode.RATE_LIMITED, `Rate limit exceeded: ${limit} requests per ${per} (${LIMIT_VARIABLES[name] ?? name})`, [], timeToBlockExpire);
+    throw rateLimited(name, limit, ttl, timeToBlockExpire);
   }
 }

@@ -36,9 +36,9 @@ function drain(server: Server, state: ShutdownState, timeoutMs: number, logger: 
 }
 
 /**
- * SIGTERM/SIGINT → readiness 503 at once → (optional delay) → stop accepting connections → let
- * in-flight requests finish (up to timeoutMs) → Nest shutdown hooks release the onnxruntime
- * sessions → exit 0. Replaces enableShutdownHooks, which re-raises the signal and so never exits 0.
+ * SIGTERM/SIGINT → readiness 503 at once → (optional delay) → stop accepting connections (HTTP and
+ * every server added to ShutdownState, i.e. gRPC) → let in-flight requests finish (up to
+ * timeoutMs) → Nest shutdown hooks release the onnxruntime sessions → exit 0. Replaces enableShutdownHooks, which re-raises the signal and so never exits 0.
  */
 export function installGracefulShutdown(app: INestApplication, options: GracefulShutdownOptions): void {
   const logger = new Logger('Shutdown');
@@ -53,7 +53,8 @@ export function installGracefulShutdown(app: INestApplication, options: Graceful
     logger.log(`${signal}: readiness now 503; draining ${state.inFlight} in-flight requests (up to ${options.timeoutMs} ms)`);
     try {
       await new Promise((resolve) => setTimeout(resolve, options.delayMs));
-      await drain(app.getHttpServer() as Server, state, options.timeoutMs, logger);
+      // HTTP and the other servers (gRPC) drain together, before the shutdown hooks release the models.
+      await Promise.all([drain(app.getHttpServer() as Server, state, options.timeoutMs, logger), state.drainServers(options.timeoutMs)]);
       await app.close();
       logger.log('shutdown complete');
       exit(0);

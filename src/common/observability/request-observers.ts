@@ -3,10 +3,14 @@ import type { PredictionLogFields } from '../http/request-context';
 /** One answered request, as its completion line and HTTP metrics see it. */
 export interface CompletedRequest {
   requestId: string;
+  /** The HTTP method, or the gRPC method (`ModelInfer`). */
   method: string;
-  /** The route template (`/models/:id`), never the raw path; `unmatched` when no route took it. */
+  /** The route template (`/models/:id`), never the raw path; `unmatched` when no route took it. gRPC: the full method path. */
   route: string;
+  /** The HTTP status; for a gRPC call the HTTP status of the same outcome (200, or the error code's), which sets the line's level. */
   status: number;
+  /** Set for gRPC calls only: the status code's name (`OK`, `NOT_FOUND`, …). */
+  grpcStatus?: string;
   durationMs: number;
   /** The API-key name, else the client IP. */
   client: string;

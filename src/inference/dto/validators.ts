@@ -14,9 +14,15 @@ export function IsObjectOrArray(options?: ValidationOptions) {
     });
 }
 
+/** A model id: 1-64 chars of [A-Za-z0-9._-] (also the folder name in the repository). */
+export const MODEL_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** A model version as text: a positive integer of at most 9 digits. */
+export const VERSION_PATTERN = /^[1-9]\d{0,8}$/;
+
 /** A version given as "2" or 2 becomes the number 2; anything else is left for @IsInt to name. */
 export const ToVersion = () =>
-  Transform(({ value }) => (typeof value === 'string' && /^[1-9]\d{0,8}$/.test(value) ? Number(value) : value));
+  Transform(({ value }) => (typeof value === 'string' && VERSION_PATTERN.test(value) ? Number(value) : value));
 
 /** A model version field: "2" or 2, a positive integer. */
 export const IsModelVersion = (field: string) =>
@@ -29,4 +35,4 @@ export const IsModelVersion = (field: string) =>
 
 /** A model id field: 1-64 chars of [A-Za-z0-9._-] (also the folder name in the repository). */
 export const IsModelId = (field: string) =>
-  Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: `${field} must be 1-64 chars of [A-Za-z0-9._-]` });
+  Matches(MODEL_ID_PATTERN, { message: `${field} must be 1-64 chars of [A-Za-z0-9._-]` });

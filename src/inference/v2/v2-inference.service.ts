@@ -2,11 +2,24 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { performance } from 'node:perf_hooks';
 
-import { AppError } from '../../common/errors/app-error';
+import { AppError, ErrorDetail } from '../../common/errors/app-error';
 import { AllConfig } from '../../config/app-config';
-import { DataPlane } from '../../models/data-plane.service';
+import { DataPlane, InferenceResult } from '../../models/data-plane.service';
 import { overlongStrings } from '../../models/tensors/finite';
-import { decodeInferRequest, encodeInferResponse, V2InferResult } from './v2-codec';
+import { DecodedInfer, decodeInferRequest, encodeInferResponse, V2InferResult } from './v2-codec';
+
+/** A request the V2 codec accepted. */
+export type DecodedRequest = Extract<DecodedInfer, { ok: true }>;
+
+export interface V2InferOptions {
+  requestId: string;
+  /** Sticky canary routing key. */
+  routingKey?: string;
+  /** The bytes after the JSON header (binary tensor data extension). */
+  binary?: Uint8Array;
+  /** A transport's own problems with the request, reported with the codec's. */
+  problems?: ErrorDetail[];
+}
 
 /**
  * The KServe V2 inference transport (JSON and binary tensor data): decode the request against
@@ -29,15 +42,28 @@ export class V2InferenceService {
    * 503 not ready or overloaded, 504 timeout.
    */
   async infer(modelId: string, version: number | undefined, body: unknown, requestId: string, routingKey?: string, binary?: Uint8Array): Promise<V2InferResult> {
+    const { result, decoded } = await this.inferTensors(modelId, version, body, { requestId, routingKey, binary });
+    return encodeInferResponse(modelId, result.version, decoded.id ?? requestId, result.outputs, decoded.outputs, decoded.binaryOutputs);
+  }
+
+  /**
+   * {@link infer} without the JSON encoding, for transports that encode the outputs themselves
+   * (gRPC): the decoded request (id, requested outputs) and the data plane's result. `problems`
+   * are a transport's own findings about the request (e.g. gRPC contents in the wrong field):
+   * they fail it with the codec's, in one 422.
+   */
+  async inferTensors(modelId: string, version: number | undefined, body: unknown, options: V2InferOptions): Promise<{ result: InferenceResult; decoded: DecodedRequest }> {
+    const { requestId, routingKey, binary, problems = [] } = options;
     const startedAt = performance.now();
     const route = this.plane.route(modelId, version, routingKey);
     const decoded = decodeInferRequest(body, route.version.signature!, binary);
     // Strings of a JSON body were held to MAX_STRING_LENGTH by the input limits; binary BYTES are held here.
     const tooLong = decoded.ok ? overlongStrings(decoded.inputs, this.maxStringLength) : [];
-    if (!decoded.ok || tooLong.length) {
-      throw this.plane.rejected(route, AppError.validation(decoded.ok ? tooLong : decoded.details, 'Invalid inference request'), startedAt, requestId);
+    if (!decoded.ok || tooLong.length || problems.length) {
+      const details = [...problems, ...(decoded.ok ? tooLong : decoded.details)];
+      throw this.plane.rejected(route, AppError.validation(details, 'Invalid inference request'), startedAt, requestId);
     }
     const result = await this.plane.infer({ route, inputs: decoded.inputs, startedAt, requestId });
-    return encodeInferResponse(modelId, result.version, decoded.id ?? requestId, result.outputs, decoded.outputs, decoded.binaryOutputs);
+    return { result, decoded };
   }
 }

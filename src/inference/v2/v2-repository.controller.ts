@@ -33,10 +33,7 @@ export class V2RepositoryController {
   @ApiOperation({ summary: 'Load (or reload) every version of a model from disk; stages, canary and shadow are kept' })
   @ApiResponse({ status: 400, description: '`{error}` naming each version that failed to load' })
   async load(@Param() p: V2ModelParamDto, @Body() body: unknown): Promise<Record<string, never>> {
-    const overrides = loadOverrides(body);
-    if (overrides.length) {
-      throw new AppError(ErrorCode.BAD_REQUEST, `Load overrides are not supported (${overrides.join(', ')}); the model is loaded as it is in the repository`);
-    }
+    refuseLoadOverrides(body);
     await this.rollout.loadModel(p.name);
     return {};
   }
@@ -51,9 +48,15 @@ export class V2RepositoryController {
   }
 }
 
-/** Triton's load-time overrides (`parameters.config`, `parameters["file:…"]`), which this server does not take. */
-function loadOverrides(body: unknown): string[] {
+/**
+ * Refuses Triton's load-time overrides (`parameters.config`, `parameters["file:…"]`) of a load
+ * request body (REST JSON, or gRPC's parameters map), which this server does not take: BAD_REQUEST.
+ */
+export function refuseLoadOverrides(body: unknown): void {
   const parameters = typeof body === 'object' && body !== null ? (body as { parameters?: unknown }).parameters : undefined;
-  if (typeof parameters !== 'object' || parameters === null) return [];
-  return Object.keys(parameters).filter((k) => k === 'config' || k.startsWith('file:')).map((k) => `parameters.${k}`);
+  if (typeof parameters !== 'object' || parameters === null) return;
+  const overrides = Object.keys(parameters).filter((k) => k === 'config' || k.startsWith('file:')).map((k) => `parameters.${k}`);
+  if (overrides.length) {
+    throw new AppError(ErrorCode.BAD_REQUEST, `Load overrides are not supported (${overrides.join(', ')}); the model is loaded as it is in the repository`);
+  }
 }

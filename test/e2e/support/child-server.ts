@@ -26,7 +26,8 @@ export interface ChildServer {
 
 /**
  * Starts the real server (src/main.ts via ts-node, no build needed) as a child process on a free
- * port of 127.0.0.1 and resolves once /health/ready answers 200.
+ * port of 127.0.0.1 and resolves once /health/ready answers 200. gRPC is off unless `env` gives
+ * GRPC_PORT (e.g. a {@link freePort}).
  */
 export async function startServer(env: Record<string, string> = {}, readyTimeoutMs = 60_000): Promise<ChildServer> {
   const port = await freePort();
@@ -34,7 +35,7 @@ export async function startServer(env: Record<string, string> = {}, readyTimeout
   const proc = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
     cwd: ROOT,
     env: {
-      ...process.env, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: String(port), LOG_LEVEL: 'warn',
+      ...process.env, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: String(port), LOG_LEVEL: 'warn', GRPC_PORT: '0',
       REGISTRY_STATE_FILE: join(tmpdir(), `nms-state-${port}-${Date.now()}.json`), ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

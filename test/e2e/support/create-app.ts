@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { AppModule } from '../../../src/app.module';
 import { buildConfig } from '../../../src/config/app-config';
 import { configureHttp, createHttpAdapter, httpReady } from '../../../src/http/http-app';
+import { GrpcServerService } from '../../../src/inference/grpc/grpc-server.service';
 import { ModelRegistryService } from '../../../src/models/registry/model-registry.service';
 
 export const REPO_MODELS = resolve(__dirname, '../../../models');
@@ -29,7 +30,8 @@ const BASELINE_ENV = { ...process.env };
  * Boots the real AppModule on the real bundled models with the same HTTP wiring as main.ts, on
  * the adapter HTTP_ADAPTER names (Fastify unless the environment says express: CI runs the e2e
  * suite on both). The environment is reset to the baseline plus `env` for each app. /metrics is
- * served on the app's own port (METRICS_PORT = PORT), as tests read it there.
+ * served on the app's own port (METRICS_PORT = PORT), as tests read it there. gRPC is off unless
+ * `env` gives GRPC_PORT.
  */
 export async function createApp({ env = {}, customize, waitForModels = true, controllers = [] }: CreateAppOptions = {}): Promise<INestApplication> {
   // Each app gets its own registry state file, so a promotion in one test never leaks into another.
@@ -38,7 +40,7 @@ export async function createApp({ env = {}, customize, waitForModels = true, con
   // hosts every app of the run (it passed 1 GB in CI), so tests that want the guard set it.
   process.env = {
     ...BASELINE_ENV, MODEL_REPOSITORY: REPO_MODELS, LOG_LEVEL: 'silent', REGISTRY_STATE_FILE: stateFile, MAX_MEMORY_MB: '65536',
-    PORT: '8000', METRICS_PORT: '8000', ...env,
+    PORT: '8000', METRICS_PORT: '8000', GRPC_PORT: '0', ...env,
   };
   const { app: http } = buildConfig(process.env);
   // nestjs-pino keeps its first app's logger for the whole process (one app per process in
@@ -50,6 +52,8 @@ export async function createApp({ env = {}, customize, waitForModels = true, con
   await configureHttp(app, http);
   await app.init();
   await httpReady(app);
+  // As main.ts does after HTTP listens (off unless the test gives GRPC_PORT).
+  await app.get(GrpcServerService).start();
   if (waitForModels) await app.get(ModelRegistryService).whenLoaded();
   return app;
 }
