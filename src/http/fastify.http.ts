@@ -1,12 +1,12 @@
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
 import type { IncomingMessage } from 'node:http';
 
 import { contextOf, openContext } from '../common/http/request-context';
 import { AllConfig } from '../config/app-config';
 import { helmetOptions, trustProxySetting } from './http-options';
-import { decodeContentEncoding, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, parseJson, unsupportedMediaType } from './request-bodies';
+import { decodeContentEncoding, decodeText, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, parseJson, unsupportedMediaType } from './request-bodies';
 
 /**
  * The Fastify adapter as this service needs it: routes matched as Express matches them (any case,
@@ -14,15 +14,25 @@ import { decodeContentEncoding, isBinaryInferRequest, isJsonMedia, isUntypedV2Bo
  * and prototype keys left in parsed JSON so the input limits can name them (422) instead of a 400.
  */
 export function fastifyAdapter(http: AllConfig['app']): FastifyAdapter {
-  return new FastifyAdapter({
+  let fastify: FastifyInstance | undefined;
+  const adapter = new FastifyAdapter({
     trustProxy: trustProxySetting(http.trustProxy),
     bodyLimit: http.bodyLimitBytes,
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    // Model names go up to 64 characters; longer parameters get the service's own 404/422, not Fastify's bare 414.
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 1000 },
     logger: false,
     // Fastify's request id (which Nest middleware such as pino-http reads) is the service's: X-Request-Id when sane.
     genReqId: (req: IncomingMessage) => openContext(req).id,
     requestIdHeader: false,
+    // Errors Fastify raises while routing (a URL that does not decode) go through Nest's error handler
+    // (so the exception filter) like every other error, with the request id.
+    frameworkErrors: (error: Error, req: FastifyRequest, reply: FastifyReply) => {
+      reply.header('x-request-id', contextOf(req).id);
+      fastify!.errorHandler(error, req, reply);
+    },
   });
+  fastify = adapter.getInstance();
+  return adapter;
 }
 
 /**
@@ -53,7 +63,7 @@ export function configureFastify(app: NestFastifyApplication, http: AllConfig['a
 function readBody(req: FastifyRequest, body: Buffer): unknown {
   if (isBinaryInferRequest(req.raw)) return parseBinaryInferBody(req, req.raw, body);
   const type = req.headers['content-type'];
-  if (isJsonMedia(type) || isUntypedV2Body(req.raw)) return parseJson(body.toString('utf8'));
+  if (isJsonMedia(type) || isUntypedV2Body(req.raw)) return parseJson(decodeText(body, type));
   if (body.length === 0) return undefined;
   throw unsupportedMediaType(type);
 }

@@ -10,7 +10,8 @@ export function trustProxySetting(value: string): boolean | number | string {
 /** CORS only for the listed origins; `*` is allowed but never together with credentials. */
 export function corsOptions(origins: string[]): CorsOptions {
   const any = origins.includes('*');
-  return { origin: any ? '*' : origins, credentials: !any, exposedHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'] };
+  // The methods stated: @fastify/cors would allow only GET, HEAD and POST (Express's cors allows all six).
+  return { origin: any ? '*' : origins, credentials: !any, methods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'], exposedHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'] };
 }
 
 /**

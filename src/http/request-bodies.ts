@@ -36,13 +36,34 @@ export function isJsonMedia(contentType: string | undefined): boolean {
 export const unsupportedMediaType = (contentType: string | undefined): AppError =>
   new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Type '${contentType ?? 'none'}' is not supported; send application/json`);
 
-/** Parses a JSON body; malformed JSON is a 400 naming it. An empty body is no body. */
+/** The first character of a strict JSON body (an object or an array), after whitespace. */
+const STRICT_START = /^[\x20\x09\x0a\x0d]*[[{]/;
+
+/**
+ * Parses a JSON body as body-parser does for Express (strict: an object or an array; an empty
+ * body is `{}`); malformed JSON is a 400 naming it.
+ */
 export function parseJson(text: string): unknown {
-  if (text.length === 0) return undefined;
+  if (text.length === 0) return {};
+  if (!STRICT_START.test(text)) throw new AppError(ErrorCode.MALFORMED_JSON, 'Malformed JSON in request body');
   try {
     return JSON.parse(text);
   } catch {
     throw new AppError(ErrorCode.MALFORMED_JSON, 'Malformed JSON in request body');
+  }
+}
+
+/**
+ * A JSON body's text under its Content-Type charset, as body-parser reads it: utf-8 by default,
+ * any utf-* charset (a byte-order mark is dropped), 415 for another charset.
+ */
+export function decodeText(body: Buffer, contentType: string | undefined): string {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase() ?? 'utf-8';
+  if (!charset.startsWith('utf-')) throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Unsupported body encoding or charset '${charset}'`);
+  try {
+    return new TextDecoder(charset).decode(body);
+  } catch {
+    throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Unsupported body encoding or charset '${charset}'`);
   }
 }
 

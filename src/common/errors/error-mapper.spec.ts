@@ -17,6 +17,17 @@ describe('mapError', () => {
       expect(sut).toEqual({ status: 400, code: 'BAD_REQUEST', message: 'Request body does not decode under its Content-Encoding', details: [], unexpected: false });
     });
 
+    it('maps a body read the client aborted (Fastify: the socket error with a 4xx statusCode) to 400, not an unexpected 500', () => {
+      // Arrange
+      const aborted = Object.assign(new Error('aborted'), { code: 'ECONNRESET', statusCode: 400 });
+
+      // Act
+      const sut = mapError(aborted);
+
+      // Assert
+      expect(sut).toMatchObject({ status: 400, code: 'BAD_REQUEST', unexpected: false });
+    });
+
     it('leaves other errors with a code to the generic 500', () => {
       expect(mapError(Object.assign(new Error('x'), { code: 'ECONNRESET' })).status).toBe(500);
     });

@@ -77,6 +77,8 @@ function fromDecompression(e: unknown): MappedError | undefined {
   return { status: 400, code: ErrorCode.BAD_REQUEST, message: 'Request body does not decode under its Content-Encoding', details: [], unexpected: false };
 }
 
+const isClientStatus = (status: unknown): boolean => typeof status === 'number' && status >= 400 && status < 500;
+
 /** Errors Fastify raises before a handler runs (body too large, bad Content-Length, bad URL) carry an FST_ code and a status. */
 interface FastifyError {
   code: string;
@@ -128,6 +130,10 @@ export function mapError(exception: unknown): MappedError {
   }
   const undecodable = fromDecompression(exception);
   if (undecodable) return undecodable;
+  // A body the client stopped sending (Fastify passes the socket error on with a 4xx statusCode).
+  if (exception instanceof Error && isClientStatus((exception as { statusCode?: unknown }).statusCode)) {
+    return { status: 400, code: ErrorCode.BAD_REQUEST, message: 'Request body could not be read (aborted by the client?)', details: [], unexpected: false };
+  }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const body = exception.getResponse();

@@ -1,6 +1,6 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard } from '@nestjs/throttler';
+import { DEFAULT_IPV6_SUBNET_PREFIX, InjectThrottlerOptions, InjectThrottlerStorage, normalizeIp, ThrottlerGuard } from '@nestjs/throttler';
 import type { ThrottlerModuleOptions, ThrottlerOptions, ThrottlerRequest, ThrottlerStorage } from '@nestjs/throttler';
 
 import { AppError } from '../errors/app-error';
@@ -27,8 +27,13 @@ export const clientThrottleKey = (_context: unknown, tracker: string, throttlerN
 export const clientTracker = (req: Record<string, unknown>): Promise<string> =>
   Promise.resolve(trackerOf(contextOf(req).client, req.ip as string | undefined));
 
-/** The tracker of a caller on any transport (HTTP, gRPC): `key:<name>` for an accepted API key, else `ip:<address>`. */
-export const trackerOf = (client: string | undefined, ip: string | undefined): string => (client ? `key:${client}` : `ip:${ip ?? 'unknown'}`);
+/**
+ * The tracker of a caller on any transport (HTTP, gRPC): `key:<name>` for an accepted API key,
+ * else `ip:<address>`, an IPv6 address grouped by its /64 as the library does (a client rotating
+ * addresses inside its own prefix is one client, and cannot grow the storage record by record).
+ */
+export const trackerOf = (client: string | undefined, ip: string | undefined): string =>
+  client ? `key:${client}` : `ip:${ip ? normalizeIp(ip, DEFAULT_IPV6_SUBNET_PREFIX) : 'unknown'}`;
 
 /** The 429 / RESOURCE_EXHAUSTED error for the named limit (`limit` hits per `ttl` ms), retry after `retryAfterSeconds`. */
 export function rateLimited(name: string, limit: number, ttl: number, retryAfterSeconds: number): AppError {

@@ -27,8 +27,11 @@ export function installLeanAsyncResourceBind(): void {
 }
 
 function bindTo<Func extends Bindable>(resource: AsyncResource, fn: Func, thisArg: unknown): Func {
+  if (typeof fn !== 'function') throw new TypeError(`The "fn" argument must be of type function. Received ${typeof fn}`);
   const bound = thisArg === undefined
     ? function (this: unknown, ...args: unknown[]) { return resource.runInAsyncScope(fn, this, ...args); }
     : (...args: unknown[]) => resource.runInAsyncScope(fn, thisArg, ...args);
+  // Callers that tell callbacks apart by arity (Express error middleware, avvio plugins) see the original's.
+  Object.defineProperty(bound, 'length', { configurable: true, enumerable: false, value: fn.length, writable: false });
   return bound as unknown as Func;
 }
