@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: the real service (dist/main.js, its default configuration, on Fastify and on
  * Express) against a raw node:http reference server, bare NestJS on both adapters and raw
- * onnxruntime, plus a decay run (minutes of steady load), with autocannon. See bench/README.md.
+ * onnxruntime, plus a decay run (minutes of steady load), with autocannon; its V2 gRPC API with
+ * a closed-loop @grpc/grpc-js generator (grpc-load.ts). See bench/README.md.
  */
 import type autocannon from 'autocannon';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
 
+import { GrpcLoadGenerator } from './grpc-load';
 import { irisBody, IRIS_ROWS, JSON_HEADERS, uniqueIrisRequests } from './iris-bodies';
 import { LoadResult, runLoad } from './load';
 import { bestRows, measureRawOrt, OrtMeasurement, seededRandom } from './raw-ort';
@@ -41,6 +43,8 @@ const ORT_SECONDS = positive(process.env.BENCH_ORT_SECONDS, 3);
 const DECAY_MINUTES = Math.floor(positive(process.env.BENCH_DECAY_MINUTES, 10, true));
 /** Length of one decay slice: 60 s; shorter only to test the harness (the report then says slices, not minutes). */
 const DECAY_SLICE_S = positive(process.env.BENCH_DECAY_SLICE_SECONDS, 60);
+/** gRPC scenarios: callers per channel (one HTTP/2 connection each; it multiplexes their calls). */
+const GRPC_CALLERS_PER_CHANNEL = Math.floor(positive(process.env.BENCH_GRPC_CALLERS_PER_CHANNEL, 8));
 /** Where results.json / results.md go (default bench/); point it elsewhere for quick runs. */
 const OUT_DIR = resolve(process.env.BENCH_OUT_DIR?.trim() || __dirname);
 const FILTER = (process.env.BENCH_SCENARIOS ?? '')
@@ -129,6 +133,35 @@ function uniqueV2IrisRequests(): autocannon.Request[] {
   ];
 }
 
+/**
+ * The iris rows as gRPC ModelInfer requests, typed (`contents.fp32_contents`), every row different
+ * as in uniqueV2IrisRequests (a step of 5e-7 per row is more than FP32's spacing near 5, so the
+ * FP32 tensors, and the cache keys made of them, differ too).
+ */
+let grpcIrisSeq = 0;
+function uniqueGrpcIrisRequests(): () => unknown {
+  return () => {
+    const n = grpcIrisSeq++;
+    const row = [...IRIS_ROWS[n % IRIS_ROWS.length]];
+    row[0] = Number((row[0] + ((n % 1_000_000) + 1) * 1e-7).toFixed(7));
+    return { model_name: 'iris', inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: row } }] };
+  };
+}
+
+/** The XL rows of xlBinaryRequests as gRPC ModelInfer requests: `raw_input_contents`, little-endian FP32 (tritonclient's default). */
+const XL_GRPC_RAW_REQUESTS = (() => {
+  const rand = seededRandom(11);
+  return Array.from({ length: 8 }, () => {
+    const raw = Buffer.alloc(2048 * 4);
+    for (let j = 0; j < 2048; j++) raw.writeFloatLE(Math.round((rand() * 2 - 1) * 1e4) / 1e4, j * 4);
+    return { model_name: XL_MODEL, inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 2048] }], raw_input_contents: [raw] };
+  });
+})();
+function xlGrpcRawRequests(): () => unknown {
+  let i = 0;
+  return () => XL_GRPC_RAW_REQUESTS[i++ % XL_GRPC_RAW_REQUESTS.length];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
@@ -165,8 +198,12 @@ interface Scenario {
   name: string;
   label: string;
   server: ServerKey;
+  /** Connections (HTTP), or concurrent callers (gRPC, sharing one channel per GRPC_CALLERS_PER_CHANNEL). */
   connections: number;
-  makeRequests: () => autocannon.Request[];
+  /** HTTP scenarios: autocannon's requests. */
+  makeRequests?: () => autocannon.Request[];
+  /** gRPC scenarios (the service's GRPC_PORT, ModelInfer): the source of each call's request (bench/grpc-load.ts). */
+  grpcRequests?: () => () => unknown;
   /** Before the warm-up: e.g. one pass over the bodies so that the cache holds them. */
   prepare?: (url: string) => Promise<Record<string, unknown>>;
   /** Model whose /metrics series (cache counters, batch sizes) are diffed over the measured run. */
@@ -185,6 +222,14 @@ const SCENARIOS: Scenario[] = [
   { name: 'iris-fastify-c1', label: 'iris /predict (unique bodies)', server: 'svc-fastify', connections: 1, makeRequests: uniqueIrisRequests },
   { name: 'iris-fastify-c128', label: 'iris /predict (unique bodies)', server: 'svc-fastify', connections: 128, makeRequests: uniqueIrisRequests },
   { name: 'v2-iris-c32', label: 'iris V2 /infer (unique bodies)', server: 'svc-fastify', connections: 32, makeRequests: uniqueV2IrisRequests, metricsModel: 'iris' },
+  {
+    name: 'grpc-iris-c32',
+    label: 'iris V2 gRPC ModelInfer, fp32_contents (unique rows)',
+    server: 'svc-fastify',
+    connections: 32,
+    grpcRequests: uniqueGrpcIrisRequests,
+    metricsModel: 'iris',
+  },
   {
     name: 'iris-cache-c32',
     label: 'iris /predict, cache hits',
@@ -220,6 +265,14 @@ const SCENARIOS: Scenario[] = [
     metricsModel: XL_MODEL,
   },
   {
+    name: 'grpc-xl-raw-c64',
+    label: 'bench-mlp-xl V2 gRPC ModelInfer, raw_input_contents, batching on',
+    server: 'svc-batching-on',
+    connections: 64,
+    grpcRequests: xlGrpcRawRequests,
+    metricsModel: XL_MODEL,
+  },
+  {
     name: 'mlp-batching-off-c64',
     label: 'bench-mlp /predict, batching off',
     server: 'svc-batching-off',
@@ -246,6 +299,41 @@ const TARGET_SCENARIOS = ['ref-c32', 'nest-express-c32', 'nest-fastify-c32', 'ir
 const FILTER_NAMES = FILTER.flatMap((t) => (t === 'targets' ? TARGET_SCENARIOS : [t]));
 
 const selected = (name: string): boolean => FILTER_NAMES.length === 0 || FILTER_NAMES.some((t) => name === t || name.startsWith(t));
+
+// ---------------------------------------------------------------------------------------------
+// One scenario's load: autocannon (HTTP) or the closed-loop gRPC generator, run for a warm-up and
+// then for the measured run (the caller reads /metrics in between)
+
+interface Measure {
+  run(durationS: number): Promise<LoadResult>;
+  close(): void;
+}
+
+function httpMeasure(s: Scenario, url: string): Measure {
+  const makeRequests = s.makeRequests;
+  if (!makeRequests) throw new Error(`${s.name}: no requests`);
+  return { run: (durationS) => runLoad({ url, connections: s.connections, durationS, makeRequests }), close: () => undefined };
+}
+
+/** Opens the channels to the service's GRPC_PORT (waiting until ServerReady answers: gRPC binds right after HTTP listens). */
+async function grpcMeasure(s: Scenario, server: ManagedProcess, notes: Record<string, unknown>): Promise<Measure> {
+  if (!server.grpcPort || !s.grpcRequests) throw new Error(`${s.name}: ${server.name} serves no gRPC (GRPC_PORT=0 in BENCH_SERVICE_ENV?)`);
+  const load = await GrpcLoadGenerator.open({
+    address: `127.0.0.1:${server.grpcPort}`,
+    connections: s.connections,
+    durationS: DURATION_S,
+    callersPerChannel: GRPC_CALLERS_PER_CHANNEL,
+    makeRequests: s.grpcRequests,
+  });
+  notes.grpcChannels = load.channels;
+  return {
+    run: async (durationS) => {
+      const { channels: _channels, ...res } = await load.run(durationS);
+      return res;
+    },
+    close: () => load.close(),
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Small HTTP helpers (node:http, 127.0.0.1 only)
@@ -390,6 +478,8 @@ function ratios(results: ScenarioResult[], ort: OrtMeasurement[], decay: DecayRe
   }
   info('cache hits / raw node:http', 'iris-cache-c32 ÷ ref-c32', ratio(r('iris-cache-c32')?.rps, r('ref-c32')?.rps), over('iris-cache-c32', 'ref-c32'));
   info('V2 /infer / /predict', 'v2-iris-c32 ÷ iris-fastify-c32', ratio(r('v2-iris-c32')?.rps, r('iris-fastify-c32')?.rps), over('v2-iris-c32', 'iris-fastify-c32'));
+  info('V2 gRPC / V2 REST JSON (iris)', 'grpc-iris-c32 ÷ v2-iris-c32', ratio(r('grpc-iris-c32')?.rps, r('v2-iris-c32')?.rps), over('grpc-iris-c32', 'v2-iris-c32'));
+  info('V2 gRPC raw / V2 REST binary (XL)', 'grpc-xl-raw-c64 ÷ xl-v2-binary-c64', ratio(r('grpc-xl-raw-c64')?.rps, r('xl-v2-binary-c64')?.rps), over('grpc-xl-raw-c64', 'xl-v2-binary-c64'));
   info('batching on / off (bench-mlp)', 'c=64', ratio(r('mlp-batching-on-c64')?.rps, r('mlp-batching-off-c64')?.rps), over('mlp-batching-on-c64', 'mlp-batching-off-c64'));
   info('batching on / off (XL)', 'c=64', ratio(r('xl-batching-on-c64')?.rps, r('xl-batching-off-c64')?.rps), over('xl-batching-on-c64', 'xl-batching-off-c64'));
   const xlRows64 = bestRows(ort, XL_MODEL, 64);
@@ -489,12 +579,17 @@ async function main(): Promise<number> {
       for (const s of scenarios) {
         const notes: Record<string, unknown> = {};
         if (s.prepare) Object.assign(notes, await s.prepare(server.url));
-        log(`${s.name}: c=${s.connections}, ${WARMUP_S} s warm-up + ${DURATION_S} s`);
-        const load = { url: server.url, connections: s.connections, durationS: DURATION_S, makeRequests: s.makeRequests };
-        if (WARMUP_S > 0) await runLoad({ ...load, durationS: WARMUP_S });
-        const before = s.metricsModel ? await metricsSnapshot(server.url, s.metricsModel) : undefined;
-        const res = await runLoad(load);
-        if (s.metricsModel && before) Object.assign(notes, metricsDelta(before, await metricsSnapshot(server.url, s.metricsModel)));
+        const measure = s.grpcRequests ? await grpcMeasure(s, server, notes) : httpMeasure(s, server.url);
+        log(`${s.name}: c=${s.connections}${s.grpcRequests ? ` over gRPC (127.0.0.1:${server.grpcPort}, ${notes.grpcChannels} channels)` : ''}, ${WARMUP_S} s warm-up + ${DURATION_S} s`);
+        let res: LoadResult;
+        try {
+          if (WARMUP_S > 0) await measure.run(WARMUP_S);
+          const before = s.metricsModel ? await metricsSnapshot(server.url, s.metricsModel) : undefined;
+          res = await measure.run(DURATION_S);
+          if (s.metricsModel && before) Object.assign(notes, metricsDelta(before, await metricsSnapshot(server.url, s.metricsModel)));
+        } finally {
+          measure.close();
+        }
         if (!isLimitServer(key)) {
           const rss = rssBytes(server.pid);
           if (rss !== undefined) notes.rssMb = Math.round(rss / 1048576);
@@ -573,7 +668,7 @@ async function main(): Promise<number> {
         startedAt,
         finishedAt: new Date().toISOString(),
         machine,
-        settings: { durationS: DURATION_S, warmupS: WARMUP_S, ortSeconds: ORT_SECONDS, decayMinutes: DECAY_MINUTES, decaySliceS: DECAY_SLICE_S, filter: FILTER, serviceEnv: extraEnv },
+        settings: { durationS: DURATION_S, warmupS: WARMUP_S, ortSeconds: ORT_SECONDS, decayMinutes: DECAY_MINUTES, decaySliceS: DECAY_SLICE_S, grpcCallersPerChannel: GRPC_CALLERS_PER_CHANNEL, filter: FILTER, serviceEnv: extraEnv },
         scenarios: results,
         decay,
         rawOrt: ort,

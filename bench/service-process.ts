@@ -35,8 +35,15 @@ function installExitHooks(): void {
   }
 }
 
-/** A port that was free a moment ago: listen on 0, read it, close. */
-export function freePort(): Promise<number> {
+/** A port that was free a moment ago (and is none of `not`): listen on 0, read it, close. */
+export async function freePort(not: number[] = []): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort();
+    if (!not.includes(port)) return port;
+  }
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.unref();
@@ -77,13 +84,15 @@ export interface ManagedProcess {
   readonly port: number;
   readonly pid: number;
   readonly url: string;
+  /** The service's GRPC_PORT (a free port of its own); undefined for the limit servers and when gRPC is off (GRPC_PORT=0). */
+  readonly grpcPort?: number;
   stdoutTail(): string;
   stderrTail(): string;
   /** SIGTERM by pid; SIGKILL after `graceMs`. Resolves once the process is gone. */
   stop(graceMs?: number): Promise<void>;
 }
 
-function manage(name: string, child: ChildProcess, port: number, out: Tail, err: Tail): ManagedProcess {
+function manage(name: string, child: ChildProcess, port: number, out: Tail, err: Tail, grpcPort?: number): ManagedProcess {
   const exited = new Promise<void>((done) => {
     if (child.exitCode !== null || child.signalCode !== null) done();
     else child.once('exit', () => done());
@@ -94,6 +103,7 @@ function manage(name: string, child: ChildProcess, port: number, out: Tail, err:
     port,
     pid: child.pid ?? -1,
     url: `http://127.0.0.1:${port}`,
+    grpcPort,
     stdoutTail: () => out.toString(),
     stderrTail: () => err.toString(),
     async stop(graceMs = 10_000) {
@@ -210,12 +220,14 @@ export function benchServiceEnv(raw = process.env.BENCH_SERVICE_ENV): Record<str
 
 /**
  * The environment of every measured service: the service's own defaults (LOG_LEVEL=info with one
- * JSON line per request on stdout, cache on, metrics on, MAX_QUEUE and MAX_MEMORY_MB at their
- * defaults) except NODE_ENV=production, the port (metrics on that same port, so a scenario can
- * diff /metrics), 127.0.0.1, throttling on at {@link HIGH_RATE_LIMIT} per minute and per hour,
- * and HTTP_ADAPTER=`adapter`. `overrides` add the scenario's settings, BENCH_SERVICE_ENV last.
+ * JSON line per request on stdout, cache on, metrics on, gRPC on, MAX_QUEUE and MAX_MEMORY_MB at
+ * their defaults) except NODE_ENV=production, the port (metrics on that same port, so a scenario
+ * can diff /metrics), GRPC_PORT `grpcPort` (a free port, not the default 8001 that a service
+ * running on the machine may hold), 127.0.0.1, throttling on at {@link HIGH_RATE_LIMIT} per
+ * minute and per hour, and HTTP_ADAPTER=`adapter`. `overrides` add the scenario's settings,
+ * BENCH_SERVICE_ENV last.
  */
-export function serviceEnv(port: number, adapter: HttpAdapter, overrides: Record<string, string>): NodeJS.ProcessEnv {
+export function serviceEnv(port: number, adapter: HttpAdapter, overrides: Record<string, string>, grpcPort?: number): NodeJS.ProcessEnv {
   const inherited: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!SERVICE_VARIABLES.has(k)) inherited[k] = v;
   return {
@@ -230,6 +242,7 @@ export function serviceEnv(port: number, adapter: HttpAdapter, overrides: Record
     REQUESTS_PER_HOUR: HIGH_RATE_LIMIT,
     ENABLE_METRICS: 'true',
     METRICS_PORT: String(port),
+    ...(grpcPort === undefined ? {} : { GRPC_PORT: String(grpcPort) }),
     ...overrides,
     ...benchServiceEnv(),
   };
@@ -247,17 +260,19 @@ export interface StartServiceOptions {
 }
 
 /**
- * Starts `node dist/main.js` on a free port with {@link serviceEnv} and waits until
- * GET /health/ready answers 200 (at most `readyTimeoutMs`). Throws {@link ServiceStartError}
+ * Starts `node dist/main.js` on a free port (GRPC_PORT on another) with {@link serviceEnv} and
+ * waits until GET /health/ready answers 200 (at most `readyTimeoutMs`; gRPC binds right after HTTP
+ * listens, so grpc-load.ts waits for ServerReady itself). Throws {@link ServiceStartError}
  * with the output tails when it exits or never becomes ready (the process is stopped then).
  * The child's stdout (the request log) is drained continuously; only a tail is kept.
  */
 export async function startService(name: string, options: StartServiceOptions = {}): Promise<ManagedProcess> {
   const { adapter = 'fastify', overrides = {}, nodeArgs = [], readyTimeoutMs = 60_000 } = options;
   const port = await freePort();
-  const env = serviceEnv(port, adapter, overrides);
+  const env = serviceEnv(port, adapter, overrides, await freePort([port]));
+  const grpcPort = Number(env.GRPC_PORT ?? 8001);
   const { child, out, err } = spawnTracked([...nodeArgs, resolve(ROOT, 'dist/main.js')], env);
-  const managed = manage(name, child, port, out, err);
+  const managed = manage(name, child, port, out, err, Number.isInteger(grpcPort) && grpcPort > 0 ? grpcPort : undefined);
   const deadline = Date.now() + readyTimeoutMs;
   const state: { exit: string | undefined } = { exit: undefined };
   child.once('exit', (code, signal) => (state.exit = String(code ?? signal)));

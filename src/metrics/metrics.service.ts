@@ -55,6 +55,11 @@ export class MetricsService implements RequestMetrics {
     name: 'http_request_duration_seconds', help: 'HTTP request duration to response headers',
     labelNames: ['method', 'route'], buckets: LATENCY_BUCKETS, registers: [this.registry],
   });
+  private readonly rpcHandled = this.counter('grpc_server_handled_total', 'gRPC calls by method and status code', ['grpc_service', 'grpc_method', 'grpc_code']);
+  private readonly rpcSeconds = new Histogram({
+    name: 'grpc_server_handling_seconds', help: 'gRPC call duration, every status', labelNames: ['grpc_service', 'grpc_method'],
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
   private readonly batchSize = new Histogram({
     name: 'ml_batch_size', help: 'Requests merged into one inference call', labelNames: ['model_id', 'model_version'],
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry],
@@ -120,6 +125,12 @@ export class MetricsService implements RequestMetrics {
     }
     children.requests.inc();
     children.duration.observe(seconds);
+  }
+
+  observeRpc(service: string, method: string, code: string, seconds: number): void {
+    if (!this.enabled) return;
+    this.rpcHandled.inc({ grpc_service: service, grpc_method: method, grpc_code: code });
+    this.rpcSeconds.observe({ grpc_service: service, grpc_method: method }, seconds);
   }
 
   observeBatch(modelId: string, version: number, requests: number): void {

@@ -206,3 +206,36 @@ describe('KServe V2 gRPC rate limits: one budget per client across REST and gRPC
     expect(restAfter.status).toBe(429);
   });
 });
+
+describe('KServe V2 gRPC memory shedding and metrics', () => {
+  let app: INestApplication;
+  let client: GrpcTestClient;
+
+  beforeAll(async () => {
+    // The jest process is far above 16 MB: every prediction is shed, as REST's MemoryGuard sheds it.
+    app = await createApp({ env: { ...ENV, MAX_MEMORY_MB: '16', GRPC_PORT: String(await freePort()), HOST: '127.0.0.1' } });
+    client = new GrpcTestClient(`127.0.0.1:${app.get(GrpcServerService).port!}`);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await app?.close();
+  });
+
+  it('UNAVAILABLE with REST\'s message above MAX_MEMORY_MB (metadata still answers), each call in grpc_server_handled_total', async () => {
+    // Act
+    const shed = await client.call('ModelInfer', typedRequest(ROWS), AUTH);
+    const metadata = await client.call('ModelMetadata', { name: 'iris' }, AUTH);
+    const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+
+    // Assert
+    expect(failure(shed, status.UNAVAILABLE)).toMatch(/^Server memory \(\d+ MB RSS\) is above MAX_MEMORY_MB; retry later$/);
+    expect(Number(shed.trailers.get('retry-after')[0])).toBeGreaterThan(0);
+    expect(metadata.error).toBeUndefined();
+    const service = 'grpc_service="inference.GRPCInferenceService"';
+    expect(text).toContain(`grpc_server_handled_total{${service},grpc_method="ModelInfer",grpc_code="UNAVAILABLE"} 1`);
+    expect(text).toContain(`grpc_server_handled_total{${service},grpc_method="ModelMetadata",grpc_code="OK"} 1`);
+    expect(text).toMatch(new RegExp(`grpc_server_handling_seconds_count\\{${service},grpc_method="ModelInfer"\\} 1`));
+    expect(text).toMatch(/ml_memory_shed_requests_total 1/);
+  });
+});

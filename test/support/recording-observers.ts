@@ -14,6 +14,10 @@ export class RecordingRequestMetrics extends RequestMetrics {
   observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
     this.http.push({ method, route, statusCode, seconds });
   }
+  readonly rpc: { service: string; method: string; code: string; seconds: number }[] = [];
   rateLimit(): void {}
   memoryShed(): void {}
+  observeRpc(service: string, method: string, code: string, seconds: number): void {
+    this.rpc.push({ service, method, code, seconds });
+  }
 }

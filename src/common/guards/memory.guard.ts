@@ -28,10 +28,18 @@ export class MemoryGuard implements CanActivate, OnModuleDestroy {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    const { rss } = this;
-    if (rss < this.maxBytes) return true;
+    if (this.rss < this.maxBytes) return true;
     if (this.reflector.getAllAndOverride<boolean>(PREDICTION_ROUTE, [context.getHandler(), context.getClass()]) !== true) return true;
+    return this.shed();
+  }
+
+  /** For transports Nest's guards do not run on (gRPC): throws the 503 OVERLOADED while RSS is above MAX_MEMORY_MB. */
+  admitPrediction(): void {
+    if (this.rss >= this.maxBytes) this.shed();
+  }
+
+  private shed(): never {
     this.metrics.memoryShed();
-    throw new AppError(ErrorCode.OVERLOADED, `Server memory (${Math.round(rss / 1048576)} MB RSS) is above MAX_MEMORY_MB; retry later`, [], 5);
+    throw new AppError(ErrorCode.OVERLOADED, `Server memory (${Math.round(this.rss / 1048576)} MB RSS) is above MAX_MEMORY_MB; retry later`, [], 5);
   }
 }

@@ -34,4 +34,6 @@ export abstract class RequestMetrics {
   abstract rateLimit(limit: string): void;
   /** A prediction refused because RSS is above MAX_MEMORY_MB. */
   abstract memoryShed(): void;
+  /** `grpc_server_handled_total` and `grpc_server_handling_seconds` (go-grpc-prometheus' names) for one gRPC call. */
+  abstract observeRpc(service: string, method: string, code: string, seconds: number): void;
 }

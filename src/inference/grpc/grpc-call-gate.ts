@@ -8,6 +8,7 @@ import { AccessLevel } from '../../common/decorators/access.decorator';
 import { routingKeyOf } from '../../common/decorators/routing-key.decorator';
 import { statusOf } from '../../common/errors/error-code';
 import { clientThrottleKey, rateLimited, trackerOf } from '../../common/guards/client-throttler.guard';
+import { MemoryGuard } from '../../common/guards/memory.guard';
 import { PredictionLogFields, REQUEST_ID_HEADER, resolveRequestId } from '../../common/http/request-context';
 import { RequestLog, RequestMetrics } from '../../common/observability/request-observers';
 import { ApiKeyPolicy, presentedKeyOf } from '../../common/security/api-key-policy';
@@ -50,7 +51,8 @@ export function peerAddress(peer: string): string {
 /**
  * What guards, interceptors and the filter do for REST, for each gRPC call (Nest's enhancers do
  * not run on a grpc-js server): the request id, API keys (the same policy as ApiKeyGuard),
- * per-client rate limits on predictions (the same limits and storage as ClientThrottlerGuard:
+ * memory shedding and per-client rate limits on predictions (the same limits and storage as
+ * MemoryGuard and ClientThrottlerGuard:
  * one budget per client across REST and gRPC), AppError → gRPC status with REST's message, and
  * one completion line per call.
  */
@@ -65,6 +67,7 @@ export class GrpcCallGate {
     @InjectThrottlerStorage() private readonly storage: ThrottlerStorage,
     private readonly log: RequestLog,
     private readonly metrics: RequestMetrics,
+    private readonly memory: MemoryGuard,
   ) {
     const security = config.getOrThrow('security', { infer: true });
     this.policy = new ApiKeyPolicy(security.apiKeys, security.adminApiKeys);
@@ -108,6 +111,7 @@ export class GrpcCallGate {
     ctx.client = this.policy.authorize(policy.access, presentedKeyOf(first(metadata, 'authorization'), first(metadata, 'x-api-key')));
     ctx.routingKey = routingKeyOf(first(metadata, 'x-routing-key'), ctx.client);
     if (!policy.prediction) return;
+    this.memory.admitPrediction();
     const tracker = trackerOf(ctx.client, peerAddress(peer));
     for (const { name, ttl, limit } of this.limits) {
       // The guard's block duration (the window) and key: the same record counts REST and gRPC hits.
@@ -120,13 +124,15 @@ export class GrpcCallGate {
   }
 
   private completed(ctx: GrpcCallContext, method: string, path: string, code: GrpcStatus, httpStatus: number, startedAt: bigint): void {
+    const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+    this.metrics.observeRpc(path.slice(1, path.lastIndexOf('/')), method, grpcStatusName(code), seconds);
     this.log.completed({
       requestId: ctx.requestId,
       method,
       route: path,
       status: httpStatus,
       grpcStatus: grpcStatusName(code),
-      durationMs: Number(process.hrtime.bigint() - startedAt) / 1e6,
+      durationMs: seconds * 1000,
       client: ctx.client ?? peerAddress(ctx.call.getPeer()),
       prediction: ctx.prediction,
     });

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 
+import { MemoryGuard } from '../../common/guards/memory.guard';
 import { ModelsModule } from '../../models/models.module';
 import { InferenceModule } from '../inference.module';
 import { GrpcCallGate } from './grpc-call-gate';
@@ -12,7 +13,8 @@ import { GrpcServerService } from './grpc-server.service';
  */
 @Module({
   imports: [ModelsModule, InferenceModule],
-  providers: [GrpcCallGate, GrpcInferenceService, GrpcServerService],
+  // The gate's own MemoryGuard (Nest's guards do not run on the grpc-js server): the same RSS limit.
+  providers: [GrpcCallGate, GrpcInferenceService, GrpcServerService, MemoryGuard],
   exports: [GrpcServerService],
 })
 export class GrpcModule {}
