@@ -47,6 +47,8 @@ export interface InferenceRequest {
   startedAt?: number;
   /** The request id (X-Request-Id, gRPC metadata), for the prediction events' log lines. */
   requestId?: string;
+  /** Aborts when the caller gives up (a gRPC deadline): a request still queued for its batch is dropped unrun (504 / DEADLINE_EXCEEDED). */
+  signal?: AbortSignal;
 }
 
 /** The answer: which version served it and its output tensors. */
@@ -136,7 +138,7 @@ export class DataPlane {
     const requests = request.stackedRequests ?? 1;
     this.monitor.started(route, requests, requestId);
     try {
-      const outputs = await withTimeout(route.version.run(request.inputs), this.timeoutMs);
+      const outputs = await withTimeout(route.version.run(request.inputs, request.signal), this.timeoutMs);
       // NaN or Infinity out means the inputs were beyond what the model computes (e.g. 3e38 for a
       // feature): the caller's problem, named, never a 200 with null probabilities.
       if (checkFinite && nonFiniteOutputs(outputs).length) throw AppError.validation([NON_FINITE_DETAIL], 'Invalid features');

@@ -48,6 +48,28 @@ export function refuseExpired(call: Pick<ServerUnaryCall<unknown, unknown>, 'can
   if (Number.isFinite(at) && at <= now) throw new AppError(ErrorCode.INFERENCE_TIMEOUT, "The call's deadline passed before inference ran");
 }
 
+/** What {@link giveUpSignal} watches on a call (a grpc-js ServerUnaryCall fits). */
+interface WatchedCall {
+  getDeadline(): Date | number;
+  once(event: 'cancelled', listener: () => void): unknown;
+  off(event: 'cancelled', listener: () => void): unknown;
+}
+
+/**
+ * An AbortSignal that fires when the call is cancelled or its deadline passes, so a request still
+ * queued for its batch is dropped; `release` stops watching once the call is answered.
+ */
+export function giveUpSignal(call: WatchedCall, now = Date.now()): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  call.once('cancelled', abort);
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  const timer = Number.isFinite(at) ? setTimeout(abort, Math.max(0, at - now)) : undefined;
+  timer?.unref();
+  return { signal: controller.signal, release: () => { clearTimeout(timer); call.off('cancelled', abort); } };
+}
+
 /**
  * The KServe V2 gRPC methods (inference.GRPCInferenceService), each the gRPC face of what the V2
  * REST routes do, on the same services: catalog views, the V2 codec's checks (through
@@ -94,7 +116,10 @@ export class GrpcInferenceService {
     // Nothing is awaited between this check and the data plane taking the request.
     refuseExpired(ctx.call);
     const routingKey = version === undefined ? ctx.routingKey : undefined;
-    const { result, decoded } = await this.v2.inferTensors(name, version, body, { requestId: ctx.requestId, routingKey, binary, problems });
+    const { signal, release } = giveUpSignal(ctx.call);
+    const { result, decoded } = await this.v2
+      .inferTensors(name, version, body, { requestId: ctx.requestId, routingKey, binary, problems, signal })
+      .finally(release);
     ctx.prediction = { model_id: result.modelId, model_version: String(result.version), variant: result.variant, cached: result.cached };
     return encodeModelInferResponse(name, result.version, decoded.id ?? ctx.requestId, result.outputs, decoded.outputs, raw);
   }

@@ -1,9 +1,10 @@
 import { status } from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
 
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { peerAddress } from './grpc-call-gate';
-import { refuseExpired } from './grpc-inference.service';
+import { giveUpSignal, refuseExpired } from './grpc-inference.service';
 import { grpcFailureOf, grpcStatusOf } from './grpc-status';
 
 describe('gRPC status of each error code', () => {
@@ -49,6 +50,44 @@ describe('refuseExpired', () => {
   it('refuses a call past its deadline or cancelled as INFERENCE_TIMEOUT (DEADLINE_EXCEEDED)', () => {
     expect(() => refuseExpired(call(new Date(1_000)), 1_000)).toThrow(expect.objectContaining({ code: ErrorCode.INFERENCE_TIMEOUT }));
     expect(() => refuseExpired(call(Infinity, true))).toThrow(/cancelled/);
+  });
+});
+
+describe('giveUpSignal', () => {
+  /** A call: an EventEmitter ('cancelled') with a deadline. */
+  const call = (deadline: Date | number) => Object.assign(new EventEmitter(), { getDeadline: () => deadline });
+
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('aborts when the deadline passes, not before', () => {
+    // Arrange
+    const sut = giveUpSignal(call(new Date(1_500)), 1_000);
+
+    // Act / Assert
+    jest.advanceTimersByTime(499);
+    expect(sut.signal.aborted).toBe(false);
+    jest.advanceTimersByTime(1);
+    expect(sut.signal.aborted).toBe(true);
+  });
+
+  it('aborts when the call is cancelled, and stops watching once released', () => {
+    // Arrange
+    const cancelled = call(Infinity);
+    const released = call(new Date(1_100));
+    const sut = giveUpSignal(cancelled, 1_000);
+    const done = giveUpSignal(released, 1_000);
+
+    // Act
+    cancelled.emit('cancelled');
+    done.release();
+    released.emit('cancelled');
+    jest.advanceTimersByTime(1_000);
+
+    // Assert
+    expect(sut.signal.aborted).toBe(true);
+    expect(done.signal.aborted).toBe(false);
+    expect(released.listenerCount('cancelled')).toBe(0);
   });
 });
 

@@ -19,6 +19,8 @@ export interface V2InferOptions {
   binary?: Uint8Array;
   /** A transport's own problems with the request, reported with the codec's. */
   problems?: ErrorDetail[];
+  /** Aborts when the caller gives up (gRPC deadline or cancellation): see {@link InferenceRequest.signal}. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -53,7 +55,7 @@ export class V2InferenceService {
    * they fail it with the codec's, in one 422.
    */
   async inferTensors(modelId: string, version: number | undefined, body: unknown, options: V2InferOptions): Promise<{ result: InferenceResult; decoded: DecodedRequest }> {
-    const { requestId, routingKey, binary, problems = [] } = options;
+    const { requestId, routingKey, binary, problems = [], signal } = options;
     const startedAt = performance.now();
     const route = this.plane.route(modelId, version, routingKey);
     const decoded = decodeInferRequest(body, route.version.signature!, binary);
@@ -63,7 +65,7 @@ export class V2InferenceService {
       const details = [...problems, ...(decoded.ok ? tooLong : decoded.details)];
       throw this.plane.rejected(route, AppError.validation(details, 'Invalid inference request'), startedAt, requestId);
     }
-    const result = await this.plane.infer({ route, inputs: decoded.inputs, startedAt, requestId });
+    const result = await this.plane.infer({ route, inputs: decoded.inputs, startedAt, requestId, signal });
     return { result, decoded };
   }
 }

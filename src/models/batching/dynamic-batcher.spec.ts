@@ -271,6 +271,54 @@ describe('DynamicBatcher', () => {
     });
   });
 
+  describe('callers that give up (an AbortSignal: gRPC deadlines)', () => {
+    it('drops a queued request whose signal aborts, unrun, with INFERENCE_TIMEOUT; the running batch and the others are served', async () => {
+      // Arrange: one batch of one row running (held), two requests queued behind it
+      runner.hold = true;
+      const sut = new DynamicBatcher(runner, options({ maxBatchSize: 1 }));
+      const running = sut.run(fp32([[1]]));
+      await jest.advanceTimersByTimeAsync(0);
+      const giveUp = new AbortController();
+      const abandoned = sut.run(fp32([[2]]), giveUp.signal).catch((e: unknown) => e);
+      const kept = sut.run(fp32([[3]]), new AbortController().signal);
+
+      // Act
+      giveUp.abort();
+      const refused = await abandoned;
+      runner.release();
+      await jest.advanceTimersByTimeAsync(0);
+      runner.release();
+
+      // Assert
+      expect(refused).toMatchObject({ code: ErrorCode.INFERENCE_TIMEOUT });
+      expect(values(await running)).toEqual([2]);
+      expect(values(await kept)).toEqual([6]);
+      expect(runner.calls.map((c) => values(c))).toEqual([[1], [3]]);
+      expect(sut.depth).toBe(0);
+    });
+
+    it('refuses a request whose signal has already aborted, and leaves a request that is running to finish', async () => {
+      // Arrange
+      runner.hold = true;
+      const sut = new DynamicBatcher(runner, options({ maxBatchSize: 1 }));
+      const late = new AbortController();
+      late.abort();
+      const running = new AbortController();
+
+      // Act
+      const refused = await sut.run(fp32([[1]]), late.signal).catch((e: unknown) => e);
+      const inFlight = sut.run(fp32([[2]]), running.signal);
+      await jest.advanceTimersByTimeAsync(0);
+      running.abort();
+      runner.release();
+
+      // Assert
+      expect(refused).toMatchObject({ code: ErrorCode.INFERENCE_TIMEOUT });
+      expect(values(await inFlight)).toEqual([4]);
+      expect(runner.calls).toHaveLength(1);
+    });
+  });
+
   describe('disabled', () => {
     it('passes each request through alone and at once, still bounded and observed', async () => {
       // Arrange

@@ -47,6 +47,8 @@ interface Waiter {
   enqueuedAt: number;
   resolve(outputs: NamedTensors): void;
   reject(error: unknown): void;
+  /** Removes the abort listener of the caller's signal (once the request leaves the queue). */
+  detach?(): void;
 }
 
 interface ArmedTimer {
@@ -114,10 +116,13 @@ export class DynamicBatcher {
    * Runs one request, possibly merged with others. Resolves with this request's own outputs
    * (its rows only). Rejects with AppError OVERLOADED (retry after 1 s) when `maxQueue` requests
    * are already waiting or in flight, MODEL_NOT_READY after {@link close}, or with the runner's
-   * error when the batch it rode in failed.
+   * error when the batch it rode in failed. `signal`: the caller gave up (a gRPC deadline or
+   * cancellation); a request still queued when it aborts leaves the queue unrun and is rejected
+   * with INFERENCE_TIMEOUT (one already running finishes: a native run cannot be stopped).
    */
-  run(inputs: NamedTensors): Promise<NamedTensors> {
+  run(inputs: NamedTensors, signal?: AbortSignal): Promise<NamedTensors> {
     if (this.closed) return Promise.reject(shuttingDown());
+    if (signal?.aborted) return Promise.reject(gaveUp());
     if (this.depth >= this.options.maxQueue) {
       return Promise.reject(new AppError(
         ErrorCode.OVERLOADED,
@@ -129,12 +134,30 @@ export class DynamicBatcher {
     if (!this.options.enabled) return this.passThrough(inputs);
     return new Promise<NamedTensors>((resolve, reject) => {
       const rows = batchRows(inputs);
-      this.queue.push({ inputs, rows, enqueuedAt: now(), resolve, reject });
+      const waiter: Waiter = { inputs, rows, enqueuedAt: now(), resolve, reject };
+      if (signal) {
+        const onAbort = (): void => this.withdraw(waiter);
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiter.detach = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.queue.push(waiter);
       this.queuedRows += rows ?? 1;
       this.reportDepth();
       // Only a full batch goes now: with a delay of 0 the rest still waits for the next macrotask.
       this.pump(false);
     });
+  }
+
+  /** A queued request whose caller gave up: out of the queue, rejected, never run. */
+  private withdraw(waiter: Waiter): void {
+    const at = this.queue.indexOf(waiter);
+    if (at < 0) return;
+    this.queue.splice(at, 1);
+    this.queuedRows -= waiter.rows ?? 1;
+    waiter.reject(gaveUp());
+    this.reportDepth();
+    this.armTimer();
+    this.settleIdle();
   }
 
   /** Resolves once nothing is queued or in flight (for shutdown and unload). Never rejects. */
@@ -154,7 +177,10 @@ export class DynamicBatcher {
     const queued = this.queue;
     this.queue = [];
     this.queuedRows = 0;
-    for (const w of queued) w.reject(shuttingDown());
+    for (const w of queued) {
+      w.detach?.();
+      w.reject(shuttingDown());
+    }
     this.reportDepth();
     this.settleIdle();
   }
@@ -236,6 +262,7 @@ export class DynamicBatcher {
   }
 
   private dispatch(batch: Waiter[]): void {
+    for (const w of batch) w.detach?.();
     this.runningBatches += 1;
     this.inFlight += batch.length;
     const startedAt = now();
@@ -300,6 +327,10 @@ export class DynamicBatcher {
       // Metrics are best effort: a failing observer must never fail or strand a prediction.
     }
   }
+}
+
+function gaveUp(): AppError {
+  return new AppError(ErrorCode.INFERENCE_TIMEOUT, "The caller's deadline passed (or it cancelled) before inference ran");
 }
 
 function shuttingDown(): AppError {

@@ -40,9 +40,9 @@ export class ModelVersion {
    * Runs inference through the dynamic batcher. Only READY versions are routed here; the check
    * guards races with unload. Rejects with OVERLOADED when MAX_QUEUE requests are pending.
    */
-  run(inputs: NamedTensors): Promise<NamedTensors> {
+  run(inputs: NamedTensors, signal?: AbortSignal): Promise<NamedTensors> {
     if (!this.batcher || this.state !== 'READY') return Promise.reject(new Error(`version ${this.version} is ${this.state}`));
-    return this.batcher.run(inputs);
+    return this.batcher.run(inputs, signal);
   }
 
   /**
