@@ -1,5 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { INestApplication } from '@nestjs/common';
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
 import request from 'supertest';
 
 import { GrpcServerService } from '../../src/inference/grpc/grpc-server.service';
@@ -77,6 +79,23 @@ describe('KServe V2 gRPC (inference.GRPCInferenceService on the real AppModule)'
       expect((await client.call('Check', { service: '' }, {}, undefined, client.health)).response).toEqual({ status: 'SERVING' });
       expect((await client.call('Check', { service: 'inference.GRPCInferenceService' }, {}, undefined, client.health)).response).toEqual({ status: 'SERVING' });
       failure(await client.call('Check', { service: 'nope' }, {}, undefined, client.health), status.NOT_FOUND);
+    });
+
+    it('scripts/grpc-health-probe.js (the container healthcheck) exits 0 on SERVING and 1 when nothing answers', async () => {
+      // Arrange
+      const probe = (port: string) => new Promise<{ code: number; out: string }>((done) => {
+        execFile(process.execPath, [resolve(__dirname, '../../scripts/grpc-health-probe.js')], { env: { ...process.env, GRPC_PORT: port } }, (error, stdout) => {
+          done({ code: error ? Number(error.code ?? 1) : 0, out: stdout });
+        });
+      });
+
+      // Act
+      const serving = await probe(String(app.get(GrpcServerService).port!));
+      const nobody = await probe(String(await freePort()));
+
+      // Assert
+      expect(serving).toEqual({ code: 0, out: expect.stringContaining(': SERVING') });
+      expect(nobody.code).toBe(1);
     });
 
     it('grpc.health.v1.Health/Watch sends the current status first', async () => {
