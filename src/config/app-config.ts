@@ -45,7 +45,7 @@ export interface AllConfig {
     requestsPerMinute: number;
     requestsPerHour: number;
   };
-  cache: { enabled: boolean; size: number; ttlSeconds: number };
+  cache: { enabled: boolean; size: number; ttlSeconds: number; maxBytes: number };
   metrics: { enabled: boolean; port: number };
   /** The gRPC server: `port` 0 = off. */
   grpc: { port: number; maxMessageBytes: number };
@@ -133,7 +133,7 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
       requestsPerMinute: e.REQUESTS_PER_MINUTE,
       requestsPerHour: e.REQUESTS_PER_HOUR,
     },
-    cache: { enabled: e.ENABLE_CACHING, size: e.CACHE_SIZE, ttlSeconds: e.CACHE_TTL_SECONDS },
+    cache: { enabled: e.ENABLE_CACHING, size: e.CACHE_SIZE, ttlSeconds: e.CACHE_TTL_SECONDS, maxBytes: e.CACHE_MAX_MB * 1024 * 1024 },
     metrics: { enabled: e.ENABLE_METRICS, port: e.METRICS_PORT },
     grpc: { port: e.GRPC_PORT, maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES },
     serialization: { preset: e.SERIALIZATION_PRESET, uuidFormat: e.UUID_FORMAT, parseUuids: e.PARSE_UUIDS },

@@ -51,6 +51,7 @@ export class EnvironmentVariables {
   @Transform(toBoolean) @IsBoolean() ENABLE_CACHING = true;
   @Transform(toInt) @IsInt() @Min(1) CACHE_SIZE = 1000;
   @Transform(toInt) @IsInt() @Min(0) CACHE_TTL_SECONDS = 3600;
+  @Transform(toInt) @IsInt() @Min(1) CACHE_MAX_MB = 64;
 
   @Transform(toBoolean) @IsBoolean() ENABLE_METRICS = true;
   @Transform(toInt) @IsInt() @Min(0) @Max(65535) METRICS_PORT = 8080;

@@ -36,7 +36,7 @@ import { PredictionMonitor } from './wrapper/prediction-monitor';
       inject: [ConfigService],
       useFactory: (config: ConfigService<AllConfig, true>) => {
         const cache = config.getOrThrow('cache', { infer: true });
-        return new LruPredictionCache({ enabled: cache.enabled, maxEntries: cache.size, ttlSeconds: cache.ttlSeconds });
+        return new LruPredictionCache({ enabled: cache.enabled, maxEntries: cache.size, ttlSeconds: cache.ttlSeconds, maxBytes: cache.maxBytes });
       },
     },
     DataPlane,

@@ -24,8 +24,8 @@ export function wireModels(config: ConfigService<AllConfig, true>, runtimes: Mod
   const metrics = new MetricsService(config);
   const store = new FileRegistryStateStore(join(tmpdir(), `nms-spec-state-${randomUUID()}.json`), { warn: () => undefined, error: () => undefined });
   const registry = new ModelRegistryService(new ModelRepositoryService(config), new VersionLoader(runtimes, metrics, config), store, config, metrics);
-  const { enabled, size, ttlSeconds } = config.getOrThrow('cache', { infer: true });
-  const cache = new LruPredictionCache({ enabled, maxEntries: size, ttlSeconds });
+  const { enabled, size, ttlSeconds, maxBytes } = config.getOrThrow('cache', { infer: true });
+  const cache = new LruPredictionCache({ enabled, maxEntries: size, ttlSeconds, maxBytes });
   const rollout = new RolloutService(registry, store, cache, metrics);
   const traffic = new RolloutTrafficService(rollout, metrics, config);
   const plane = new DataPlane(registry, new PredictionMonitor(metrics, traffic), cache, traffic, config);

@@ -1,7 +1,7 @@
 
 import { NamedTensors } from '../tensors/tensor';
 import { cacheKey } from './cache-key';
-import { LruPredictionCache } from './lru-prediction-cache';
+import { entryBytes, LruPredictionCache } from './lru-prediction-cache';
 import { CachedPrediction } from './prediction-cache';
 
 /** A distinct answer per label: its bytes as a UINT8 output. */
@@ -14,6 +14,28 @@ describe('LruPredictionCache', () => {
   const row = (n: number): NamedTensors => ({ x: { datatype: 'FP32', shape: [1], data: Float32Array.from([n]) } });
   const irisKey = (n: number, version = 2): string => cacheKey('iris', version, row(n));
   const penguinKey = (n: number): string => cacheKey('penguins', 1, row(n));
+
+  it('stays under maxBytes of outputs (least recently used out first) and does not keep an answer bigger than the cap', async () => {
+    // Arrange: each entry is its key plus 1,000 output bytes; room for two
+    const big = (n: number): CachedPrediction => ({ outputs: { y: { datatype: 'UINT8', shape: [1000], data: new Uint8Array(1000).fill(n) } }, model_version: '2' });
+    const perEntry = entryBytes(irisKey(1), big(1));
+    const sut = new LruPredictionCache({ enabled: true, maxEntries: 100, ttlSeconds: 0, maxBytes: 2 * perEntry + 10 });
+
+    // Act
+    await sut.set(irisKey(1), big(1));
+    await sut.set(irisKey(2), big(2));
+    await sut.get(irisKey(1));
+    await sut.set(irisKey(3), big(3));
+    await sut.set(irisKey(4), { outputs: { y: { datatype: 'UINT8', shape: [5000], data: new Uint8Array(5000) } }, model_version: '2' });
+
+    // Assert
+    expect(perEntry).toBe(irisKey(1).length + 1000);
+    expect(await sut.get(irisKey(1))).toBeDefined();
+    expect(await sut.get(irisKey(2))).toBeUndefined();
+    expect(await sut.get(irisKey(3))).toBeDefined();
+    expect(await sut.get(irisKey(4))).toBeUndefined();
+    expect(sut.stats('iris').size).toBe(2);
+  });
 
   it('returns what was set, under the same key only', async () => {
     // Arrange

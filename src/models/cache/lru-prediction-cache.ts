@@ -12,6 +12,17 @@ export interface LruPredictionCacheOptions {
   ttlSeconds: number;
   /** The clock TTLs are measured on, in ms (default: lru-cache's, performance.now); tests inject one. */
   now?: () => number;
+  /** CACHE_MAX_MB in bytes: most bytes of cached outputs over all models (default: no byte bound). */
+  maxBytes?: number;
+}
+
+/** What an entry holds, in bytes: its key and its output tensors' data (strings at 2 bytes a character). */
+export function entryBytes(key: string, value: CachedPrediction): number {
+  let bytes = key.length;
+  for (const t of Object.values(value.outputs)) {
+    bytes += Array.isArray(t.data) ? t.data.reduce((n, s) => n + 2 * s.length, 0) : t.data.byteLength;
+  }
+  return Math.max(1, bytes);
 }
 
 interface ModelCounters {
@@ -44,6 +55,8 @@ export class LruPredictionCache extends PredictionCache {
     this.lru = new LRUCache<string, CachedPrediction>({
       max: options.maxEntries,
       ttl: this.ttlMs,
+      // Bounded in bytes too: entries hold output tensors, and a V2 answer may be megabytes.
+      ...(options.maxBytes ? { maxSize: options.maxBytes, sizeCalculation: (value: CachedPrediction, key: string) => entryBytes(key, value) } : {}),
       // An injected clock is read on every check (lru-cache otherwise caches the time for 1 ms on a timer).
       ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
       // Sizes follow the LRU's own bookkeeping: +1 on a new key; -1 on evict, expire or delete.
