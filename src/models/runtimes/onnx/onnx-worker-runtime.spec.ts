@@ -196,4 +196,29 @@ describe('OnnxWorkerRuntime when its thread dies', () => {
     await sut.unload();
     expect((sut as unknown as { retiring: Set<unknown> }).retiring.size).toBe(0);
   });
+
+  it('refuses to start a third thread while two retired ones are still stuck (OVERLOADED), then serves again once they end', async () => {
+    // Arrange: each thread is made to hang for 5 s (as in a native run), so its run times out and it is retired
+    const sut = new OnnxWorkerRuntime(CRASHING_WORKER);
+    await sut.load(BENCH_MLP, { runTimeoutMs: 20 });
+    const hang = () => threadOf(sut).postMessage({ type: 'hang', ms: 5_000 });
+    hang();
+    await expect(sut.run(rows(1))).rejects.toThrow('inference exceeded 20 ms; its worker thread was stopped');
+    await sut.run(rows(1)).then(() => undefined, () => undefined);
+    hang();
+    await expect(sut.run(rows(1))).rejects.toThrow('inference exceeded 20 ms; its worker thread was stopped');
+
+    // Act
+    const refused = await sut.run(rows(1)).catch((e: unknown) => e);
+    const retiring = (sut as unknown as { retiring: Set<Promise<void>> }).retiring;
+    const stuck = retiring.size;
+    await Promise.all(retiring);
+    const served = await sut.run(rows(1));
+
+    // Assert
+    expect(stuck).toBe(2);
+    expect(refused).toMatchObject({ code: 'OVERLOADED', retryAfterSeconds: 1 });
+    expect(served.output.shape).toEqual([1, 10]);
+    await sut.unload();
+  });
 });

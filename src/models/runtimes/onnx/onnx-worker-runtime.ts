@@ -2,6 +2,8 @@ import { InferenceSession } from 'onnxruntime-node';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import { AppError } from '../../../common/errors/app-error';
+import { ErrorCode } from '../../../common/errors/error-code';
 import { NamedTensors } from '../../tensors/tensor';
 import { ModelRuntime, RuntimeOptions, RuntimeSignature } from '../model-runtime';
 import { fromOrtData, OrtTensorData, sessionOptionsOf, specOf, toOrtData } from './onnx-runtime';
@@ -13,6 +15,11 @@ const RELEASE_GRACE_MS = 5_000;
 const RUN_TIMEOUT_GRACE_MS = 100;
 /** After a failed restart, runs fail fast for this long instead of each starting a thread. */
 const RESTART_BACKOFF_MS = 1_000;
+/**
+ * Threads still finishing a stuck run (each holds a session and a core) before a restart is
+ * refused: repeated timeouts must not pile up threads. Runs are refused with OVERLOADED meanwhile.
+ */
+const MAX_RETIRING = 2;
 
 type LoadedMessage =
   | { type: 'loaded'; error: string }
@@ -117,6 +124,9 @@ export class OnnxWorkerRuntime extends ModelRuntime {
    */
   private restart(): Promise<void> {
     const { path, options } = this.source!;
+    if (this.retiring.size >= MAX_RETIRING) {
+      return Promise.reject(new AppError(ErrorCode.OVERLOADED, `Model is overloaded: ${this.retiring.size} worker threads are still finishing runs that timed out`, [], 1));
+    }
     const last = this.restartFailure;
     if (last && this.now() - last.at < RESTART_BACKOFF_MS) return Promise.reject(new Error(last.message));
     this.restarting ??= this.start(path, options).then(
