@@ -1,21 +1,11 @@
-import { RuntimeSignature } from '../../models/runtimes/model-runtime';
 import { NamedTensors } from '../../models/tensors/tensor';
 import { decodeInferRequest } from '../v2/v2-codec';
 import { encodeModelInferResponse, parameterValue, v2Equivalent } from './grpc-codec';
 import { loadServices } from './grpc-proto';
 import { GrpcInferInputTensor, GrpcModelInferRequest, GrpcModelInferResponse, GrpcTensorContents } from './grpc.types';
+import { V2_TEST_SIGNATURE } from '../../../test/support/v2-signature';
 
-/** A float feature matrix and a 64-bit id per row in; scores and a label per row out. */
-const SIGNATURE: RuntimeSignature = {
-  inputs: [
-    { name: 'x', datatype: 'FP32', shape: [-1, 4] },
-    { name: 'ids', datatype: 'INT64', shape: [-1] },
-  ],
-  outputs: [
-    { name: 'scores', datatype: 'FP32', shape: [-1, 3] },
-    { name: 'label', datatype: 'INT64', shape: [-1] },
-  ],
-};
+const SIGNATURE = V2_TEST_SIGNATURE;
 
 const { inference } = loadServices();
 const method = inference.service.ModelInfer;

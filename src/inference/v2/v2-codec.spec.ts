@@ -4,18 +4,9 @@ import { TensorDatatype, TensorSpec } from '../../models/repository/model-manife
 import { RuntimeSignature } from '../../models/runtimes/model-runtime';
 import { NamedTensors, Tensor, TensorData } from '../../models/tensors/tensor';
 import { DecodedInfer, decodeInferRequest, encodeInferResponse } from './v2-codec';
+import { V2_TEST_SIGNATURE } from '../../../test/support/v2-signature';
 
-/** A hand-made model: a float feature matrix and a 64-bit id per row in, scores and a label per row out. */
-const SIGNATURE: RuntimeSignature = {
-  inputs: [
-    { name: 'x', datatype: 'FP32', shape: [-1, 4] },
-    { name: 'ids', datatype: 'INT64', shape: [-1] },
-  ],
-  outputs: [
-    { name: 'scores', datatype: 'FP32', shape: [-1, 3] },
-    { name: 'label', datatype: 'INT64', shape: [-1] },
-  ],
-};
+const SIGNATURE = V2_TEST_SIGNATURE;
 
 /** A one-input model of the given datatype and shape, for the datatype conversions. */
 const single = (datatype: TensorDatatype, shape: number[] = [-1]): RuntimeSignature => ({
