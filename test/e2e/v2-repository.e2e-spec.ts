@@ -78,6 +78,9 @@ describe('V2 repository and Triton client compatibility (real AppModule, a repos
   });
 
   it('keeps the replica ready while a model is unloaded on purpose; that model answers 503 and not-ready', async () => {
+    // Arrange
+    const models = (await request(server()).get('/health/ready').expect(200)).body.details.models.ready as number;
+
     // Act
     await admin(request(server()).post('/v2/repository/models/penguins/unload')).expect(200);
     const ready = await request(server()).get('/health/ready').expect(200);
@@ -90,6 +93,8 @@ describe('V2 repository and Triton client compatibility (real AppModule, a repos
 
     // Assert
     expect(ready.body.status).toBe('ok');
+    // The readiness count is of the models expected to serve: the unloaded one is not among them.
+    expect(ready.body.details.models.ready).toBe(models - 1);
     expect(v2Ready.body).toEqual({ ready: true });
     expect(report.body.details['model:penguins']).toEqual({ status: 'up', health: 'unloaded' });
     expect(modelReady.body).toEqual({ name: 'penguins', ready: false });
@@ -115,6 +120,30 @@ describe('V2 repository and Triton client compatibility (real AppModule, a repos
       outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
     });
     expect(ready.body).toEqual({ name: 'broken', ready: false });
+  });
+
+  it('keeps a model whose hot load failed listed as FAILED with the reason in /models, /health and the V2 index, until fixed and loaded', async () => {
+    // Arrange: a new folder whose model.json names another model
+    cpSync(join(repo, 'iris'), join(repo, 'misnamed'), { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(repo, 'misnamed', 'model.json'), 'utf8'));
+    writeFileSync(join(repo, 'misnamed', 'model.json'), JSON.stringify({ ...manifest, name: 'not-misnamed' }));
+
+    // Act
+    const failed = await admin(request(server()).post('/v2/repository/models/misnamed/load')).expect(400);
+    const models = await request(server()).get('/models').expect(200);
+    const report = await request(server()).get('/health');
+    const index = await admin(request(server()).post('/v2/repository/index')).send({}).expect(200);
+    writeFileSync(join(repo, 'misnamed', 'model.json'), JSON.stringify({ ...manifest, name: 'misnamed' }));
+    await admin(request(server()).post('/v2/repository/models/misnamed/load')).expect(200);
+    const fixed = await request(server()).get('/models').expect(200);
+
+    // Assert
+    expect(failed.body.error).toMatch(/not-misnamed/);
+    const listed = models.body.models.find((m: { id: string }) => m.id === 'misnamed');
+    expect(listed).toMatchObject({ state: 'FAILED', reason: expect.stringMatching(/not-misnamed/) });
+    expect(report.body.details['model:misnamed']).toMatchObject({ status: 'down', message: expect.stringMatching(/^FAILED: .*not-misnamed/) });
+    expect(index.body).toContainEqual({ name: 'misnamed', version: '', state: 'UNAVAILABLE', reason: expect.stringMatching(/not-misnamed/) });
+    expect(fixed.body.models.find((m: { id: string }) => m.id === 'misnamed')).toMatchObject({ state: 'READY', reason: null });
   });
 
   it('routes binary requests as Express routes /v2: case-insensitive, trailing slash; empty outputs means all', async () => {

@@ -43,7 +43,7 @@ export class ModelsHealthIndicator {
       const p = notServing(e);
       return p ? [[e.name, p]] : [];
     }));
-    const count = this.registry.list().length;
+    const count = this.registry.list().filter((e) => !e.unloaded).length;
     return Object.keys(problems).length ? session.down({ not_ready: problems }) : session.up({ ready: count });
   }
 }

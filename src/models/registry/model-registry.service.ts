@@ -134,8 +134,13 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     if (!found) throw AppError.modelNotFound(modelId);
     if (!path) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `Model '${modelId}' has no version ${number} in the repository`);
     const existing = this.entries.get(modelId);
+    if (!found.manifest) {
+      // A model not serving yet (new, or broken before) stays listed as FAILED with the reason, in
+      // /models, /health and the V2 index, until it is fixed and loaded; a serving one keeps serving.
+      if (!existing || existing.error) this.entries.set(modelId, new ModelEntry(found.name, undefined, found.manifestError));
+      throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${modelId}': ${found.manifestError}`);
+    }
     // A model whose model.json was broken at boot is adopted afresh once it reads well.
-    if (!found.manifest) throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${modelId}': ${found.manifestError}`);
     const entry = existing && !existing.error ? existing : this.adoptUnloaded(found);
     const previous = entry.versions.get(number);
     const version = new ModelVersion(number, path);
