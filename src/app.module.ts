@@ -37,8 +37,7 @@ import { SerializationService } from './serialization/serialization.service';
     SerializationModule.registerAsync({
       inject: [ConfigService, SerializationService],
       useFactory: (config: ConfigService<AllConfig, true>, serialization: SerializationService) => {
-        const s = config.getOrThrow('serialization', { infer: true });
-        return { ...serialization.resolve(s.preset), uuid_format: s.uuidFormat, parse_uuids: s.parseUuids };
+        return serialization.resolve(config.getOrThrow('serialization.preset', { infer: true }));
       },
     }),
     LoggingModule,

@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 
 import { AppModule } from './app.module';
 import { installGracefulShutdown } from './common/lifecycle/graceful-shutdown';
-import { buildConfig } from './config/app-config';
+import { buildConfig, retiredVariableWarnings } from './config/app-config';
 import { configureHttp, createHttpAdapter } from './http/http-app';
 import { GrpcServerService } from './inference/grpc/grpc-server.service';
 import { MetricsServer } from './metrics/metrics-server';
@@ -15,6 +15,7 @@ async function bootstrap(): Promise<void> {
   const config = buildConfig();
   const { port, host, shutdownTimeoutSeconds, shutdownDelaySeconds } = config.app;
   const app = await NestFactory.create(AppModule, createHttpAdapter(config.app), { bodyParser: false, bufferLogs: true });
+  for (const warning of retiredVariableWarnings()) Logger.warn(warning, 'Config');
   await configureHttp(app, config.app);
   installGracefulShutdown(app, { timeoutMs: shutdownTimeoutSeconds * 1000, delayMs: shutdownDelaySeconds * 1000 });
   await app.listen(port, host);

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 
-import { buildConfig, ConfigValidationError, validateEnvironment } from './app-config';
+import { buildConfig, ConfigValidationError, retiredVariableWarnings, validateEnvironment } from './app-config';
 
 function captureConfigError(env: Record<string, string | undefined>): ConfigValidationError {
   try {
@@ -35,8 +35,7 @@ describe('buildConfig', () => {
       expect(sut.metrics.enabled).toBe(true);
       expect(sut.metrics.port).toBe(8080);
       expect(sut.grpc).toEqual({ port: 8001, maxMessageBytes: 16 * 1024 * 1024 });
-      expect(sut.serialization.uuidFormat).toBe('string');
-      expect(sut.serialization.parseUuids).toBe(false);
+      expect(sut.serialization).toEqual({ preset: 'api' });
       expect(sut.app.port).toBe(8000);
     });
 
@@ -87,10 +86,10 @@ describe('buildConfig', () => {
 
     it.each(['true', '1', 'yes', 'on'])('parses %j as true', (value) => {
       // Act
-      const sut = buildConfig({ PARSE_UUIDS: value });
+      const sut = buildConfig({ ENABLE_CACHING: value });
 
       // Assert
-      expect(sut.serialization.parseUuids).toBe(true);
+      expect(sut.cache.enabled).toBe(true);
     });
 
     it('splits CORS_ORIGINS on commas and drops blanks', () => {
@@ -183,7 +182,7 @@ describe('buildConfig', () => {
       ['MAX_BATCH_SIZE', '4097'],
       ['TIMEOUT_SECONDS', '0'],
       ['MAX_MEMORY_MB', '15'],
-      ['UUID_FORMAT', 'binary'],
+      ['SERIALIZATION_PRESET', 'fast'],
       ['NODE_ENV', 'staging'],
       ['MODEL_ID', '../etc'],
       ['BODY_LIMIT', 'huge'],
@@ -242,6 +241,26 @@ describe('buildConfig', () => {
       // Assert
       expect(sut).not.toHaveProperty('NOT_A_SETTING');
       expect(sut.PORT).toBe(81);
+    });
+  });
+
+  describe('retired variables of the seed (UUID_FORMAT, PARSE_UUIDS)', () => {
+    it('are not read: UUID_FORMAT=object cannot turn request ids into objects', () => {
+      // Act
+      const sut = validateEnvironment({ UUID_FORMAT: 'object', PARSE_UUIDS: 'true' });
+
+      // Assert
+      expect(sut).not.toHaveProperty('UUID_FORMAT');
+      expect(sut).not.toHaveProperty('PARSE_UUIDS');
+    });
+
+    it('are named in a warning when set, with the reason, and not when unset or empty', () => {
+      // Act
+      const sut = retiredVariableWarnings({ UUID_FORMAT: 'object', PARSE_UUIDS: '' });
+
+      // Assert
+      expect(sut).toEqual([expect.stringMatching(/^UUID_FORMAT is set but not read by this service: request_id and batch_id/)]);
+      expect(retiredVariableWarnings({})).toEqual([]);
     });
   });
 });

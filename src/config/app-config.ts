@@ -49,7 +49,7 @@ export interface AllConfig {
   metrics: { enabled: boolean; port: number };
   /** The gRPC server: `port` 0 = off. */
   grpc: { port: number; maxMessageBytes: number };
-  serialization: { preset: 'api' | 'performance'; uuidFormat: 'string' | 'object'; parseUuids: boolean };
+  serialization: { preset: 'api' | 'performance' };
   security: { apiKeys: string; adminApiKeys: string };
   redis: { url: string };
 }
@@ -92,6 +92,21 @@ export function byteSize(size: string): number {
 }
 
 const list = (csv: string): string[] => csv.split(',').map((s) => s.trim()).filter(Boolean);
+
+/**
+ * Variables of the seed's configuration this service does not read, with why; set, they are named
+ * in a start-up warning instead of being silently ignored.
+ */
+export const RETIRED_VARIABLES: Readonly<Record<string, string>> = {
+  UUID_FORMAT: 'request_id and batch_id are documented strings and no other response field holds a UUID (SerializationService keeps uuid_format for library callers)',
+  PARSE_UUIDS: 'no request body field is a UUID to parse (SerializationService.deserialize keeps parse_uuids for library callers)',
+};
+
+/** One warning per retired variable that is set (see {@link RETIRED_VARIABLES}). */
+export function retiredVariableWarnings(env: Record<string, string | undefined> = process.env): string[] {
+  return Object.entries(RETIRED_VARIABLES).filter(([name]) => env[name] !== undefined && env[name] !== '')
+    .map(([name, why]) => `${name} is set but not read by this service: ${why}`);
+}
 
 /** Builds the namespaced configuration from the environment. Throws {@link ConfigValidationError}. */
 export function buildConfig(env: Record<string, string | undefined> = process.env): AllConfig {
@@ -136,7 +151,7 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
     cache: { enabled: e.ENABLE_CACHING, size: e.CACHE_SIZE, ttlSeconds: e.CACHE_TTL_SECONDS, maxBytes: e.CACHE_MAX_MB * 1024 * 1024 },
     metrics: { enabled: e.ENABLE_METRICS, port: e.METRICS_PORT },
     grpc: { port: e.GRPC_PORT, maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES },
-    serialization: { preset: e.SERIALIZATION_PRESET, uuidFormat: e.UUID_FORMAT, parseUuids: e.PARSE_UUIDS },
+    serialization: { preset: e.SERIALIZATION_PRESET },
     security: { apiKeys: e.API_KEYS, adminApiKeys: e.ADMIN_API_KEYS },
     redis: { url: e.REDIS_URL },
   };

@@ -60,8 +60,6 @@ export class EnvironmentVariables {
   /** Largest gRPC message received or sent, bytes: a 640x640x3 FP32 tensor is 4.9 MB. */
   @Transform(toInt) @IsInt() @Min(1024) @Max(2_147_483_647) GRPC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-  @IsIn(['string', 'object']) UUID_FORMAT: 'string' | 'object' = 'string';
-  @Transform(toBoolean) @IsBoolean() PARSE_UUIDS = false;
   @IsIn(['api', 'performance']) SERIALIZATION_PRESET: 'api' | 'performance' = 'api';
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL = 'info';

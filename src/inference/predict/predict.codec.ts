@@ -66,7 +66,8 @@ export function predictResponse(result: InferenceResult, prediction: Prediction,
     model_id: result.modelId,
     model_version: String(result.version),
     prediction,
-    timestamp: new Date().toISOString(),
+    // A Date: the SerializationInterceptor writes it per SERIALIZATION_PRESET (ISO string, or unix seconds).
+    timestamp: new Date(),
     processing_time_ms: processingTimeMs(startedAt),
     cached: result.cached,
     variant: result.variant,
@@ -114,7 +115,8 @@ export function batchResponse(route: Route, results: BatchItemResult[], startedA
     batch_size: results.length,
     succeeded: results.length - failed,
     failed,
-    timestamp: new Date().toISOString(),
+    // A Date: the SerializationInterceptor writes it per SERIALIZATION_PRESET (ISO string, or unix seconds).
+    timestamp: new Date(),
     processing_time_ms: processingTimeMs(startedAt),
   };
 }

@@ -21,7 +21,8 @@ export interface PredictionResult {
   model_id: string;
   model_version: string;
   prediction: Prediction;
-  timestamp: string;
+  /** Written per SERIALIZATION_PRESET: ISO 8601 (`api`) or unix seconds (`performance`). */
+  timestamp: Date;
   processing_time_ms: number;
   cached: boolean;
   variant: Variant;
@@ -40,6 +41,7 @@ export interface BatchResult {
   batch_size: number;
   succeeded: number;
   failed: number;
-  timestamp: string;
+  /** Written per SERIALIZATION_PRESET: ISO 8601 (`api`) or unix seconds (`performance`). */
+  timestamp: Date;
   processing_time_ms: number;
 }

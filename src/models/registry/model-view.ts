@@ -10,7 +10,7 @@ export function versionView(entry: ModelEntry, v: ModelVersion) {
     stage: v.version === entry.active ? 'active' : v.version === entry.staging ? 'staging' : null,
     role: v.version === entry.canary?.version ? 'canary' : v.version === entry.shadow?.version ? 'shadow' : null,
     reason: v.reason ?? null,
-    loaded_at: v.loadedAt?.toISOString() ?? null,
+    loaded_at: v.loadedAt ?? null,
     algorithm: info?.algorithm ?? null,
     metrics: info?.metrics ?? null,
     signature: v.signature ?? null,

@@ -21,7 +21,7 @@ describe('ModelStats', () => {
       avg_latency_ms: 0,
       p95_latency_ms: 0,
       window_requests: 0,
-      last_check: '2024-01-02T03:04:05.000Z',
+      last_check: new Date('2024-01-02T03:04:05.000Z'),
     });
   });
 

@@ -7,7 +7,8 @@ export interface HealthMetrics {
   avg_latency_ms: number;
   p95_latency_ms: number;
   window_requests: number;
-  last_check: string;
+  /** Written per SERIALIZATION_PRESET, like every date in a response. */
+  last_check: Date;
 }
 
 /** Error rate at or above which a model is `degraded` (the seed's threshold). */
@@ -58,7 +59,7 @@ export class ModelStats {
       avg_latency_ms: round(this.totalRequests === 0 ? 0 : this.totalLatencyMs / this.totalRequests),
       p95_latency_ms: round(p95),
       window_requests: window,
-      last_check: now.toISOString(),
+      last_check: now,
     };
   }
 }
