@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 
+import { ShutdownState } from '../../src/common/lifecycle/shutdown-state';
 import { AllConfig, buildConfig } from '../../src/config/app-config';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { DataPlane } from '../../src/models/data-plane.service';
@@ -20,10 +21,10 @@ import { PredictionMonitor } from '../../src/models/wrapper/prediction-monitor';
  * For specs: the models module's services wired by hand, as ModelsModule wires them, on the given
  * runtime factory. Registry state goes to a fresh temp file. Call `registry.onModuleInit()` next.
  */
-export function wireModels(config: ConfigService<AllConfig, true>, runtimes: ModelRuntimeFactory) {
+export function wireModels(config: ConfigService<AllConfig, true>, runtimes: ModelRuntimeFactory, shutdown?: ShutdownState) {
   const metrics = new MetricsService(config);
   const store = new FileRegistryStateStore(join(tmpdir(), `nms-spec-state-${randomUUID()}.json`), { warn: () => undefined, error: () => undefined });
-  const registry = new ModelRegistryService(new ModelRepositoryService(config), new VersionLoader(runtimes, metrics, config), store, config, metrics);
+  const registry = new ModelRegistryService(new ModelRepositoryService(config), new VersionLoader(runtimes, metrics, config), store, config, metrics, shutdown);
   const { enabled, size, ttlSeconds, maxBytes } = config.getOrThrow('cache', { infer: true });
   const cache = new LruPredictionCache({ enabled, maxEntries: size, ttlSeconds, maxBytes });
   const rollout = new RolloutService(registry, store, cache, metrics);

@@ -97,7 +97,7 @@ export class GrpcServerService implements OnApplicationShutdown {
 
   /** After SIGTERM the server was drained already; an app closed otherwise (tests) drains here. */
   onApplicationShutdown(): Promise<void> {
-    return this.drain(this.config.getOrThrow('app.shutdownTimeoutSeconds', { infer: true }) * 1000);
+    return this.drain(this.shutdown.remainingMs() ?? this.config.getOrThrow('app.shutdownTimeoutSeconds', { infer: true }) * 1000);
   }
 
   private inferenceHandlers(): UntypedServiceImplementation {

@@ -8,6 +8,8 @@ import { wireModels } from '../../../test/support/wire-models';
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { AllConfig, buildConfig } from '../../config/app-config';
+import { FaultInjectingFactory, FaultyRuntime } from '../../../test/support/spec-runtimes';
+import { ShutdownState } from '../../common/lifecycle/shutdown-state';
 import { DefaultRuntimeFactory } from '../runtimes/default-runtime.factory';
 import { ModelRegistryService } from './model-registry.service';
 
@@ -278,6 +280,26 @@ describe('ModelRegistryService', () => {
       expect(sut.get('corrupt').versions.get(1)!.state).toBe('FAILED');
       expect(captureAppError(() => sut.route('iris')).code).toBe(ErrorCode.MODEL_NOT_READY);
       await expect(sut.get('iris').versions.get(2)!.run({})).rejects.toThrow('version 2 is UNLOADED');
+    });
+
+    it('waits for batches still running only as long as the stop budget has left, not a second SHUTDOWN_TIMEOUT_SECONDS', async () => {
+      // Arrange: iris stalls (fault injection); a 600 s timeout the old code would have waited out
+      const shutdown = new ShutdownState();
+      const config = new ConfigService<AllConfig, true>(buildConfig({ MODEL_REPOSITORY: BUNDLED, SHUTDOWN_TIMEOUT_SECONDS: '600', TIMEOUT_SECONDS: '3600' }));
+      const control: { mode: 'ok' | 'stall' } = { mode: 'ok' };
+      const sut = wireModels(config, new FaultInjectingFactory({ iris: () => new FaultyRuntime(control) }), shutdown).registry;
+      await sut.onModuleInit();
+      await sut.whenLoaded();
+      control.mode = 'stall';
+      const version = sut.route('iris').version;
+      void version.run({ input: { datatype: 'FP32', shape: [1, 4], data: Float32Array.from([5.1, 3.5, 1.4, 0.2]) } }).catch(() => undefined);
+      shutdown.startBudget(0);
+
+      // Act
+      await sut.onApplicationShutdown();
+
+      // Assert
+      expect(version.state).toBe('UNLOADED');
     });
   });
 });

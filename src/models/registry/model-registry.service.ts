@@ -1,8 +1,9 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
+import { ShutdownState } from '../../common/lifecycle/shutdown-state';
 import { AllConfig } from '../../config/app-config';
 import { MetricsService, ModelStateSample } from '../../metrics/metrics.service';
 import { DiscoveredModel } from '../repository/model-manifest';
@@ -44,6 +45,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     private readonly store: RegistryStateStore,
     config: ConfigService<AllConfig, true>,
     metrics: MetricsService,
+    @Optional() private readonly shutdown?: ShutdownState,
   ) {
     this.defaultModelId = config.getOrThrow('models.defaultModelId', { infer: true });
     this.pinnedVersion = config.get('models.pinnedVersion', { infer: true });
@@ -68,11 +70,15 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     return this.loading;
   }
 
-  /** Releases every runtime after the HTTP server has drained. */
+  /**
+   * Releases every runtime after the HTTP server has drained, waiting for batches still running
+   * only as long as the stop's budget has left (SHUTDOWN_TIMEOUT_SECONDS is one budget, not one per step).
+   */
   async onApplicationShutdown(): Promise<void> {
     await this.loading;
     const versions = this.list().flatMap((e) => [...e.versions.values()]);
-    await Promise.all(versions.map((v) => v.release(this.drainMs)));
+    const budget = this.shutdown?.remainingMs() ?? this.drainMs;
+    await Promise.all(versions.map((v) => v.release(budget)));
     this.logger.log(`released ${versions.length} model versions (onnxruntime sessions)`);
   }
 
