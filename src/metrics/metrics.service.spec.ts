@@ -1,7 +1,7 @@
 import { ConfigService } from '@nestjs/config';
 
 import { AllConfig, buildConfig } from '../config/app-config';
-import { MetricsService } from './metrics.service';
+import { MetricsService, ModelStateSample } from './metrics.service';
 
 const configWith = (env: Record<string, string>) => {
   const config = buildConfig(env);
@@ -64,5 +64,208 @@ describe('MetricsService', () => {
     expect(text).not.toContain('process_cpu_user_seconds_total');
     // A counter without labels shows its initial 0; nothing counted anything.
     expect(text.split('\n').filter((l) => l !== '' && !l.startsWith('#') && !l.endsWith(' 0'))).toEqual([]);
+  });
+});
+
+describe('MetricsService metric families', () => {
+  let sut: MetricsService;
+
+  beforeEach(() => {
+    sut = new MetricsService(configWith({}));
+  });
+
+  it('counts failed predictions by model, version and reason', async () => {
+    // Act
+    sut.predictionError('iris', 2, 'validation');
+    sut.predictionError('iris', 2, 'validation');
+    sut.predictionError('iris', 1, 'timeout');
+    sut.predictionError('penguins', 1, 'overload');
+    sut.predictionError('penguins', 1, 'inference');
+    const text = await sut.exposition();
+
+    // Assert
+    expect(sampleOf(text, 'ml_prediction_errors_total{model_id="iris",model_version="2",reason="validation"}')).toBe(2);
+    expect(sampleOf(text, 'ml_prediction_errors_total{model_id="iris",model_version="1",reason="timeout"}')).toBe(1);
+    expect(sampleOf(text, 'ml_prediction_errors_total{model_id="penguins",model_version="1",reason="overload"}')).toBe(1);
+    expect(sampleOf(text, 'ml_prediction_errors_total{model_id="penguins",model_version="1",reason="inference"}')).toBe(1);
+  });
+
+  it('buckets prediction and HTTP latency from 0.5 ms to 10 s', async () => {
+    // Act
+    sut.observePrediction('iris', 2, 'success', 0.0004);
+    sut.observePrediction('iris', 2, 'success', 11);
+    sut.observeHttp('GET', '/models/:id', 200, 0.003);
+    const text = await sut.exposition();
+
+    // Assert
+    expect(sampleOf(text, 'ml_prediction_latency_seconds_bucket{le="0.0005",model_id="iris",model_version="2"}')).toBe(1);
+    expect(sampleOf(text, 'ml_prediction_latency_seconds_bucket{le="10",model_id="iris",model_version="2"}')).toBe(1);
+    expect(sampleOf(text, 'ml_prediction_latency_seconds_bucket{le="+Inf",model_id="iris",model_version="2"}')).toBe(2);
+    expect(sampleOf(text, 'ml_prediction_latency_seconds_sum{model_id="iris",model_version="2"}')).toBeCloseTo(11.0004, 6);
+    expect(sampleOf(text, 'http_request_duration_seconds_bucket{le="0.0025",method="GET",route="/models/:id"}')).toBe(0);
+    expect(sampleOf(text, 'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/models/:id"}')).toBe(1);
+  });
+
+  it('counts gRPC calls by service, method and status code, and times them', async () => {
+    // Act
+    sut.observeRpc('inference.GRPCInferenceService', 'ModelInfer', 'OK', 0.002);
+    sut.observeRpc('inference.GRPCInferenceService', 'ModelInfer', 'INVALID_ARGUMENT', 0.001);
+    const text = await sut.exposition();
+
+    // Assert
+    expect(sampleOf(text, 'grpc_server_handled_total{grpc_service="inference.GRPCInferenceService",grpc_method="ModelInfer",grpc_code="OK"}')).toBe(1);
+    expect(sampleOf(text, 'grpc_server_handled_total{grpc_service="inference.GRPCInferenceService",grpc_method="ModelInfer",grpc_code="INVALID_ARGUMENT"}')).toBe(1);
+    expect(sampleOf(text, 'grpc_server_handling_seconds_count{grpc_service="inference.GRPCInferenceService",grpc_method="ModelInfer"}')).toBe(2);
+  });
+
+  it('records batch sizes, queue waits and the queue depth per model version', async () => {
+    // Act
+    sut.observeBatch('iris', 2, 3);
+    sut.observeBatch('iris', 2, 32);
+    sut.observeQueueWait('iris', 2, 0.0015);
+    sut.setQueueDepth('iris', 2, 7);
+    sut.setQueueDepth('iris', 2, 4);
+    sut.setQueueDepth('iris', 1, 1);
+    const text = await sut.exposition();
+
+    // Assert
+    expect(sampleOf(text, 'ml_batch_size_bucket{le="4",model_id="iris",model_version="2"}')).toBe(1);
+    expect(sampleOf(text, 'ml_batch_size_bucket{le="32",model_id="iris",model_version="2"}')).toBe(2);
+    expect(sampleOf(text, 'ml_batch_size_sum{model_id="iris",model_version="2"}')).toBe(35);
+    expect(sampleOf(text, 'ml_queue_wait_seconds_bucket{le="0.0025",model_id="iris",model_version="2"}')).toBe(1);
+    expect(sampleOf(text, 'ml_queue_wait_seconds_count{model_id="iris",model_version="2"}')).toBe(1);
+    expect(sampleOf(text, 'ml_queue_depth{model_id="iris",model_version="2"}')).toBe(4);
+    expect(sampleOf(text, 'ml_queue_depth{model_id="iris",model_version="1"}')).toBe(1);
+  });
+
+  it('counts cache hits and misses per model', async () => {
+    // Act
+    sut.cacheLookup('iris', true);
+    sut.cacheLookup('iris', true);
+    sut.cacheLookup('iris', false);
+    sut.cacheLookup('penguins', false);
+    const text = await sut.exposition();
+
+    // Assert
+    expect(sampleOf(text, 'ml_cache_hits_total{model_id="iris"}')).toBe(2);
+    expect(sampleOf(text, 'ml_cache_misses_total{model_id="iris"}')).toBe(1);
+    expect(sampleOf(text, 'ml_cache_misses_total{model_id="penguins"}')).toBe(1);
+    expect(text).not.toContain('ml_cache_hits_total{model_id="penguins"}');
+  });
+
+  it('counts refusals: rate limits by limit, and memory shedding', async () => {
+    // Act
+    sut.rateLimit('minute');
+    sut.rateLimit('minute');
+    sut.rateLimit('hour');
+    sut.memoryShed();
+    const text = await sut.exposition();
+
+    // Assert
+    expect(sampleOf(text, 'ml_rate_limited_requests_total{limit="minute"}')).toBe(2);
+    expect(sampleOf(text, 'ml_rate_limited_requests_total{limit="hour"}')).toBe(1);
+    expect(sampleOf(text, 'ml_memory_shed_requests_total')).toBe(1);
+  });
+
+  it('counts routed variants, shadow agreement and rollout events', async () => {
+    // Act
+    sut.routedRequest('iris', 2, 'stable');
+    sut.routedRequest('iris', 1, 'canary');
+    sut.routedRequest('iris', 1, 'shadow');
+    sut.shadowCompared('iris', true);
+    sut.shadowCompared('iris', false);
+    sut.shadowCompared('iris', true);
+    sut.rolloutEvent('iris', 'promote');
+    sut.rolloutEvent('iris', 'canary_abort');
+    const text = await sut.exposition();
+
+    // Assert
+    expect(sampleOf(text, 'ml_routed_requests_total{model_id="iris",model_version="2",variant="stable"}')).toBe(1);
+    expect(sampleOf(text, 'ml_routed_requests_total{model_id="iris",model_version="1",variant="canary"}')).toBe(1);
+    expect(sampleOf(text, 'ml_routed_requests_total{model_id="iris",model_version="1",variant="shadow"}')).toBe(1);
+    expect(sampleOf(text, 'ml_shadow_agreement_total{model_id="iris",agree="true"}')).toBe(2);
+    expect(sampleOf(text, 'ml_shadow_agreement_total{model_id="iris",agree="false"}')).toBe(1);
+    expect(sampleOf(text, 'ml_rollout_events_total{model_id="iris",action="promote"}')).toBe(1);
+    expect(sampleOf(text, 'ml_rollout_events_total{model_id="iris",action="canary_abort"}')).toBe(1);
+  });
+
+  it('reads the model gauges from the registry at scrape time: READY active models, and one info series per version', async () => {
+    // Arrange
+    let states: ModelStateSample[] = [
+      { model_id: 'iris', model_version: '1', state: 'READY', active: false },
+      { model_id: 'iris', model_version: '2', state: 'READY', active: true },
+      { model_id: 'penguins', model_version: '1', state: 'LOADING', active: true },
+    ];
+    sut.setModelStateSource(() => states);
+
+    // Act
+    const first = await sut.exposition();
+    states = [
+      { model_id: 'iris', model_version: '2', state: 'READY', active: true },
+      { model_id: 'penguins', model_version: '1', state: 'READY', active: true },
+    ];
+    const second = await sut.exposition();
+
+    // Assert
+    expect(sampleOf(first, 'ml_active_models')).toBe(1);
+    expect(sampleOf(first, 'ml_model_info{model_id="iris",model_version="1",state="READY"}')).toBe(1);
+    expect(sampleOf(first, 'ml_model_info{model_id="penguins",model_version="1",state="LOADING"}')).toBe(1);
+    expect(sampleOf(second, 'ml_active_models')).toBe(2);
+    expect(second).not.toContain('ml_model_info{model_id="iris",model_version="1"');
+    expect(second).not.toContain('state="LOADING"');
+    expect(sampleOf(second, 'ml_model_info{model_id="penguins",model_version="1",state="READY"}')).toBe(1);
+  });
+
+  it('keeps each instance in its own registry (two apps in one process never collide)', async () => {
+    // Arrange
+    const other = new MetricsService(configWith({}));
+
+    // Act
+    sut.memoryShed();
+    const mine = await sut.exposition();
+    const theirs = await other.exposition();
+
+    // Assert
+    expect(sampleOf(mine, 'ml_memory_shed_requests_total')).toBe(1);
+    expect(sampleOf(theirs, 'ml_memory_shed_requests_total')).toBe(0);
+  });
+
+  it('answers the Prometheus text exposition content type', () => {
+    // Act
+    const type = sut.contentType;
+
+    // Assert
+    expect(type).toMatch(/^text\/plain; version=0\.0\.4/);
+  });
+});
+
+describe('MetricsService with ENABLE_METRICS=false', () => {
+  it('has no model gauges and counts no gRPC call, whatever the registry reports', async () => {
+    // Arrange
+    const sut = new MetricsService(configWith({ ENABLE_METRICS: 'false' }));
+    sut.setModelStateSource(() => [{ model_id: 'iris', model_version: '2', state: 'READY', active: true }]);
+
+    // Act
+    sut.observeRpc('inference.GRPCInferenceService', 'ModelInfer', 'OK', 0.001);
+    const text = await sut.exposition();
+
+    // Assert
+    expect(text).not.toContain('ml_active_models');
+    expect(text).not.toContain('ml_model_info');
+    expect(text).not.toMatch(/^grpc_server_handled_total\{/m);
+  });
+});
+
+describe('MetricsService onMainPort', () => {
+  it.each([
+    ['METRICS_PORT equals PORT', true, { PORT: '8000', METRICS_PORT: '8000' }],
+    ['METRICS_PORT differs from PORT', false, { PORT: '8000', METRICS_PORT: '8080' }],
+    ['metrics are disabled, even on the same port', false, { PORT: '8000', METRICS_PORT: '8000', ENABLE_METRICS: 'false' }],
+  ])('when %s: %s', (_, expected, env) => {
+    // Act
+    const sut = new MetricsService(configWith(env));
+
+    // Assert
+    expect(sut.onMainPort).toBe(expected);
   });
 });

@@ -1,8 +1,8 @@
-import { ArgumentsHost, Logger, NotFoundException } from '@nestjs/common';
+import { ArgumentsHost, BadGatewayException, ForbiddenException, HttpException, Logger, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 
 import { AppError } from '../errors/app-error';
-import { ErrorCode } from '../errors/error-code';
+import { ErrorCode, statusOf } from '../errors/error-code';
 import { contextOf } from '../http/request-context';
 import { RequestCompletion } from '../observability/request-completion';
 import { RecordingRequestLog, RecordingRequestMetrics } from '../../../test/support/recording-observers';
@@ -31,6 +31,10 @@ function httpHost(req: object, res: object): ArgumentsHost {
 }
 
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** An error as Fastify raises it before any handler runs. */
+const fastifyError = (code: string, statusCode: number, message: string) => Object.assign(new Error(message), { code, statusCode });
 
 describe('AllExceptionsFilter', () => {
   let log: RecordingRequestLog;
@@ -240,6 +244,154 @@ describe('AllExceptionsFilter', () => {
       // Assert
       expect(log.lines).toEqual([expect.objectContaining({ requestId: 'req-unmatched', route: 'unmatched', status: 404, client: '10.0.0.9' })]);
       expect(metrics.http).toEqual([expect.objectContaining({ method: 'GET', route: 'unmatched', statusCode: 404 })]);
+    });
+  });
+
+  describe('every kind of error', () => {
+    it.each(Object.values(ErrorCode))('answers an AppError %s with the status of its code and the envelope naming it', (code) => {
+      // Arrange
+      const adapter = new RecordingHttpAdapter('/models/iris/promote');
+      const sut = filterOn(adapter);
+
+      // Act
+      sut.catch(new AppError(code, `problem ${code}`), httpHost(fastifyRequest('/models/:id/promote', 'req-code'), res));
+
+      // Assert
+      expect(adapter.replies).toEqual([{
+        res,
+        status: statusOf(code),
+        body: { status: 'error', error: { code, message: `problem ${code}`, details: [] }, request_id: 'req-code', timestamp: expect.stringMatching(ISO_TIMESTAMP) },
+      }]);
+    });
+
+    it.each([
+      ["body-parser's malformed JSON", Object.assign(new SyntaxError('Unexpected token } in JSON at position 12'), { type: 'entity.parse.failed', status: 400 }), 400, 'MALFORMED_JSON'],
+      ["body-parser's body over the limit", { type: 'entity.too.large', status: 413, limit: 1024 }, 413, 'PAYLOAD_TOO_LARGE'],
+      ["Fastify's body over the limit", fastifyError('FST_ERR_CTP_BODY_TOO_LARGE', 413, 'Request body is too large'), 413, 'PAYLOAD_TOO_LARGE'],
+      ["Fastify's unsupported media type", fastifyError('FST_ERR_CTP_INVALID_MEDIA_TYPE', 415, 'Unsupported Media Type: text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ["Nest's ForbiddenException", new ForbiddenException('no'), 403, 'FORBIDDEN'],
+      ["Nest's PayloadTooLargeException", new PayloadTooLargeException(), 413, 'PAYLOAD_TOO_LARGE'],
+      ['an HttpException with an unlisted 4xx status', new HttpException('Gone', 410), 410, 'BAD_REQUEST'],
+    ])('answers %s with its status and the envelope', (_, error, status, code) => {
+      // Arrange
+      const adapter = new RecordingHttpAdapter('/predict');
+      const sut = filterOn(adapter);
+
+      // Act
+      sut.catch(error, httpHost(fastifyRequest('/predict', 'req-kind'), res));
+
+      // Assert
+      expect(adapter.replies).toHaveLength(1);
+      expect(adapter.replies[0]).toMatchObject({ status, body: { status: 'error', error: { code }, request_id: 'req-kind' } });
+    });
+
+    it("answers a 5xx HttpException from a library with its status, a generic message, and logs it", () => {
+      // Arrange
+      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      const adapter = new RecordingHttpAdapter('/predict');
+      const sut = filterOn(adapter);
+
+      // Act
+      sut.catch(new BadGatewayException('upstream 10.0.0.7 refused'), httpHost(fastifyRequest('/predict', 'req-502'), res));
+
+      // Assert
+      expect(adapter.replies[0]).toMatchObject({ status: 502, body: { error: { code: 'INTERNAL', message: 'Internal server error' } } });
+      expect(JSON.stringify(adapter.replies[0].body)).not.toContain('10.0.0.7');
+      expect(logged).toHaveBeenCalledTimes(1);
+      logged.mockRestore();
+    });
+
+    it("passes Terminus's health report through as it is, with its 503", () => {
+      // Arrange
+      const adapter = new RecordingHttpAdapter('/health/ready', 'GET');
+      const sut = filterOn(adapter);
+      const report = { status: 'error', info: {}, error: { 'model:iris': { status: 'down' } }, details: { 'model:iris': { status: 'down' } } };
+
+      // Act
+      sut.catch(new HttpException(report, 503), httpHost(fastifyRequest('/health/ready', 'req-health'), res));
+
+      // Assert
+      expect(adapter.replies).toEqual([{ res, status: 503, body: report }]);
+    });
+
+    it('answers a V2 overload with { error } and Retry-After', () => {
+      // Arrange
+      const adapter = new RecordingHttpAdapter('/v2/models/iris/infer');
+      const sut = filterOn(adapter);
+
+      // Act
+      sut.catch(new AppError(ErrorCode.OVERLOADED, 'Too many requests waiting', [], 1), httpHost(fastifyRequest('/v2/models/:name/infer', 'req-v2-503'), res));
+
+      // Assert
+      expect(adapter.replies).toEqual([{ res, status: 503, body: { error: 'Too many requests waiting' } }]);
+      expect(adapter.header('Retry-After')).toBe('1');
+    });
+  });
+
+  describe('request id', () => {
+    it.each([
+      ['missing', undefined],
+      ['not sane (spaces, too long)', 'not a sane id '.repeat(20)],
+    ])('answers a generated UUID v4 when the caller\'s X-Request-Id is %s, the one the request is logged with', (_, incoming) => {
+      // Arrange
+      const adapter = new RecordingHttpAdapter('/predict');
+      const sut = filterOn(adapter);
+      const req = { method: 'POST', ip: '10.0.0.1', routeOptions: { url: '/predict' }, raw: { headers: { 'x-request-id': incoming } } };
+
+      // Act
+      sut.catch(AppError.modelNotFound('x'), httpHost(req, res));
+
+      // Assert
+      const body = adapter.replies[0].body as { request_id: string };
+      expect(body.request_id).toMatch(UUID_V4);
+      expect(body.request_id).toBe(contextOf(req).id);
+      expect(log.lines[0].requestId).toBe(body.request_id);
+    });
+  });
+
+  describe('logging', () => {
+    it('logs an unexpected error once, with its request id and the path without the query string', () => {
+      // Arrange
+      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      const adapter = new RecordingHttpAdapter('/predict?token=secret', 'POST');
+      const sut = filterOn(adapter);
+      const error = new Error('boom');
+
+      // Act
+      sut.catch(error, httpHost(fastifyRequest('/predict', 'req-log'), res));
+
+      // Assert
+      expect(logged).toHaveBeenCalledTimes(1);
+      expect(logged).toHaveBeenCalledWith({ request_id: 'req-log', err: error }, 'Unexpected error on POST /predict');
+      logged.mockRestore();
+    });
+
+    it('does not log expected errors as errors (their completion line says enough)', () => {
+      // Arrange
+      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      const adapter = new RecordingHttpAdapter('/predict');
+      const sut = filterOn(adapter);
+
+      // Act
+      sut.catch(AppError.validation([{ field: 'features', message: 'is required' }]), httpHost(fastifyRequest('/predict', 'req-quiet'), res));
+
+      // Assert
+      expect(logged).not.toHaveBeenCalled();
+      logged.mockRestore();
+    });
+
+    it('still logs an unexpected error raised after the headers were sent', () => {
+      // Arrange
+      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      const adapter = new RecordingHttpAdapter('/predict', 'POST', true);
+      const sut = filterOn(adapter);
+
+      // Act
+      sut.catch(new Error('stream broke'), httpHost(fastifyRequest('/predict', 'req-late'), res));
+
+      // Assert
+      expect(logged).toHaveBeenCalledWith(expect.objectContaining({ request_id: 'req-late' }), 'Unexpected error on POST /predict');
+      logged.mockRestore();
     });
   });
 
