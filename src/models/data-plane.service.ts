@@ -8,6 +8,7 @@ import { AllConfig } from '../config/app-config';
 import { cacheKey } from './cache/cache-key';
 import { PredictionCache } from './cache/prediction-cache';
 import { ModelRegistryService, Route, Variant } from './registry/model-registry.service';
+import { outputProblems } from './registry/signature-check';
 import { RolloutTrafficService } from './rollout/rollout-traffic.service';
 import { NON_FINITE_DETAIL, nonFiniteOutputs } from './tensors/finite';
 import { NamedTensors } from './tensors/tensor';
@@ -139,6 +140,8 @@ export class DataPlane {
     this.monitor.started(route, requests, requestId);
     try {
       const outputs = await withTimeout(route.version.run(request.inputs, request.signal), this.timeoutMs);
+      const broken = route.version.signature ? outputProblems(outputs, route.version.signature) : [];
+      if (broken.length) throw new Error(`the runtime's outputs do not match the model's signature: ${broken.join('; ')}`);
       // NaN or Infinity out means the inputs were beyond what the model computes (e.g. 3e38 for a
       // feature): the caller's problem, named, never a 200 with null probabilities.
       if (checkFinite && nonFiniteOutputs(outputs).length) throw AppError.validation([NON_FINITE_DETAIL], 'Invalid features');

@@ -204,16 +204,9 @@ describe('faults through the runtime port: broken runtimes beside the real ones 
     expectRealModelsUnharmed(o);
   });
 
-  // BUG: outputs that break the version's own signature pass unchecked. wrong-shape (probabilities
-  // [1,2] for a [-1,3] output): /predict answers 500 INTERNAL (postprocess throws after the data
-  // plane already counted a success), V2 answers 200 with shape [1,2]. missing-output (the output
-  // renamed): V2 answers 200 with `outputs: []`, /predict 200 (it finds any 3-column float output).
-  // Both are counted as successes, so /health stays healthy and no error is counted. Proposed fix:
-  // in DataPlane.execute, after the runtime answers, check the outputs against
-  // route.version.signature (every output present, datatype, rank, fixed dims, dim 0 = the input's
-  // rows, data length = element count) and throw a plain Error when they do not match, which
-  // becomes 500 INFERENCE_FAILED, is logged, and is recorded as reason="inference".
-  it.failing.each(['iris-wrong-shape', 'iris-missing-output'])('a runtime answering outputs of %s: 500 INFERENCE_FAILED on both transports, counted as inference errors, degraded', async (model) => {
+  // Outputs that break the version's own signature (found by this suite: they used to pass as a 200 on
+  // V2 and a 500 INTERNAL on /predict, counted as successes) are checked in DataPlane.execute.
+  it.each(['iris-wrong-shape', 'iris-missing-output'])('a runtime answering outputs of %s: 500 INFERENCE_FAILED on both transports, counted as inference errors, degraded', async (model) => {
     // Act
     const o = await exercise(model);
 

@@ -1,6 +1,6 @@
 import { ModelManifest } from '../repository/model-manifest';
 import { RuntimeSignature } from '../runtimes/model-runtime';
-import { signatureProblems } from './signature-check';
+import { outputProblems, signatureProblems } from './signature-check';
 
 /** What the bundled iris model.onnx reports to the ONNX runtime. */
 const IRIS_SIGNATURE: RuntimeSignature = {
@@ -190,5 +190,45 @@ describe('signatureProblems', () => {
 
     // Assert
     expect(sut).toHaveLength(3);
+  });
+});
+
+describe('outputProblems', () => {
+  const sig: RuntimeSignature = {
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
+    outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }, { name: 'scalar', datatype: 'INT64', shape: [] }],
+  };
+  const good = () => ({
+    probabilities: { datatype: 'FP32' as const, shape: [2, 3], data: new Float32Array(6) },
+    scalar: { datatype: 'INT64' as const, shape: [1], data: new BigInt64Array(1) },
+  });
+
+  it('accepts outputs that fit: any batch size on a -1 dimension, any shape for an empty declared shape', () => {
+    // Act
+    const sut = outputProblems(good(), sig);
+
+    // Assert
+    expect(sut).toEqual([]);
+  });
+
+  it('names a missing output, a wrong datatype, a wrong fixed dimension or rank, and a value count that is not the shape', () => {
+    // Arrange
+    const missing = { scalar: good().scalar };
+    const wrongType = { ...good(), probabilities: { datatype: 'FP64' as const, shape: [2, 3], data: new Float64Array(6) } };
+    const wrongDim = { ...good(), probabilities: { datatype: 'FP32' as const, shape: [1, 2], data: new Float32Array(2) } };
+    const wrongRank = { ...good(), probabilities: { datatype: 'FP32' as const, shape: [6], data: new Float32Array(6) } };
+    const wrongCount = { ...good(), probabilities: { datatype: 'FP32' as const, shape: [2, 3], data: new Float32Array(5) } };
+
+    // Act
+    const sut = [missing, wrongType, wrongDim, wrongRank, wrongCount].map((o) => outputProblems(o, sig));
+
+    // Assert
+    expect(sut).toEqual([
+      ["output 'probabilities' is missing"],
+      ["output 'probabilities' is FP64, the model declares FP32"],
+      ["output 'probabilities' has shape [1,2], the model declares [-1,3]"],
+      ["output 'probabilities' has shape [6], the model declares [-1,3]"],
+      ["output 'probabilities' holds 5 values for shape [2,3]"],
+    ]);
   });
 });

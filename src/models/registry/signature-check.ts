@@ -1,5 +1,6 @@
 import { ModelManifest } from '../repository/model-manifest';
 import { RuntimeSignature } from '../runtimes/model-runtime';
+import { NamedTensors } from '../tensors/tensor';
 import { probabilityOutput } from '../wrapper/postprocess';
 
 /**
@@ -30,6 +31,27 @@ export function signatureProblems(manifest: ModelManifest, sig: RuntimeSignature
   if (manifest.labels) {
     const fake = Object.fromEntries(sig.outputs.map((o) => [o.name, { datatype: o.datatype, shape: o.shape, data: new Float32Array(0) }]));
     if (!probabilityOutput(fake, manifest.labels.length)) problems.push(`no float output with ${manifest.labels.length} columns for the labels`);
+  }
+  return problems;
+}
+
+/**
+ * Checks what a runtime answered against the version's own signature: every declared output
+ * present, with its datatype, rank, fixed dimensions, and as many values as its shape says. A
+ * broken runtime (or a custom one) answering otherwise is an inference failure on our side, not a
+ * 200 with a wrong tensor. Returns every problem.
+ */
+export function outputProblems(outputs: NamedTensors, sig: RuntimeSignature): string[] {
+  const problems: string[] = [];
+  for (const spec of sig.outputs) {
+    const out = outputs[spec.name];
+    if (!out) { problems.push(`output '${spec.name}' is missing`); continue; }
+    if (out.datatype !== spec.datatype) problems.push(`output '${spec.name}' is ${out.datatype}, the model declares ${spec.datatype}`);
+    // An empty declared shape is a scalar or an output ONNX gives no shape for: not checked.
+    const shapeOk = spec.shape.length === 0 || (out.shape.length === spec.shape.length && spec.shape.every((d, i) => d < 0 || out.shape[i] === d));
+    if (!shapeOk) problems.push(`output '${spec.name}' has shape [${out.shape}], the model declares [${spec.shape}]`);
+    const count = out.shape.reduce((n, d) => n * d, 1);
+    if (out.data.length !== count) problems.push(`output '${spec.name}' holds ${out.data.length} values for shape [${out.shape}]`);
   }
   return problems;
 }
