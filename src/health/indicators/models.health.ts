@@ -8,7 +8,10 @@ import { ModelRegistryService } from '../../models/registry/model-registry.servi
 export function notServing(entry: ModelEntry): string | undefined {
   if (entry.error) return `FAILED: ${entry.error}`;
   if (entry.unloaded) return 'unloaded (V2 repository API)';
-  if (entry.active === undefined) return 'no loadable version';
+  if (entry.active === undefined) {
+    const why = entry.unservableReason();
+    return why ? `${entry.failed ? 'FAILED' : 'not serving'}: ${why}` : 'no loadable version';
+  }
   const active = entry.versions.get(entry.active);
   if (!active?.ready) return `active version ${entry.active} is ${active?.state ?? 'missing'}${active?.reason ? `: ${active.reason}` : ''}`;
   return undefined;

@@ -21,6 +21,25 @@ export class ModelEntry {
 
   constructor(readonly name: string, readonly manifest: ModelManifest | undefined, readonly error?: string) {}
 
+  /**
+   * Why the model has no version to serve, naming each failed version's reason, or undefined when
+   * it has one (or has versions still loading): what /models and /health report for it.
+   */
+  unservableReason(): string | undefined {
+    if (this.error) return this.error;
+    const versions = [...this.versions.values()];
+    if (versions.length === 0) return 'no versions (no numbered version folder)';
+    if (versions.some((v) => v.ready || v.state === 'LOADING')) return undefined;
+    const failed = versions.filter((v) => v.state === 'FAILED');
+    return failed.length ? failed.map((v) => `version ${v.version}: ${v.reason}`).join('; ') : undefined;
+  }
+
+  /** Every version was tried and failed (or model.json did): FAILED rather than merely UNAVAILABLE. */
+  get failed(): boolean {
+    const versions = [...this.versions.values()];
+    return this.error !== undefined || (versions.length > 0 && versions.every((v) => v.state === 'FAILED'));
+  }
+
   get outputKind(): OutputKind {
     return this.manifest ? outputKindOf(this.manifest) : 'raw';
   }

@@ -167,6 +167,18 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     return [...found.versions.keys()].sort((a, b) => a - b);
   }
 
+  /**
+   * A model folder with no version folder, as a V2 load finds it: listed as at boot (no versions,
+   * and why) unless it already serves, then refused with MODEL_LOAD_FAILED.
+   */
+  async refuseWithoutVersions(modelId: string): Promise<never> {
+    const found = await this.repository.find(modelId);
+    if (!found) throw AppError.modelNotFound(modelId);
+    const existing = this.entries.get(modelId);
+    if (!existing || existing.error) this.adopt(found);
+    throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${modelId}' has no version to load: no numbered version folder (1/, 2/, … each with model.onnx)`);
+  }
+
   /** True when MODEL_VERSION pins this version of the default model. */
   isPinnedDefault(modelId: string, number: number): boolean {
     return modelId === this.defaultModelId && this.pinnedVersion === number;

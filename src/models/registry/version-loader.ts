@@ -48,6 +48,7 @@ export class VersionLoader {
     let runtime: ModelRuntime | undefined;
     try {
       if (!manifest) throw new Error(entry.error ?? 'model.json is missing');
+      if (!(await stat(version.path).then((s) => s.isFile(), () => false))) throw new Error(`no model.onnx in ${entry.name}/${version.version}/`);
       runtime = this.runtimes.create(manifest.runtime ?? 'onnx', { workerThread: await runsOnWorker(manifest, version.path) });
       const options = manifest.session_options;
       const signature = await runtime.load(version.path, {

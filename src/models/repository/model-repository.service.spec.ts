@@ -92,13 +92,14 @@ describe('ModelRepositoryService', () => {
       expect(model?.manifestError).toBe("model.json invalid: name 'something-else' must equal its folder name 'misnamed'");
     });
 
-    it("ignores version folders that are not positive integers ('v1', '0', '01'), files, and folders without model.onnx", async () => {
+    it("ignores version folders that are not positive integers ('v1', '0', '01') and files; keeps a numbered folder without model.onnx (its load fails, naming the file)", async () => {
       // Act
       const model = await sut.find('odd-versions');
 
       // Assert
       expect(model?.manifestError).toBeUndefined();
-      expect([...model!.versions.keys()]).toEqual([3]);
+      expect([...model!.versions.keys()]).toEqual([3, 4]);
+      expect(model!.versions.get(4)).toMatch(/odd-versions\/4\/model\.onnx$/);
     });
 
     it('answers undefined for a model that does not exist', async () => {

@@ -10,10 +10,6 @@ import { DiscoveredModel, ModelManifest } from './model-manifest';
 const VERSION_DIR = /^[1-9]\d{0,8}$/;
 const MODEL_FILE = 'model.onnx';
 
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
-}
-
 /**
  * Reads the model repository on disk (MODEL_REPOSITORY): one folder per model holding model.json
  * and one folder per positive-integer version holding model.onnx. Reads afresh on every call,
@@ -68,10 +64,9 @@ export class ModelRepositoryService {
   private async versions(dir: string): Promise<Map<number, string>> {
     const entries = await readdir(dir, { withFileTypes: true });
     const found = new Map<number, string>();
-    for (const e of entries) {
-      const file = join(dir, e.name, MODEL_FILE);
-      if (e.isDirectory() && VERSION_DIR.test(e.name) && (await isFile(file))) found.set(Number(e.name), file);
-    }
+    // A numbered folder without model.onnx is still a version: its load fails, naming the file, so
+    // /models and the V2 index say why it is not served (it used to be skipped without a word).
+    for (const e of entries) if (e.isDirectory() && VERSION_DIR.test(e.name)) found.set(Number(e.name), join(dir, e.name, MODEL_FILE));
     return new Map([...found].sort(([a], [b]) => a - b));
   }
 }

@@ -51,6 +51,7 @@ export class RolloutService {
   loadModel(modelId: string) {
     return this.exclusive(modelId, async () => {
       const numbers = await this.registry.versionsOnDisk(modelId);
+      if (numbers.length === 0) await this.registry.refuseWithoutVersions(modelId);
       const before = this.registry.list().find((e) => e.name === modelId);
       const fresh = !before || before.error !== undefined;
       const versions = [];
