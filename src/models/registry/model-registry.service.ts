@@ -8,10 +8,10 @@ import { AllConfig } from '../../config/app-config';
 import { MetricsService, ModelStateSample } from '../../metrics/metrics.service';
 import { DiscoveredModel } from '../repository/model-manifest';
 import { ModelRepositoryService } from '../repository/model-repository.service';
-import { chooseVariant } from '../routing/routing-policy';
+import { CanaryPolicy, chooseVariant } from '../routing/routing-policy';
 import { ModelEntry } from './model-entry';
 import { ModelVersion } from './model-version';
-import { RegistryState } from './state/registry-state';
+import { ModelRoutingState, RegistryState } from './state/registry-state';
 import { RegistryStateStore } from './state/registry-state.store';
 import { VersionLoader } from './version-loader';
 
@@ -22,6 +22,8 @@ export interface Route {
   entry: ModelEntry;
   version: ModelVersion;
   variant: Variant;
+  /** The canary policy a 'canary' request was routed under: its outcome counts only while that policy is the model's canary. */
+  canary?: CanaryPolicy;
 }
 
 /**
@@ -38,6 +40,8 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
   private readonly pinnedVersion: number | undefined;
   private readonly drainMs: number;
   private loading: Promise<void> = Promise.resolve();
+  /** The state file as read at boot: a model broken at this start keeps its saved settings from it. */
+  private savedState: RegistryState | undefined;
 
   constructor(
     private readonly repository: ModelRepositoryService,
@@ -59,6 +63,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
    */
   async onModuleInit(): Promise<void> {
     const [found, state] = await Promise.all([this.repository.discover(), this.store.load()]);
+    this.savedState = state;
     this.loading = Promise.all(found.map((model) => this.register(model, state))).then(() => {
       const summary = this.list().map((e) => `${e.name}@${e.active ?? '-'}`).join(', ');
       this.logger.log(`model repository ${this.repository.root}: ${summary || 'no models'}`);
@@ -115,7 +120,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     const pinned = requested ?? (modelId === this.defaultModelId ? this.pinnedVersion : undefined);
     if (pinned !== undefined) return { entry, version: this.ready(entry, pinned), variant: 'pinned' };
     const canary = entry.canary && entry.versions.get(entry.canary.version);
-    if (canary?.ready && chooseVariant(entry.canary, routingKey) === 'canary') return { entry, version: canary, variant: 'canary' };
+    if (canary?.ready && chooseVariant(entry.canary, routingKey) === 'canary') return { entry, version: canary, variant: 'canary', canary: entry.canary };
     if (entry.active === undefined) throw new AppError(ErrorCode.MODEL_NOT_READY, `Model '${modelId}' has no active version`, [], 30);
     return { entry, version: this.ready(entry, entry.active), variant: 'stable' };
   }
@@ -179,6 +184,11 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${modelId}' has no version to load: no numbered version folder (1/, 2/, … each with model.onnx)`);
   }
 
+  /** A model's rollout settings as the state file had them at boot. */
+  savedAtBoot(modelId: string): ModelRoutingState | undefined {
+    return this.savedState?.models[modelId];
+  }
+
   /** True when MODEL_VERSION pins this version of the default model. */
   isPinnedDefault(modelId: string, number: number): boolean {
     return modelId === this.defaultModelId && this.pinnedVersion === number;
@@ -193,7 +203,13 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
 
   /** Every model's rollout settings, for the state store. */
   snapshot(): RegistryState {
-    const models = Object.fromEntries(this.list().filter((e) => !e.error).map((e) => [e.name, e.routingState()]));
+    // A model broken at this start keeps the settings saved before (a fixed model.json must not
+    // come back on its defaults: a silent rollback of its promotion).
+    const models = Object.fromEntries(this.list().flatMap((e) => {
+      if (!e.error) return [[e.name, e.routingState()]];
+      const saved = this.savedState?.models[e.name];
+      return saved ? [[e.name, saved]] : [];
+    }));
     return { version: 1, updated_at: new Date().toISOString(), models };
   }
 
@@ -212,6 +228,9 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
       version.state = 'UNLOADED';
       entry.versions.set(number, version);
     }
+    // Broken at boot and fixed since: its settings saved before this start come back with it.
+    const saved = this.savedState?.models[model.name];
+    if (saved) for (const problem of entry.applyState(saved)) this.logger.warn(`model ${model.name}: persisted state ignored: ${problem}`);
     return entry;
   }
 

@@ -31,7 +31,8 @@ export class RolloutTrafficService {
   observe(route: Route, ok: boolean, ms: number): void {
     this.metrics.routedRequest(route.entry.name, route.version.version, route.variant);
     const { entry } = route;
-    if (route.variant === 'pinned' || (route.variant === 'canary' && entry.canary?.version !== route.version.version)) return;
+    // A canary replaced since (even on the same version, e.g. a new percentage) restarted its stats: not held against it.
+    if (route.variant === 'pinned' || (route.variant === 'canary' && entry.canary !== route.canary)) return;
     entry.variants.record(route.variant, ok, ms);
     const canary = entry.canary;
     if (route.variant === 'canary' && canary?.auto_abort && shouldAbortCanary(entry.variants.counts('canary'), canary.auto_abort)) {

@@ -481,12 +481,8 @@ describe('RolloutService', () => {
       expect(registry.get('iris').variants.counts('canary')).toEqual({ requests: 0, errors: 0 });
     });
 
-    // BUG: RolloutTrafficService.observe only compares the version a request was routed to with
-    // the current canary's version. A canary replaced by PUT with the same version (new percentage
-    // or thresholds) restarts its stats, yet a request routed under the old policy and failing
-    // after the replacement is counted against the new canary and can abort it at once — the
-    // README says "outcomes of a canary that has since been replaced are not held against the new one".
-    it.failing('does not hold the outcomes of a canary replaced on the same version against the new one', async () => {
+    // Found by this spec, fixed: a request routed under a canary replaced since (same version) counted against the new one.
+    it('does not hold the outcomes of a canary replaced on the same version against the new one', async () => {
       // Arrange
       const { sut, registry, traffic } = await boot();
       await sut.setCanary('iris', { version: 1, percentage: 100, sticky: false });
@@ -960,12 +956,8 @@ describe('RolloutService', () => {
       expect(error).toHaveBeenCalledWith(expect.objectContaining({ err: expect.objectContaining({ message: expect.stringContaining('ENOSPC') }) }), 'registry state could not be saved');
     });
 
-    // BUG: ModelRegistryService.snapshot() writes only the models that loaded at boot
-    // (`filter((e) => !e.error)`), so any change on another model rewrites REGISTRY_STATE_FILE
-    // without the saved settings of a model whose model.json was unreadable at this start. Once
-    // the model.json is fixed, the next restart serves that model's model.json default: a
-    // promotion silently rolled back, which the README's persistence promise rules out.
-    it.failing("keeps the saved settings of a model whose model.json is broken at this start when another model's state is saved", async () => {
+    // Found by this spec, fixed: a model broken at this start lost its saved settings when another model's state was saved.
+    it("keeps the saved settings of a model whose model.json is broken at this start when another model's state is saved", async () => {
       // Arrange
       await new FileRegistryStateStore(statePath, quiet).save({ version: 1, updated_at: new Date().toISOString(), models: { other: { active: 1, staging: 2, previous_active: 2 } } });
       await writeFile(join(root, 'other', 'model.json'), '{ "name": ');
@@ -976,6 +968,22 @@ describe('RolloutService', () => {
 
       // Assert
       expect((await savedState(statePath))?.models.other).toEqual({ active: 1, staging: 2, previous_active: 2 });
+    });
+
+    it('brings the saved settings back when that model.json is fixed and the model loaded', async () => {
+      // Arrange
+      const manifest = await readFile(join(root, 'other', 'model.json'), 'utf8');
+      await new FileRegistryStateStore(statePath, quiet).save({ version: 1, updated_at: new Date().toISOString(), models: { other: { active: 1, staging: 2, previous_active: 2 } } });
+      await writeFile(join(root, 'other', 'model.json'), '{ "name": ');
+      const { sut, registry } = await boot();
+      await writeFile(join(root, 'other', 'model.json'), manifest);
+
+      // Act
+      await sut.loadModel('other');
+
+      // Assert
+      expect(registry.get('other').routingState()).toMatchObject({ active: 1, staging: 2, previous_active: 2 });
+      expect((await savedState(statePath))?.models.other).toMatchObject({ active: 1, staging: 2, previous_active: 2 });
     });
   });
 });

@@ -59,7 +59,11 @@ export class RolloutService {
       const entry = this.registry.get(modelId);
       // A model new to the registry starts as at boot (stages.active, else the highest READY), not on
       // whichever version happened to load first.
-      if (fresh) entry.active = entry.initialActive();
+      // (A model broken at boot and fixed since goes back to its saved active version when that loaded.)
+      if (fresh) {
+        const saved = this.registry.savedAtBoot(modelId)?.active;
+        entry.active = saved !== undefined && entry.versions.get(saved)?.ready ? saved : entry.initialActive();
+      }
       entry.unloaded = false;
       await this.cache.clear(modelId);
       await this.persist();
