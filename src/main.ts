@@ -2,6 +2,8 @@ import 'reflect-metadata';
 
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 import { AppModule } from './app.module';
 import { installGracefulShutdown } from './common/lifecycle/graceful-shutdown';
@@ -22,7 +24,9 @@ async function bootstrap(): Promise<void> {
   if (config.metrics.enabled && config.metrics.port !== port) await app.get(MetricsServer).start(config.metrics.port, host);
   // After HTTP listens; GRPC_PORT=0 leaves it off.
   await app.get(GrpcServerService).start();
-  Logger.log(`listening on http://${host}:${port} (${config.app.httpAdapter}; docs at /docs)`, 'Bootstrap');
+  // The bound port (PORT=0 takes a free one: test harnesses read it from this line).
+  const bound = (app.getHttpServer() as Server).address() as AddressInfo;
+  Logger.log(`listening on http://${host}:${bound.port} (${config.app.httpAdapter}; docs at /docs)`, 'Bootstrap');
 }
 
 bootstrap().catch((err: unknown) => {

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 
-import { ChildServer, freePort, startServer } from './support/child-server';
+import { ChildServer, startServer } from './support/child-server';
 import { GrpcTestClient } from './support/grpc-client';
 
 const row = Array.from({ length: 256 }, (_, i) => Math.cos(i));
@@ -21,9 +21,8 @@ describe('gRPC graceful shutdown (child process)', () => {
 
   it('SIGTERM with ModelInfer calls in flight: every one is answered OK, exit 0', async () => {
     // Arrange
-    const grpcPort = await freePort();
-    server = await startServer({ GRPC_PORT: String(grpcPort), REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false', MAX_QUEUE: '1000', LOG_LEVEL: 'info' });
-    client = new GrpcTestClient(`127.0.0.1:${grpcPort}`);
+    server = await startServer({ REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false', MAX_QUEUE: '1000', LOG_LEVEL: 'info' }, { grpc: true });
+    client = new GrpcTestClient(`127.0.0.1:${server.grpcPort}`);
     let answered = 0;
     const calls = Array.from({ length: 60 }, () => client!.call('ModelInfer', heavy).then((r) => { answered += 1; return r; }));
     while (answered < 5) await new Promise((r) => setTimeout(r, 5));
@@ -47,12 +46,12 @@ describe('gRPC graceful shutdown (child process)', () => {
   });
 
   it('with SHUTDOWN_DELAY_SECONDS, grpc.health.v1 says NOT_SERVING at once while ModelInfer is still served', async () => {
-    const grpcPort = await freePort();
-    server = await startServer({ GRPC_PORT: String(grpcPort), SHUTDOWN_DELAY_SECONDS: '2' });
-    client = new GrpcTestClient(`127.0.0.1:${grpcPort}`);
+    server = await startServer({ SHUTDOWN_DELAY_SECONDS: '2', LOG_LEVEL: 'info' }, { grpc: true });
+    client = new GrpcTestClient(`127.0.0.1:${server.grpcPort}`);
     expect((await client.call('Check', { service: '' }, {}, undefined, client.health)).response).toEqual({ status: 'SERVING' });
     server.proc.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
+    // Waited for as the server's own log line of the signal, never a fixed sleep.
+    while (!/SIGTERM: readiness now 503/.test(server.output())) await new Promise((r) => setTimeout(r, 5));
     expect((await client.call('Check', { service: '' }, {}, undefined, client.health)).response).toEqual({ status: 'NOT_SERVING' });
     expect((await client.call('ServerReady', {})).response).toEqual({ ready: false });
     expect((await client.call('ModelInfer', heavy)).error).toBeUndefined();

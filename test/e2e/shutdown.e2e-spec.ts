@@ -73,10 +73,11 @@ describe('graceful shutdown (child process)', () => {
   });
 
   it('with SHUTDOWN_DELAY_SECONDS, readiness is 503 at once while predictions are still served', async () => {
-    server = await startServer({ SHUTDOWN_DELAY_SECONDS: '2' });
+    server = await startServer({ SHUTDOWN_DELAY_SECONDS: '2', LOG_LEVEL: 'info' });
     const { url } = server;
     server.proc.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
+    // Waited for as the server's own log line of the signal, never a fixed sleep.
+    while (!/SIGTERM: readiness now 503/.test(server.output())) await new Promise((r) => setTimeout(r, 5));
     const ready = await fetch(`${url}/health/ready`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { error: { shutdown: { status: string } } }).error.shutdown.status).toBe('down');
