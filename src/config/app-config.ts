@@ -20,6 +20,8 @@ export interface AllConfig {
     trustProxy: string;
     shutdownTimeoutSeconds: number;
     shutdownDelaySeconds: number;
+    /** Slow and oversized clients: HEADERS_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, KEEP_ALIVE_TIMEOUT_SECONDS (ms here), MAX_HEADER_BYTES, MAX_CONNECTIONS (0 = no cap). */
+    clientLimits: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderBytes: number; maxConnections: number };
     logLevel: string;
     logFormat: 'json' | 'pretty';
   };
@@ -78,6 +80,9 @@ export function validateEnvironment(env: Record<string, string | undefined>): En
   if (errors.length === 0 && parsed.NODE_ENV === 'production' && parsed.API_KEYS.trim() === '' && !parsed.ALLOW_ANONYMOUS) {
     problems.push('API_KEYS="": NODE_ENV=production needs client keys (API_KEYS=name:key,...), or ALLOW_ANONYMOUS=true to serve predictions to any caller');
   }
+  if (errors.length === 0 && parsed.HEADERS_TIMEOUT_SECONDS > parsed.REQUEST_TIMEOUT_SECONDS) {
+    problems.push(`HEADERS_TIMEOUT_SECONDS=${parsed.HEADERS_TIMEOUT_SECONDS}: must not exceed REQUEST_TIMEOUT_SECONDS (${parsed.REQUEST_TIMEOUT_SECONDS}), which covers the headers too`);
+  }
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return parsed;
 }
@@ -124,6 +129,13 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
       trustProxy: e.TRUST_PROXY,
       shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
       shutdownDelaySeconds: e.SHUTDOWN_DELAY_SECONDS,
+      clientLimits: {
+        headersTimeoutMs: Math.round(e.HEADERS_TIMEOUT_SECONDS * 1000),
+        requestTimeoutMs: Math.round(e.REQUEST_TIMEOUT_SECONDS * 1000),
+        keepAliveTimeoutMs: Math.round(e.KEEP_ALIVE_TIMEOUT_SECONDS * 1000),
+        maxHeaderBytes: e.MAX_HEADER_BYTES,
+        maxConnections: e.MAX_CONNECTIONS,
+      },
       logLevel: e.LOG_LEVEL,
       logFormat: e.LOG_FORMAT,
     },

@@ -76,4 +76,15 @@ export class EnvironmentVariables {
   @IsString() TRUST_PROXY = '';
   @Transform(toNumber) @Min(0) @Max(600) SHUTDOWN_TIMEOUT_SECONDS = 25;
   @Transform(toNumber) @Min(0) @Max(600) SHUTDOWN_DELAY_SECONDS = 0;
+
+  /** Slow clients (slowloris): the whole header block must arrive within this, else 408 and the connection closes. */
+  @Transform(toNumber) @Min(0.1) @Max(600) HEADERS_TIMEOUT_SECONDS = 10;
+  /** The whole request (headers and body) must arrive within this, else 408. */
+  @Transform(toNumber) @Min(0.1) @Max(3600) REQUEST_TIMEOUT_SECONDS = 60;
+  /** An idle keep-alive connection is closed after this (keep it above a load balancer's idle timeout when one pools connections). */
+  @Transform(toNumber) @Min(0) @Max(3600) KEEP_ALIVE_TIMEOUT_SECONDS = 5;
+  /** Largest request header block, bytes; beyond it 431. */
+  @Transform(toInt) @IsInt() @Min(1024) @Max(1_048_576) MAX_HEADER_BYTES = 16_384;
+  /** Most concurrent HTTP connections; more are dropped at once (0 = no cap). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1_000_000) MAX_CONNECTIONS = 4096;
 }

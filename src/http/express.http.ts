@@ -1,4 +1,6 @@
+import { NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
+import { createServer, Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 
@@ -6,12 +8,26 @@ import { AppError } from '../common/errors/app-error';
 import { mapError } from '../common/errors/error-mapper';
 import { openContext } from '../common/http/request-context';
 import { AllConfig } from '../config/app-config';
+import { answerClientError, nodeServerOptions } from './client-limits';
 import { helmetOptions, trustProxySetting } from './http-options';
 import { isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, unsupportedMediaType } from './request-bodies';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
-export const expressAdapter = (): ExpressAdapter => new ExpressAdapter();
+/** Nest's Express adapter, creating its server with Node's limits against slow and oversized clients (client-limits.ts). */
+class LimitedExpressAdapter extends ExpressAdapter {
+  constructor(private readonly limits: AllConfig['app']['clientLimits']) {
+    super();
+  }
+
+  override initHttpServer(options: NestApplicationOptions): void {
+    if (options?.httpsOptions) return super.initHttpServer(options);
+    this.httpServer = createServer(nodeServerOptions(this.limits), this.getInstance());
+    if (options?.forceCloseConnections) (this as unknown as { trackOpenConnections(): void }).trackOpenConnections();
+  }
+}
+
+export const expressAdapter = (http: AllConfig['app']): ExpressAdapter => new LimitedExpressAdapter(http.clientLimits);
 
 /**
  * Express-specific wiring: the request context first, helmet, the raw parser for V2 binary bodies
@@ -20,6 +36,8 @@ export const expressAdapter = (): ExpressAdapter => new ExpressAdapter();
  * The app must be created with `{ bodyParser: false }`.
  */
 export function configureExpress(app: NestExpressApplication, http: AllConfig['app']): void {
+  // A request the parser refuses (smuggling, oversized headers, a slow client) gets the envelope; Node would answer a bare 400.
+  (app.getHttpServer() as Server).on('clientError', answerClientError);
   app.disable('x-powered-by');
   // Prediction answers differ every time; an ETag per response is hashing for nothing.
   app.set('etag', false);

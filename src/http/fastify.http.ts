@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 
 import { contextOf, openContext } from '../common/http/request-context';
 import { AllConfig } from '../config/app-config';
+import { answerClientError, nodeServerOptions } from './client-limits';
 import { helmetOptions, trustProxySetting } from './http-options';
 import { decodeContentEncoding, decodeText, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, parseJson, unsupportedMediaType } from './request-bodies';
 
@@ -16,6 +17,13 @@ import { decodeContentEncoding, decodeText, isBinaryInferRequest, isJsonMedia, i
 export function fastifyAdapter(http: AllConfig['app']): FastifyAdapter {
   let fastify: FastifyInstance | undefined;
   const adapter = new FastifyAdapter({
+    // Node's own limits against slow and oversized clients (client-limits.ts); Fastify's defaults
+    // (keep-alive 72 s, no request timeout) would replace them otherwise.
+    http: nodeServerOptions(http.clientLimits),
+    keepAliveTimeout: http.clientLimits.keepAliveTimeoutMs,
+    requestTimeout: http.clientLimits.requestTimeoutMs,
+    // A request the parser refuses (smuggling, oversized headers, a slow client) gets the envelope, not Fastify's own body.
+    clientErrorHandler: answerClientError,
     trustProxy: trustProxySetting(http.trustProxy),
     bodyLimit: http.bodyLimitBytes,
     // Model names go up to 64 characters; longer parameters get the service's own 404/422, not Fastify's bare 414.

@@ -4,16 +4,18 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger as PinoLogger } from 'nestjs-pino';
+import type { Server } from 'node:http';
 
 import { installLeanAsyncResourceBind } from '../common/runtime/async-resource-bind';
 import { AllConfig } from '../config/app-config';
 import { configureExpress, expressAdapter } from './express.http';
 import { configureFastify, fastifyAdapter } from './fastify.http';
+import { applyServerLimits } from './client-limits';
 import { corsOptions } from './http-options';
 
 /** The adapter HTTP_ADAPTER names, built with the options it needs before the app exists. */
 export function createHttpAdapter(http: AllConfig['app']): AbstractHttpAdapter {
-  return http.httpAdapter === 'express' ? expressAdapter() : fastifyAdapter(http);
+  return http.httpAdapter === 'express' ? expressAdapter(http) : fastifyAdapter(http);
 }
 
 /**
@@ -25,6 +27,7 @@ export function createHttpAdapter(http: AllConfig['app']): AbstractHttpAdapter {
 export async function configureHttp(app: INestApplication, http: AllConfig['app']): Promise<void> {
   installLeanAsyncResourceBind();
   app.useLogger(app.get(PinoLogger));
+  applyServerLimits(app.getHttpServer() as Server, http.clientLimits);
   if (app.getHttpAdapter().getType() === 'fastify') configureFastify(app as NestFastifyApplication, http);
   else configureExpress(app as NestExpressApplication, http);
   if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));

@@ -10,6 +10,10 @@ export enum ErrorCode {
   UNAUTHORIZED = 'UNAUTHORIZED',
   FORBIDDEN = 'FORBIDDEN',
   NOT_FOUND = 'NOT_FOUND',
+  /** The client did not send its request (headers, or headers and body) within the server's time. */
+  REQUEST_TIMEOUT = 'REQUEST_TIMEOUT',
+  /** The request's headers are larger than MAX_HEADER_BYTES. */
+  HEADERS_TOO_LARGE = 'HEADERS_TOO_LARGE',
   MODEL_NOT_FOUND = 'MODEL_NOT_FOUND',
   VERSION_NOT_FOUND = 'VERSION_NOT_FOUND',
   CONFLICT = 'CONFLICT',
@@ -36,6 +40,8 @@ export function statusOf(code: ErrorCode): number {
     case ErrorCode.MODEL_NOT_FOUND:
     case ErrorCode.VERSION_NOT_FOUND:
       return 404;
+    case ErrorCode.REQUEST_TIMEOUT:
+      return 408;
     case ErrorCode.CONFLICT:
       return 409;
     case ErrorCode.PAYLOAD_TOO_LARGE:
@@ -47,6 +53,8 @@ export function statusOf(code: ErrorCode): number {
       return 422;
     case ErrorCode.RATE_LIMITED:
       return 429;
+    case ErrorCode.HEADERS_TOO_LARGE:
+      return 431;
     case ErrorCode.INTERNAL:
     case ErrorCode.INFERENCE_FAILED:
       return 500;

@@ -11,6 +11,7 @@ export function grpcStatusOf(code: ErrorCode): GrpcStatus {
     case ErrorCode.VALIDATION_FAILED:
     case ErrorCode.BATCH_TOO_LARGE:
     case ErrorCode.UNSUPPORTED_MEDIA_TYPE:
+    case ErrorCode.HEADERS_TOO_LARGE:
       return GrpcStatus.INVALID_ARGUMENT;
     case ErrorCode.UNAUTHORIZED:
       return GrpcStatus.UNAUTHENTICATED;
@@ -31,6 +32,7 @@ export function grpcStatusOf(code: ErrorCode): GrpcStatus {
     case ErrorCode.OVERLOADED:
       return GrpcStatus.UNAVAILABLE;
     case ErrorCode.INFERENCE_TIMEOUT:
+    case ErrorCode.REQUEST_TIMEOUT:
       return GrpcStatus.DEADLINE_EXCEEDED;
     case ErrorCode.INFERENCE_FAILED:
     case ErrorCode.INTERNAL:
