@@ -81,6 +81,35 @@ describe('slow and ambiguous clients (real server on 127.0.0.1)', () => {
     expect(raw.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
   });
 
+  it('answers a method nothing routes with the 404 envelope and its X-Request-Id header', async () => {
+    // Arrange
+    const client = open(port);
+
+    // Act
+    client.socket.write('SOURCE /predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const res = firstResponse(await client.closed);
+
+    // Assert
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ status: 'error', error: { code: 'NOT_FOUND' } });
+    expect(res.headers).toMatch(new RegExp(`x-request-id: ${res.body.request_id as string}`, 'i'));
+  });
+
+  it('answers a dot-segment path under /docs with a 4xx envelope that does not blame a body (a bodiless GET)', async () => {
+    // Arrange: a raw request, so no client normalises the path
+    const client = open(port);
+
+    // Act
+    client.socket.write('GET /docs/%2e%2e/%2e%2e/package.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const res = firstResponse(await client.closed);
+
+    // Assert
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect((res.body.error as { message: string }).message).not.toMatch(/could not be read|aborted/);
+    expect(res.headers).toMatch(new RegExp(`x-request-id: ${res.body.request_id as string}`, 'i'));
+  });
+
   it('answers headers larger than MAX_HEADER_BYTES with 431', async () => {
     // Arrange
     const client = open(port);

@@ -28,6 +28,17 @@ describe('mapError', () => {
       expect(sut).toMatchObject({ status: 400, code: 'BAD_REQUEST', unexpected: false });
     });
 
+    it("keeps a library refusal's own 4xx status with the status's words, not its text (the static files' 403 for a dot-segment path was told its body could not be read)", () => {
+      // Arrange: what send (under @fastify/static) throws, with a path in its message
+      const forbidden = Object.assign(new Error('Forbidden: /srv/app/node_modules/swagger-ui-dist/../x'), { status: 403, statusCode: 403, expose: true });
+
+      // Act
+      const sut = mapError(forbidden);
+
+      // Assert
+      expect(sut).toEqual({ status: 403, code: 'FORBIDDEN', message: 'Forbidden', details: [], unexpected: false });
+    });
+
     it('leaves other errors with a code to the generic 500', () => {
       expect(mapError(Object.assign(new Error('x'), { code: 'ECONNRESET' })).status).toBe(500);
     });

@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { STATUS_CODES as HTTP_STATUS_TEXT } from 'node:http';
 
 import { AppError, ErrorDetail } from './app-error';
 import { ErrorCode, statusOf } from './error-code';
@@ -130,9 +131,14 @@ export function mapError(exception: unknown): MappedError {
   }
   const undecodable = fromDecompression(exception);
   if (undecodable) return undecodable;
-  // A body the client stopped sending (Fastify passes the socket error on with a 4xx statusCode).
-  if (exception instanceof Error && isClientStatus((exception as { statusCode?: unknown }).statusCode)) {
-    return { status: 400, code: ErrorCode.BAD_REQUEST, message: 'Request body could not be read (aborted by the client?)', details: [], unexpected: false };
+  // A library error with a 4xx statusCode: a body the client stopped sending (Fastify passes the
+  // socket error on as a 400), or a refusal of its own with its status (the static files of /docs
+  // answer 403 to a dot-segment path): that status, with the status's own words, never the library's text.
+  const clientStatus = exception instanceof Error && !(exception instanceof HttpException) ? (exception as { statusCode?: unknown; status?: unknown }).statusCode ?? (exception as { status?: unknown }).status : undefined;
+  if (isClientStatus(clientStatus)) {
+    const status = clientStatus as number;
+    if (status === 400) return { status, code: ErrorCode.BAD_REQUEST, message: 'Request body could not be read (aborted by the client?)', details: [], unexpected: false };
+    return { status, code: STATUS_CODES[status] ?? ErrorCode.BAD_REQUEST, message: HTTP_STATUS_TEXT[status] ?? 'Bad request', details: [], unexpected: false };
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();

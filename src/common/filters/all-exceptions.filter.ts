@@ -43,6 +43,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const status = v2 && mapped.status === 422 ? 400 : mapped.status;
     if (mapped.retryAfterSeconds !== undefined) adapter.setHeader(res, 'Retry-After', String(Math.max(1, Math.ceil(mapped.retryAfterSeconds))));
     adapter.setHeader(res, 'X-Response-Time', `${elapsedMsOf(ctx).toFixed(3)}ms`);
+    // Set here too: Fastify answers a method it does not route without running the onRequest hook that sets it.
+    adapter.setHeader(res, 'X-Request-Id', ctx.id);
     const body = mapped.passthrough ?? (v2 ? { error: mapped.message } : errorEnvelope(mapped.code, mapped.message, mapped.details, ctx.id));
     this.complete(req, status, ctx);
     // A handler may have set another Content-Type before it threw; the error body is JSON.
