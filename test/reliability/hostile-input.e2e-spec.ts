@@ -79,7 +79,8 @@ const MAIN_ENV = {
 const HEAP_GROWTH_BOUND_MB = 48;
 
 const JSON_TYPE = { 'content-type': 'application/json' };
-const APP_FAMILIES = ['predict', 'predict-batch', 'models', 'rollout-read', 'rollout-admin', 'health', 'metrics', 'docs', 'v2-server', 'v2-model', 'v2-infer-json', 'v2-infer-binary', 'v2-repository', 'unrouted', 'raw-http'];
+/** Order of the count table. */
+const APP_FAMILIES = ['predict', 'predict-batch', 'models', 'rollout-read', 'rollout-admin', 'health', 'metrics', 'docs', 'v2-server', 'v2-model', 'v2-infer-json', 'v2-infer-binary', 'v2-repository', 'raw-http', 'rate-limit'];
 
 // ---------------------------------------------------------------------------------------------
 // Small generator helpers
@@ -105,16 +106,16 @@ const plant = fc.record({
   ),
 });
 
-
 /** Puts `key: value` into `target` as an own property (a `__proto__` key too). */
 function put(target: unknown, key: string, value: unknown): void {
   if (isObject(target)) Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-/** Text of a body, with the raw-literal markers replaced and, sometimes, the whole text broken. */
+/** A body's JSON text, with the raw markers replaced by their text. */
 const textOf = (body: unknown): string => jsonText(body);
 
-const sha = (n: number) => n.toString(36);
+/** A short tag for generated API keys. */
+const tag = (n: number) => n.toString(36);
 
 /** The value type of an arbitrary. */
 type ValueOf<A> = A extends fc.Arbitrary<infer T> ? T : never;
@@ -342,7 +343,7 @@ describe('reliability: hostile input over real HTTP (real AppModule, real ONNX m
     options: sometimes(fc.oneof(fc.constantFrom<unknown>({ cache: false }, { cache: true }, { cache: 'false' }, { cache: 0 }, { cache: null }, null, [], 'no', { x: 1 }), hostileValue)),
     drop: sometimes(fc.nat(5)),
     plants: fc.array(fc.record({ where: fc.constantFrom('top', 'features', 'options', 'cell'), p: plant }), { maxLength: 2 }),
-    whole: sometimes(fc.oneof(hostileValue, fc.constantFrom(...DEPTHS).map((d) => raw(deepText(d, 'array'))), fc.constant('broken')), 10),
+    whole: sometimes(fc.oneof(hostileValue, fc.tuple(fc.constantFrom(...DEPTHS), fc.constantFrom<'array' | 'object'>('array', 'object')).map(([d, k]) => raw(deepText(d, k))), fc.constant('broken')), 10),
     auth: clientAuth,
   });
 
@@ -1423,7 +1424,7 @@ describe('reliability: hostile input over real HTTP (real AppModule, real ONNX m
   describe('rate limits (a second app, REQUESTS_PER_MINUTE=3)', () => {
     const LIMIT = 3;
     // One fresh client (API key) per run, so every run starts with a full budget.
-    const KEYS = Array.from({ length: runs(26) + 1 }, (_, i) => `rk-${i}-${sha(i * 7919)}`);
+    const KEYS = Array.from({ length: runs(26) + 1 }, (_, i) => `rk-${i}-${tag(i * 7919)}`);
     let limited: INestApplication;
     let limitedRepo: { dir: string; remove: () => void };
     let limitedWire: Wire;

@@ -8,16 +8,17 @@ import fc from 'fast-check';
  */
 
 // ---------------------------------------------------------------------------------------------
-// Raw JSON literals. JSON.stringify cannot write 1e999, -0, NaN or a 400-digit number; a marker
-// string is put in the value and replaced by the literal in the text (the idea of
-// test/e2e/fuzz.e2e-spec.ts), so bodies carry numbers that parse to ±Infinity, or are invalid JSON.
+// Raw JSON text. JSON.stringify cannot write 1e999, -0, NaN, a 400-digit number or 20,000 levels of
+// nesting; a marker string (the text in base64, so it survives JSON.stringify unescaped) is put in
+// the value and replaced by the text itself (the idea of test/e2e/fuzz.e2e-spec.ts), so bodies carry
+// numbers that parse to ±Infinity, nesting deeper than any recursive serializer, or invalid JSON.
 // ---------------------------------------------------------------------------------------------
 
-const RAW = '\u0000RAW:';
-export const raw = (literal: string): string => `${RAW}${literal}\u0000`;
-const RAW_IN_TEXT = /"\\u0000RAW:([^"\\]*)\\u0000"/g;
-/** JSON text of `value`, with the raw-literal markers replaced by their literals. */
-export const jsonText = (value: unknown): string => (JSON.stringify(value) ?? 'null').replace(RAW_IN_TEXT, '$1');
+export const raw = (text: string): string => `\u0000RAW:${Buffer.from(text, 'utf8').toString('base64')}\u0000`;
+const RAW_IN_TEXT = /"\\u0000RAW:([A-Za-z0-9+/=]*)\\u0000"/g;
+/** JSON text of `value`, with the raw markers replaced by their text. */
+export const jsonText = (value: unknown): string =>
+  (JSON.stringify(value) ?? 'null').replace(RAW_IN_TEXT, (_, b64: string) => Buffer.from(b64, 'base64').toString('utf8'));
 
 /** Literals that parse to odd numbers (±Infinity, -0, denormals, 2^53+1, long digit runs). */
 export const ODD_NUMBER_LITERALS = [
