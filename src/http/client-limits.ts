@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ServerOptions, STATUS_CODES } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import { ErrorCode, statusOf } from '../common/errors/error-code';
@@ -32,6 +32,8 @@ export function applyServerLimits(server: Server, limits: ClientLimits): void {
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
+  server.on('checkExpectation', answerUnmetExpectation);
+  server.on('request', rememberTarget);
 }
 
 /** What a request the HTTP parser refused answers with: status code, error code and a message naming the problem. */
@@ -54,6 +56,10 @@ export function clientErrorOf(code: string | undefined): { code: ErrorCode; mess
 
 const logger = new Logger('Http');
 
+/** The target of each connection's latest request, for a client error raised while its body is read. */
+const targets = new WeakMap<object, string>();
+const rememberTarget = (req: IncomingMessage): void => { targets.set(req.socket, req.url ?? ''); };
+
 /**
  * Answers a request the HTTP parser refused (the server's 'clientError'): the error envelope with a
  * fresh request id, then the connection is closed, so nothing the client sent after it (a smuggled
@@ -61,7 +67,7 @@ const logger = new Logger('Http');
  * know the route and always answers the envelope. Logged once at warn (client errors are not the
  * server's failures).
  */
-export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+export function answerClientError(err: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -69,10 +75,30 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
   const { code, message } = clientErrorOf(err.code);
   const status = statusOf(code);
   const requestId = randomUUID();
-  const body = JSON.stringify(errorEnvelope(code, message, [], requestId));
+  // The request line, when the parser got that far, tells a /v2 request (answered {error}, as V2 errors are).
+  // (A framing error in a body comes after the request line: the target of the socket's request in flight then.)
+  const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.subarray(0, 2048).toString('latin1') : '';
+  const target = /^\S+ (\S+)/.exec(raw)?.[1] ?? targets.get(socket) ?? '';
+  const body = JSON.stringify(isV2Target(target) ? { error: message } : errorEnvelope(code, message, [], requestId));
   logger.warn({ request_id: requestId, status, code, parser_error: err.code }, 'client_error');
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n`
     + `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+const isV2Target = (target: string): boolean => /^\/v2(?:[/?]|$)/i.test(target);
+
+/**
+ * Answers an `Expect` the server does not meet (Node answers a bare 417 without a listener): the
+ * envelope (or `{error}` on /v2) with the request's id, then the connection closes.
+ */
+export function answerUnmetExpectation(req: IncomingMessage, res: ServerResponse): void {
+  const requestId = randomUUID();
+  const message = 'Expect: only 100-continue is supported';
+  const body = JSON.stringify(isV2Target(req.url ?? '') ? { error: message } : errorEnvelope(ErrorCode.EXPECTATION_FAILED, message, [], requestId));
+  res.writeHead(statusOf(ErrorCode.EXPECTATION_FAILED), {
+    'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'X-Request-Id': requestId, Connection: 'close',
+  });
+  res.end(body);
 }

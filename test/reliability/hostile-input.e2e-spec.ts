@@ -37,8 +37,9 @@ import { RawReply, Reply, Sent, Wire } from './support/wire';
  *
  * FUZZ_COUNT (default 5,000; `npm run fuzz -- --count N`) scales every property's runs; FUZZ_SEED
  * (`--seed`) replaces the fixed seed. A failure prints the exchange (request and answer) and
- * fast-check's seed and path to replay it. A finding in src that the suite must tolerate until it is
- * fixed is excluded where it is generated or checked, marked `// KNOWN BUG:` with the reproduction.
+ * fast-check's seed and path to replay it. Findings in src are fixed, not excluded (the three this
+ * suite found — parser refusals without the envelope, a 403 told its body failed, a 404 without
+ * X-Request-Id — are; the known-bug counter printed at the end must say none).
  * No timing is asserted: timeouts only guard against hangs.
  */
 
@@ -757,14 +758,7 @@ describe('reliability: hostile input over real HTTP (real AppModule, real ONNX m
     }
     if (r.status === 400 && c.method === 'GET') {
       const message = (r.json as Envelope | undefined)?.error?.message ?? '';
-      // KNOWN BUG (finding 2 of the hostile-input report): @fastify/static refuses a dot-segment path under
-      // /docs (send's traversal check) with a 403 error, which src/common/errors/error-mapper.ts turns into
-      // 400 BAD_REQUEST "Request body could not be read (aborted by the client?)" — a bodiless GET told its
-      // body failed. Reproduce: curl -s 'localhost:8000/docs/%2e%2e/%2e%2e/package.json'. Remove this
-      // exclusion once the mapper keeps such an error's own 4xx status (403/404) with a matching message.
-      const knownStatic403 = /^\/docs\//i.test(c.target.path) && /aborted by the client/.test(message);
-      if (knownStatic403) knownBug('static-403-as-400');
-      else must(!/aborted by the client|could not be read/.test(message), 'a bodiless GET is never told its body could not be read', sent, r);
+      must(!/aborted by the client|could not be read/.test(message), 'a bodiless GET is never told its body could not be read', sent, r);
     }
   });
 
@@ -1312,15 +1306,6 @@ describe('reliability: hostile input over real HTTP (real AppModule, real ONNX m
       must(res.status < 500, 'malformed HTTP never gets a 5xx', sent, r);
       must(res.status < 300 || (res.status >= 400 && res.status < 500), 'malformed HTTP gets a 4xx (or, when it was HTTP after all, an answer)', sent, r);
       assertNoLeak(sent, r);
-      const bodyId = isObject(r.json) && typeof r.json.request_id === 'string' ? r.json.request_id : undefined;
-      if (res.headers['x-request-id'] === undefined && bodyId !== undefined) {
-        // KNOWN BUG (finding 3 of the hostile-input report): a method Node's parser accepts but Fastify does not
-        // route (SOURCE, …) gets the app's 404 envelope without the X-Request-Id header (Fastify's onRequest
-        // hooks do not run for it). Reproduce: printf 'SOURCE /x HTTP/1.1\r\nHost: x\r\n\r\n' | nc 127.0.0.1 8000.
-        // Remove this exclusion once the header is set on that path too (e.g. in the exception filter).
-        r.headers = { ...r.headers, 'x-request-id': bodyId };
-        knownBug('no-x-request-id-header');
-      }
       if (r.headers['x-request-id'] !== undefined) {
         // The app answered: the usual shapes.
         const target = /^\S+ (\S+)/.exec(bytes.toString('latin1'))?.[1] ?? '/';
@@ -1330,14 +1315,7 @@ describe('reliability: hostile input over real HTTP (real AppModule, real ONNX m
           else assertEnvelope(appSent, r);
         }
       } else {
-        // KNOWN BUG (finding 1 of the hostile-input report): requests Node's HTTP parser refuses (bad request
-        // line, invalid header characters, CL+TE, bad chunks, oversized headers, an unmet Expect) are answered
-        // by Fastify's default clientErrorHandler / Node itself: `{"error":"Bad Request","message":"Client
-        // Error","statusCode":400}` (or an empty 400/417/431), without the envelope and without X-Request-Id.
-        // Reproduce: printf 'GET /pre dict HTTP/1.1\r\nHost: x\r\n\r\n' | nc 127.0.0.1 8000. Once src/http/fastify.http.ts
-        // passes a `clientErrorHandler` that writes the envelope, replace this branch by the app-answer checks above.
-        must([400, 413, 414, 417, 431].includes(res.status), 'a request the HTTP parser refuses is a plain 4xx', sent, r);
-        knownBug('parser-error-without-envelope');
+        must(false, 'every answer carries X-Request-Id, requests the HTTP parser refuses included', sent, r);
       }
     }
     if (expectOk !== undefined) {

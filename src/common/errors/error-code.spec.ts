@@ -14,6 +14,7 @@ describe('statusOf', () => {
     [ErrorCode.CONFLICT]: 409,
     [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
     [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
+    [ErrorCode.EXPECTATION_FAILED]: 417,
     [ErrorCode.VALIDATION_FAILED]: 422,
     [ErrorCode.MODEL_LOAD_FAILED]: 422,
     [ErrorCode.RATE_LIMITED]: 429,

@@ -14,6 +14,8 @@ export enum ErrorCode {
   REQUEST_TIMEOUT = 'REQUEST_TIMEOUT',
   /** The request's headers are larger than MAX_HEADER_BYTES. */
   HEADERS_TOO_LARGE = 'HEADERS_TOO_LARGE',
+  /** An `Expect` header the server does not meet (only 100-continue is). */
+  EXPECTATION_FAILED = 'EXPECTATION_FAILED',
   MODEL_NOT_FOUND = 'MODEL_NOT_FOUND',
   VERSION_NOT_FOUND = 'VERSION_NOT_FOUND',
   CONFLICT = 'CONFLICT',
@@ -48,6 +50,8 @@ export function statusOf(code: ErrorCode): number {
       return 413;
     case ErrorCode.UNSUPPORTED_MEDIA_TYPE:
       return 415;
+    case ErrorCode.EXPECTATION_FAILED:
+      return 417;
     case ErrorCode.VALIDATION_FAILED:
     case ErrorCode.MODEL_LOAD_FAILED:
       return 422;

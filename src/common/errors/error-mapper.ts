@@ -137,7 +137,8 @@ export function mapError(exception: unknown): MappedError {
   const clientStatus = exception instanceof Error && !(exception instanceof HttpException) ? (exception as { statusCode?: unknown; status?: unknown }).statusCode ?? (exception as { status?: unknown }).status : undefined;
   if (isClientStatus(clientStatus)) {
     const status = clientStatus as number;
-    if (status === 400) return { status, code: ErrorCode.BAD_REQUEST, message: 'Request body could not be read (aborted by the client?)', details: [], unexpected: false };
+    const aborted = status === 400 && (/^(ECONNRESET|ECONNABORTED|ERR_STREAM_PREMATURE_CLOSE)$/.test(String((exception as { code?: unknown }).code)) || /abort/i.test((exception as Error).message));
+    if (aborted) return { status, code: ErrorCode.BAD_REQUEST, message: 'Request body could not be read (aborted by the client?)', details: [], unexpected: false };
     return { status, code: STATUS_CODES[status] ?? ErrorCode.BAD_REQUEST, message: HTTP_STATUS_TEXT[status] ?? 'Bad request', details: [], unexpected: false };
   }
   if (exception instanceof HttpException) {

@@ -12,6 +12,7 @@ export function grpcStatusOf(code: ErrorCode): GrpcStatus {
     case ErrorCode.BATCH_TOO_LARGE:
     case ErrorCode.UNSUPPORTED_MEDIA_TYPE:
     case ErrorCode.HEADERS_TOO_LARGE:
+    case ErrorCode.EXPECTATION_FAILED:
       return GrpcStatus.INVALID_ARGUMENT;
     case ErrorCode.UNAUTHORIZED:
       return GrpcStatus.UNAUTHENTICATED;
