@@ -8,14 +8,16 @@
 # runtime (node_modules of prod-deps + dist/ + models/ + proto/ + the gRPC probe; runs as uid 1000).
 # Every stage copies .npmrc before `npm ci`: it sets onnxruntime-node-install=skip, so
 # onnxruntime-node's postinstall does not try to download CUDA binaries (the CPU binaries ship in
-# the npm package itself).
+# the npm package itself). ONNXRUNTIME_NODE_INSTALL=skip says the same to that script directly
+# (npm 11 warns that unknown .npmrc keys will stop being passed on in its next major version).
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-ENV SCARF_ANALYTICS=false
+ENV SCARF_ANALYTICS=false \
+    ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
@@ -25,7 +27,8 @@ RUN npm run build
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
-ENV SCARF_ANALYTICS=false
+ENV SCARF_ANALYTICS=false \
+    ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
