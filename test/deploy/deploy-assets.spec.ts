@@ -833,7 +833,7 @@ describe('every deploy asset', () => {
     const anywhere = [
       /\b[0-9a-f]{64}\b/i, // a sha256 key digest
       /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
-      /rediss?:\/\/[^\s/@]*:[^\s/@]+@/, // a password in a Redis URL
+      /rediss?:\/\/[^\s/@]*:(?!<)[^\s/@]+@/, // a password in a Redis URL (a <placeholder> aside)
     ];
     // In configuration (not prose): a key or password is an interpolation or a REPLACE-ME placeholder.
     const literal = /^\s*(GF_SECURITY_ADMIN_PASSWORD|API_KEYS|ADMIN_API_KEYS|REDIS_PASSWORD)\s*[:=]\s*(?!["']?\$\{)(?!["']?[\w-]*:sha256:REPLACE-ME)["']?\S/m;
