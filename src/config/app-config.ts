@@ -22,6 +22,8 @@ export interface AllConfig {
     shutdownDelaySeconds: number;
     /** Slow and oversized clients: HEADERS_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, KEEP_ALIVE_TIMEOUT_SECONDS (ms here), MAX_HEADER_BYTES, MAX_CONNECTIONS (0 = no cap). */
     clientLimits: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderBytes: number; maxConnections: number };
+    /** DOCS resolved: empty means public, or auth under NODE_ENV=production. */
+    docs: 'public' | 'auth' | 'off';
     logLevel: string;
     logFormat: 'json' | 'pretty';
   };
@@ -129,6 +131,7 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
       trustProxy: e.TRUST_PROXY,
       shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
       shutdownDelaySeconds: e.SHUTDOWN_DELAY_SECONDS,
+      docs: e.DOCS || (e.NODE_ENV === 'production' ? 'auth' : 'public'),
       clientLimits: {
         headersTimeoutMs: Math.round(e.HEADERS_TIMEOUT_SECONDS * 1000),
         requestTimeoutMs: Math.round(e.REQUEST_TIMEOUT_SECONDS * 1000),

@@ -68,6 +68,8 @@ export class EnvironmentVariables {
   @IsString() API_KEYS = '';
   /** With NODE_ENV=production, an empty API_KEYS stops the start unless this says anonymous callers are meant. */
   @Transform(toBoolean) @IsBoolean() ALLOW_ANONYMOUS = false;
+  /** Swagger UI and the OpenAPI document (/docs, /docs-json): public, behind the client keys (auth), or off; empty = public in development, auth in production. */
+  @IsIn(['', 'public', 'auth', 'off']) DOCS: '' | 'public' | 'auth' | 'off' = '';
   @IsString() ADMIN_API_KEYS = '';
   @IsString() CORS_ORIGINS = '';
   @Matches(BYTE_SIZE, { message: 'BODY_LIMIT must be a size such as 1mb, 512kb or 1048576' }) BODY_LIMIT = '1mb';

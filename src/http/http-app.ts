@@ -3,10 +3,14 @@ import { AbstractHttpAdapter } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { ConfigService } from '@nestjs/config';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
+import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:http';
 
 import { installLeanAsyncResourceBind } from '../common/runtime/async-resource-bind';
+import { ApiKeyPolicy, presentedKeyOf, refuseKeyInUrl } from '../common/security/api-key-policy';
 import { AllConfig } from '../config/app-config';
 import { configureExpress, expressAdapter } from './express.http';
 import { configureFastify, fastifyAdapter } from './fastify.http';
@@ -31,7 +35,39 @@ export async function configureHttp(app: INestApplication, http: AllConfig['app'
   if (app.getHttpAdapter().getType() === 'fastify') configureFastify(app as NestFastifyApplication, http);
   else configureExpress(app as NestExpressApplication, http);
   if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));
-  setupSwagger(app);
+  if (http.docs !== 'off') {
+    gateDocs(app, http.docs === 'auth');
+    setupSwagger(app);
+  }
+}
+
+/** /docs, its assets and /docs-json (Swagger UI is served outside Nest's routes, so no guard sees it). */
+const isDocsPath = (url: string | undefined): boolean => url !== undefined && /^\/docs(?:[-/?.]|$)/i.test(url);
+
+/**
+ * A key in a /docs URL is refused as everywhere; with DOCS=auth the documentation needs a client
+ * key (an admin key works too), checked as the guard checks prediction routes. A refusal is the
+ * usual envelope through the exception filter (Nest's error handler).
+ */
+function gateDocs(app: INestApplication, needsKey: boolean): void {
+  const security = app.get(ConfigService<AllConfig, true>).getOrThrow('security', { infer: true });
+  const policy = new ApiKeyPolicy(security.apiKeys, security.adminApiKeys);
+  const check = (req: { url?: string; headers: Record<string, string | string[] | undefined> }): void => {
+    if (!isDocsPath(req.url)) return;
+    refuseKeyInUrl(req.url);
+    if (needsKey) policy.authorize('client', presentedKeyOf(req.headers.authorization, req.headers['x-api-key']));
+  };
+  if (app.getHttpAdapter().getType() === 'fastify') {
+    const fastify = (app as NestFastifyApplication).getHttpAdapter().getInstance();
+    // Nest's error handler (the exception filter) is Fastify's errorHandler once the app is initialised; a hook's done(err) would reach Fastify's default one.
+    fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      try { check(req.raw); done(); } catch (e) { fastify.errorHandler(e as Error & { statusCode?: number }, req, reply); }
+    });
+  } else {
+    (app as NestExpressApplication).use((req: IncomingMessage, _res: unknown, next: (err?: unknown) => void) => {
+      try { check(req); next(); } catch (e) { next(e); }
+    });
+  }
 }
 
 /** For tests: after `init()`, Fastify must finish registering its plugins and routes before it answers. */

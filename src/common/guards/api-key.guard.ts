@@ -5,7 +5,7 @@ import { Reflector } from '@nestjs/core';
 import { AllConfig } from '../../config/app-config';
 import { contextOf } from '../http/request-context';
 import { ACCESS_LEVEL, AccessLevel } from '../decorators/access.decorator';
-import { ApiKeyPolicy, presentedKeyOf } from '../security/api-key-policy';
+import { ApiKeyPolicy, presentedKeyOf, refuseKeyInUrl } from '../security/api-key-policy';
 
 /** The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 export function presentedKey(req: { headers: Record<string, string | string[] | undefined> }): string | undefined {
@@ -31,9 +31,10 @@ export class ApiKeyGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined>; url?: string }>();
+    refuseKeyInUrl(req.url);
     const level = this.levelOf(context);
     if (level === 'public') return true;
-    const req = context.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>();
     const client = this.policy.authorize(level, presentedKey(req));
     if (client) contextOf(req).client = client;
     return true;

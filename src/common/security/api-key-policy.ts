@@ -45,6 +45,19 @@ export class ApiKeyPolicy {
   }
 }
 
+/** Query parameters that carry a key: a key in a URL ends up in access logs, proxies and browser history. */
+const KEY_IN_QUERY = /[?&](?:api[_-]?key|x-api-key|access[_-]?token|token|key)=/i;
+
+/**
+ * Refuses a request whose URL carries something named like an API key (400, saying where keys
+ * go). The URL itself is never logged with its query string.
+ */
+export function refuseKeyInUrl(url: string | undefined): void {
+  if (url !== undefined && url.includes('?') && KEY_IN_QUERY.test(url)) {
+    throw new AppError(ErrorCode.BAD_REQUEST, 'API keys are accepted in headers only (Authorization: Bearer <key> or X-API-Key), never in the URL');
+  }
+}
+
 /** The key from `authorization: Bearer <key>` or `x-api-key: <key>` (HTTP headers or gRPC metadata, lower-cased names). */
 export function presentedKeyOf(authorization: unknown, apiKey: unknown): string | undefined {
   if (typeof authorization === 'string' && /^Bearer\s+\S+$/i.test(authorization)) return authorization.replace(/^Bearer\s+/i, '');
