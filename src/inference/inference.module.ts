@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 
+import { AdminAudit } from '../common/observability/admin-audit';
 import { ModelsModule } from '../models/models.module';
+import { AuditInterceptor } from './audit/audit.interceptor';
+import { AuditTrail } from './audit/audit-trail.service';
 import { ModelsController } from './models.controller';
 import { PredictController } from './predict.controller';
 import { PredictService } from './predict/predict.service';
@@ -17,8 +20,8 @@ import { V2Controller } from './v2/v2.controller';
 @Module({
   imports: [ModelsModule],
   controllers: [PredictController, ModelsController, RolloutController, V2Controller, V2RepositoryController],
-  providers: [PredictService, V2InferenceService, V2CatalogService],
-  // For the gRPC transport (GrpcModule), which answers with the same services.
-  exports: [V2InferenceService, V2CatalogService],
+  providers: [PredictService, V2InferenceService, V2CatalogService, AuditTrail, { provide: AdminAudit, useExisting: AuditTrail }, AuditInterceptor],
+  // For the gRPC transport (GrpcModule), which answers with the same services; AdminAudit for the API-key guard's refusals.
+  exports: [V2InferenceService, V2CatalogService, AdminAudit],
 })
 export class InferenceModule {}

@@ -1,8 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
-import { Admin } from '../common/decorators/access.decorator';
+import { AdminAction } from '../common/decorators/access.decorator';
 import { RolloutService } from '../models/rollout/rollout.service';
+import { AuditInterceptor } from './audit/audit.interceptor';
 import { CanaryRequestDto } from './dto/canary-request.dto';
 import { ModelIdParamDto } from './dto/model-id-param.dto';
 import { ModelVersionParamDto } from './dto/model-version-param.dto';
@@ -17,11 +18,12 @@ import { ShadowRequestDto } from './dto/shadow-request.dto';
 @ApiResponse({ status: 403, description: 'ADMIN_API_KEYS is not configured' })
 @ApiResponse({ status: 404, description: 'Unknown model or version' })
 @Controller('models/:id')
+@UseInterceptors(AuditInterceptor)
 export class RolloutController {
   constructor(private readonly rollout: RolloutService) {}
 
   @Post('versions/:v/load')
-  @Admin()
+  @AdminAction('load')
   @HttpCode(200)
   @ApiOperation({ summary: 'Load (or reload) a version from the repository as it is on disk now' })
   @ApiResponse({ status: 422, description: 'MODEL_LOAD_FAILED with the reason; other versions are not disturbed' })
@@ -30,7 +32,7 @@ export class RolloutController {
   }
 
   @Post('versions/:v/unload')
-  @Admin()
+  @AdminAction('unload')
   @HttpCode(200)
   @ApiOperation({ summary: 'Unload a version (409 for the active version or one in canary/shadow use)' })
   unload(@Param() p: ModelVersionParamDto) {
@@ -38,7 +40,7 @@ export class RolloutController {
   }
 
   @Post('promote')
-  @Admin()
+  @AdminAction('promote')
   @HttpCode(200)
   @ApiOperation({ summary: 'Blue-green: make a READY version active; the previous active becomes staging' })
   promote(@Param() p: ModelIdParamDto, @Body() body: PromoteRequestDto) {
@@ -46,7 +48,7 @@ export class RolloutController {
   }
 
   @Post('rollback')
-  @Admin()
+  @AdminAction('rollback')
   @HttpCode(200)
   @ApiOperation({ summary: 'Back to the previous active version' })
   rollback(@Param() p: ModelIdParamDto) {
@@ -60,14 +62,14 @@ export class RolloutController {
   }
 
   @Put('canary')
-  @Admin()
+  @AdminAction('canary.set')
   @ApiOperation({ summary: 'Start or replace a canary {version, percentage, sticky?, auto_abort?}' })
   setCanary(@Param() p: ModelIdParamDto, @Body() body: CanaryRequestDto) {
     return this.rollout.setCanary(p.id, { version: body.version, percentage: body.percentage, sticky: body.sticky ?? false, auto_abort: body.auto_abort });
   }
 
   @Delete('canary')
-  @Admin()
+  @AdminAction('canary.clear')
   @ApiOperation({ summary: 'End the canary; answers its final stats' })
   clearCanary(@Param() p: ModelIdParamDto) {
     return this.rollout.clearCanary(p.id);
@@ -80,14 +82,14 @@ export class RolloutController {
   }
 
   @Put('shadow')
-  @Admin()
+  @AdminAction('shadow.set')
   @ApiOperation({ summary: 'Mirror a share of stable requests to a version after answering {version, percentage}' })
   setShadow(@Param() p: ModelIdParamDto, @Body() body: ShadowRequestDto) {
     return this.rollout.setShadow(p.id, { version: body.version, percentage: body.percentage });
   }
 
   @Delete('shadow')
-  @Admin()
+  @AdminAction('shadow.clear')
   @ApiOperation({ summary: 'End the shadow; answers its final stats' })
   clearShadow(@Param() p: ModelIdParamDto) {
     return this.rollout.clearShadow(p.id);

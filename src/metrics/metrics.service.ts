@@ -76,6 +76,7 @@ export class MetricsService implements RequestMetrics {
   private readonly routed = this.counter('ml_routed_requests_total', 'Requests by routed variant', ['model_id', 'model_version', 'variant']);
   private readonly shadowAgreement = this.counter('ml_shadow_agreement_total', 'Shadow answers agreeing with stable', ['model_id', 'agree']);
   private readonly rolloutEvents = this.counter('ml_rollout_events_total', 'Registry lifecycle and rollout events', ['model_id', 'action']);
+  private readonly adminActions = this.counter('ml_admin_actions_total', 'Admin actions by outcome (ok, refused, failed): the audit trail', ['action', 'outcome']);
 
   constructor(config: ConfigService<AllConfig, true>) {
     this.enabled = config.getOrThrow('metrics.enabled', { infer: true });
@@ -199,6 +200,11 @@ export class MetricsService implements RequestMetrics {
   rolloutEvent(modelId: string, action: RolloutAction): void {
     if (!this.enabled) return;
     this.rolloutEvents.inc({ model_id: modelId, action });
+  }
+
+  adminAction(action: string, outcome: 'ok' | 'refused' | 'failed'): void {
+    if (!this.enabled) return;
+    this.adminActions.inc({ action, outcome });
   }
 
   /** Prometheus text exposition of everything above plus default process metrics. */

@@ -1,10 +1,12 @@
-import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, Logger, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
 
 import { AllConfig } from '../../config/app-config';
 import { contextOf } from '../http/request-context';
-import { ACCESS_LEVEL, AccessLevel } from '../decorators/access.decorator';
+import { ACCESS_LEVEL, ADMIN_ACTION, AccessLevel } from '../decorators/access.decorator';
+import { mapError } from '../errors/error-mapper';
+import { AdminAudit } from '../observability/admin-audit';
 import { ApiKeyPolicy, presentedKeyOf, refuseKeyInUrl } from '../security/api-key-policy';
 
 /** The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -23,7 +25,7 @@ export class ApiKeyGuard implements CanActivate {
   private readonly levels = new WeakMap<object, AccessLevel>();
   private readonly policy: ApiKeyPolicy;
 
-  constructor(private readonly reflector: Reflector, config: ConfigService<AllConfig, true>) {
+  constructor(private readonly reflector: Reflector, config: ConfigService<AllConfig, true>, @Optional() private readonly audit?: AdminAudit) {
     const security = config.getOrThrow('security', { infer: true });
     this.policy = new ApiKeyPolicy(security.apiKeys, security.adminApiKeys);
     if (this.policy.open) new Logger('Security').warn('API_KEYS is empty: prediction routes are open to any caller');
@@ -35,9 +37,27 @@ export class ApiKeyGuard implements CanActivate {
     refuseKeyInUrl(req.url);
     const level = this.levelOf(context);
     if (level === 'public') return true;
-    const client = this.policy.authorize(level, presentedKey(req));
+    let client: string | undefined;
+    try {
+      client = this.policy.authorize(level, presentedKey(req));
+    } catch (e) {
+      if (level === 'admin') this.auditRefusal(context, req, e);
+      throw e;
+    }
     if (client) contextOf(req).client = client;
     return true;
+  }
+
+  /** A refused admin call is one audit event too (who tried what), before its 401/403 goes out. */
+  private auditRefusal(context: ExecutionContext, req: object, error: unknown): void {
+    const action = this.reflector.get<string | undefined>(ADMIN_ACTION, context.getHandler());
+    if (!this.audit || !action) return;
+    const params = (req as { params?: Record<string, string | undefined> }).params ?? {};
+    const { status, code } = mapError(error);
+    this.audit.record({
+      action, actor: null, model: params.id ?? params.name ?? null, version: params.v ?? null,
+      outcome: 'refused', status, error_code: code, request_id: contextOf(req).id,
+    });
   }
 
   /** The route's access level, read from its metadata once per handler. */

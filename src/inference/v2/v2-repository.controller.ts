@@ -1,12 +1,13 @@
-import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
-import { Admin } from '../../common/decorators/access.decorator';
+import { AdminAction } from '../../common/decorators/access.decorator';
 import { PredictionRoute } from '../../common/decorators/prediction-route.decorator';
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { RolloutService } from '../../models/rollout/rollout.service';
 import { V2IndexRequestDto, V2ModelParamDto } from '../dto/v2-params.dto';
+import { AuditInterceptor } from '../audit/audit.interceptor';
 import { V2CatalogService } from './v2-catalog.service';
 import type { V2RepositoryIndexEntry } from './v2.types';
 
@@ -15,6 +16,7 @@ import type { V2RepositoryIndexEntry } from './v2.types';
 @ApiBearerAuth()
 @ApiSecurity('api-key')
 @Controller('v2/repository')
+@UseInterceptors(AuditInterceptor)
 export class V2RepositoryController {
   constructor(private readonly catalog: V2CatalogService, private readonly rollout: RolloutService) {}
 
@@ -28,7 +30,7 @@ export class V2RepositoryController {
   }
 
   @Post('models/:name/load')
-  @Admin()
+  @AdminAction('v2.load')
   @HttpCode(200)
   @ApiOperation({ summary: 'Load (or reload) every version of a model from disk; stages, canary and shadow are kept' })
   @ApiResponse({ status: 400, description: '`{error}` naming each version that failed to load' })
@@ -39,7 +41,7 @@ export class V2RepositoryController {
   }
 
   @Post('models/:name/unload')
-  @Admin()
+  @AdminAction('v2.unload')
   @HttpCode(200)
   @ApiOperation({ summary: 'Unload every version of a model (it answers 503 until loaded again)' })
   async unload(@Param() p: V2ModelParamDto): Promise<Record<string, never>> {
