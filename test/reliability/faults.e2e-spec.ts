@@ -298,7 +298,7 @@ describe('repository faults at boot (one app on a broken copy of models/)', () =
     const predict = await request(server()).post('/predict').send({ model_id: 'corrupt-onnx', features: SETOSA });
 
     // Assert
-    const protobuf = expect.stringMatching(/Protobuf parsing failed/);
+    const protobuf = expect.stringMatching(/onnxruntime could not load model\.onnx/);
     expect(corrupt.versions).toEqual([expect.objectContaining({ version: '1', state: 'FAILED', reason: protobuf }), expect.objectContaining({ version: '2', state: 'FAILED', reason: protobuf })]);
     expect(penguins).toMatchObject({ state: 'READY', active_version: '1' });
     expect(penguins.versions).toEqual([expect.objectContaining({ version: '1', state: 'READY' }), expect.objectContaining({ version: '2', state: 'FAILED', reason: protobuf })]);
@@ -359,7 +359,7 @@ describe('repository faults at boot (one app on a broken copy of models/)', () =
 
   // Found by this suite, fixed: a model with no servable version used to be listed without its reason in /models and /health.
   it.each([
-    { model: 'corrupt-onnx', state: 'FAILED', reason: /Protobuf parsing failed/ },
+    { model: 'corrupt-onnx', state: 'FAILED', reason: /onnxruntime could not load model\.onnx/ },
     { model: 'no-versions', state: 'UNAVAILABLE', reason: /no (loadable )?versions?/ },
   ])('$model: /models and /health name why it cannot serve', async ({ model, state, reason }) => {
     // Act
@@ -401,11 +401,11 @@ describe('the same faults brought in by hot load while serving (one app)', () =>
 
     // Assert
     expect(load.status).toBe(400);
-    expect(load.body).toEqual({ error: expect.stringMatching(/^Model 'penguins' failed to load: version 2: .*Protobuf parsing failed/) });
+    expect(load.body).toEqual({ error: expect.stringMatching(/^Model 'penguins' failed to load: version 2: onnxruntime could not load model\.onnx/) });
     expectCorrect(real, want);
     expect(penguins).toMatchObject({ state: 'READY', active_version: '1' });
-    expect(penguins.versions).toContainEqual(expect.objectContaining({ version: '2', state: 'FAILED', reason: expect.stringMatching(/Protobuf/) }));
-    expect(rows).toContainEqual({ name: 'penguins', version: '2', state: 'UNAVAILABLE', reason: expect.stringMatching(/Protobuf/) });
+    expect(penguins.versions).toContainEqual(expect.objectContaining({ version: '2', state: 'FAILED', reason: expect.stringMatching(/onnxruntime could not load model\.onnx/) }));
+    expect(rows).toContainEqual({ name: 'penguins', version: '2', state: 'UNAVAILABLE', reason: expect.stringMatching(/onnxruntime could not load model\.onnx/) });
     expect(ready.status).toBe(200);
     expectCorrect(await realAnswers(server()), want);
   });
@@ -424,7 +424,7 @@ describe('the same faults brought in by hot load while serving (one app)', () =>
 
     // Assert
     expect(load.status).toBe(422);
-    expect(expectEnvelope(load.body, 'MODEL_LOAD_FAILED').error.message).toMatch(/^Version 1 of 'car-mpg' failed to load: .*Protobuf parsing failed/);
+    expect(expectEnvelope(load.body, 'MODEL_LOAD_FAILED').error.message).toMatch(/^Version 1 of 'car-mpg' failed to load: onnxruntime could not load model\.onnx/);
     expectCorrect(real, want);
     expectCorrect(after, want);
     expect(during).toMatchObject({ state: 'READY', active_version: '1', versions: [expect.objectContaining({ version: '1', state: 'READY' })] });
@@ -520,12 +520,12 @@ describe('the same faults brought in by hot load while serving (one app)', () =>
 
     // Assert
     expect(load.status).toBe(400);
-    expect(load.body.error).toMatch(/version 1: .*Protobuf parsing failed.*; version 2: .*Protobuf parsing failed/);
+    expect(load.body.error).toMatch(/version 1: onnxruntime could not load model\.onnx.*; version 2: onnxruntime could not load model\.onnx/);
     expectCorrect(real, want);
-    const failed = expect.objectContaining({ state: 'FAILED', reason: expect.stringMatching(/Protobuf/) });
+    const failed = expect.objectContaining({ state: 'FAILED', reason: expect.stringMatching(/onnxruntime could not load model\.onnx/) });
     expect(detail.versions).toEqual([failed, failed]);
     expect(health.details['model:hot-corrupt']).toMatchObject({ status: 'down' });
-    for (const version of ['1', '2']) expect(rows).toContainEqual({ name: 'hot-corrupt', version, state: 'UNAVAILABLE', reason: expect.stringMatching(/Protobuf/) });
+    for (const version of ['1', '2']) expect(rows).toContainEqual({ name: 'hot-corrupt', version, state: 'UNAVAILABLE', reason: expect.stringMatching(/onnxruntime could not load model\.onnx/) });
     expect(ready.status).toBe(503);
     expect(Object.keys(ready.body.error.models.not_ready)).toEqual(['hot-corrupt']);
     expect(readyAfterUnload.status).toBe(200);

@@ -37,7 +37,8 @@ export class ProcessHealthIndicator {
 
   async repositoryReadable(): Promise<HealthIndicatorResult> {
     const session = this.health.check('model_repository');
-    return (await this.repository.isReadable()) ? session.up({ path: this.repository.root }) : session.down({ path: this.repository.root, message: 'not readable' });
+    // The repository's path is the server's business (it stays in the start-up log), not a caller's.
+    return (await this.repository.isReadable()) ? session.up() : session.down({ message: 'MODEL_REPOSITORY is not readable' });
   }
 }
 

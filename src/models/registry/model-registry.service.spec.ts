@@ -127,7 +127,7 @@ describe('ModelRegistryService', () => {
 
       // Assert
       expect(version.state).toBe('FAILED');
-      expect(version.reason).toMatch(/protobuf/i);
+      expect(version.reason).toMatch(/onnxruntime could not load model\.onnx/);
       expect(sut.get('corrupt').active).toBeUndefined();
     });
 
@@ -192,7 +192,7 @@ describe('ModelRegistryService', () => {
 
         // Assert
         expect(error.code).toBe(ErrorCode.MODEL_NOT_READY);
-        expect(error.message).toMatch(/^Model 'stage-failed' version 2 is FAILED: .*protobuf/i);
+        expect(error.message).toMatch(/^Model 'stage-failed' version 2 is FAILED: onnxruntime could not load model\.onnx/);
         expect(error.retryAfterSeconds).toBe(5);
       });
 

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { stat } from 'node:fs/promises';
 
+import { publicLoadReason, SafeLoadError } from '../../common/errors/public-reason';
 import { AllConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
 import { batcherOptions, BatchingDefaults } from '../batching/batcher-options';
@@ -47,8 +48,8 @@ export class VersionLoader {
     const manifest = entry.manifest;
     let runtime: ModelRuntime | undefined;
     try {
-      if (!manifest) throw new Error(entry.error ?? 'model.json is missing');
-      if (!(await stat(version.path).then((s) => s.isFile(), () => false))) throw new Error(`no model.onnx in ${entry.name}/${version.version}/`);
+      if (!manifest) throw new SafeLoadError(entry.error ?? 'model.json is missing');
+      if (!(await stat(version.path).then((s) => s.isFile(), () => false))) throw new SafeLoadError(`no model.onnx in ${entry.name}/${version.version}/`);
       runtime = this.runtimes.create(manifest.runtime ?? 'onnx', { workerThread: await runsOnWorker(manifest, version.path) });
       const options = manifest.session_options;
       const signature = await runtime.load(version.path, {
@@ -58,16 +59,17 @@ export class VersionLoader {
         runTimeoutMs: this.batching.timeoutMs,
       });
       const problems = signatureProblems(manifest, signature);
-      if (problems.length) throw new Error(problems.join('; '));
+      if (problems.length) throw new SafeLoadError(problems.join('; '));
       await runtime.run(warmUpInputs(signature.inputs));
       version.serve(runtime, signature, this.batcherFor(entry, version, runtime, signature));
       this.metrics.rolloutEvent(entry.name, 'load');
       return true;
     } catch (e) {
-      version.fail((e as Error).message);
+      // The reason answers carry is ours; onnxruntime's own text (absolute paths, native detail) is logged here only.
+      version.fail(publicLoadReason(e));
       await runtime?.unload().catch(() => undefined);
       this.metrics.rolloutEvent(entry.name, 'load_failed');
-      this.logger.error(`model ${entry.name} version ${version.version} FAILED: ${version.reason}`);
+      this.logger.error(`model ${entry.name} version ${version.version} FAILED: ${(e as Error).message}`);
       return false;
     }
   }

@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { publicFileReason } from '../../common/errors/public-reason';
 import { AllConfig } from '../../config/app-config';
 import { manifestProblems } from './manifest-validation';
 import { DiscoveredModel, ModelManifest } from './model-manifest';
@@ -18,6 +19,7 @@ const MODEL_FILE = 'model.onnx';
 @Injectable()
 export class ModelRepositoryService {
   readonly root: string;
+  private readonly logger = new Logger('ModelRepository');
 
   constructor(config: ConfigService<AllConfig, true>) {
     this.root = config.getOrThrow('models.repository', { infer: true });
@@ -55,7 +57,9 @@ export class ModelRepositoryService {
     try {
       raw = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
     } catch (e) {
-      return { error: `model.json unreadable: ${(e as Error).message}` };
+      // The file system's or JSON.parse's text names the absolute path: it goes to the log, the reason says which it was.
+      this.logger.warn(`model ${name}: model.json unreadable: ${(e as Error).message}`);
+      return { error: `model.json unreadable: ${publicFileReason(e)}` };
     }
     const problems = manifestProblems(raw, name);
     return problems.length ? { error: `model.json invalid: ${problems.join('; ')}` } : { manifest: raw as ModelManifest };

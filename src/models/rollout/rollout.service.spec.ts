@@ -696,7 +696,7 @@ describe('RolloutService', () => {
 
       // Assert
       expect(error.code).toBe(ErrorCode.MODEL_LOAD_FAILED);
-      expect(error.message).toMatch(/^Version 3 of 'iris' failed to load: .*protobuf/i);
+      expect(error.message).toMatch(/^Version 3 of 'iris' failed to load: onnxruntime could not load model\.onnx/);
       expect(registry.route('iris').version.version).toBe(2);
       expect(registry.get('iris').versions.get(3)?.state).toBe('FAILED');
     });
@@ -795,7 +795,7 @@ describe('RolloutService', () => {
 
       // Assert
       expect(error.code).toBe(ErrorCode.MODEL_LOAD_FAILED);
-      expect(error.message).toMatch(/^Model 'iris' failed to load: version 3: .*protobuf/i);
+      expect(error.message).toMatch(/^Model 'iris' failed to load: version 3: onnxruntime could not load model\.onnx/);
       expect(error.message).not.toMatch(/version [124]:/);
       expect(registry.route('iris').version.version).toBe(2);
       expect([1, 2, 4].map((v) => registry.get('iris').versions.get(v)?.state)).toEqual(['READY', 'READY', 'READY']);

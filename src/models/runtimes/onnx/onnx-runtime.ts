@@ -1,3 +1,4 @@
+import { SafeLoadError } from '../../../common/errors/public-reason';
 import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 
 import { TensorDatatype, TensorSpec } from '../../repository/model-manifest';
@@ -13,9 +14,9 @@ const FROM_ORT = Object.fromEntries(Object.entries(TO_ORT).map(([v2, ort]) => [o
 
 /** The V2 signature entry of one ONNX input or output; -1 for symbolic (batch) dims. */
 export function specOf(meta: InferenceSession.ValueMetadata): TensorSpec {
-  if (!meta.isTensor) throw new Error(`'${meta.name}' is not a tensor; only tensor inputs and outputs are supported`);
+  if (!meta.isTensor) throw new SafeLoadError(`'${meta.name}' is not a tensor; only tensor inputs and outputs are supported`);
   const datatype = FROM_ORT[meta.type];
-  if (!datatype) throw new Error(`'${meta.name}' has unsupported element type ${meta.type}`);
+  if (!datatype) throw new SafeLoadError(`'${meta.name}' has unsupported element type ${meta.type}`);
   return { name: meta.name, datatype, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
 }
 
