@@ -2,11 +2,13 @@ import 'reflect-metadata';
 
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { AppModule } from './app.module';
 import { installGracefulShutdown } from './common/lifecycle/graceful-shutdown';
+import { runPrimary } from './cluster/primary';
 import { buildConfig, retiredVariableWarnings } from './config/app-config';
 import { configureHttp, createHttpAdapter } from './http/http-app';
 import { GrpcServerService } from './inference/grpc/grpc-server.service';
@@ -15,13 +17,16 @@ import { MetricsServer } from './metrics/metrics-server';
 async function bootstrap(): Promise<void> {
   // Validated here too (and again by the config module): the adapter is built before the app.
   const config = buildConfig();
+  // WORKERS > 1: this process only forks and watches the workers, each of which runs the rest.
+  if (config.app.workers > 1 && cluster.isPrimary) return runPrimary(config);
   const { port, host, shutdownTimeoutSeconds, shutdownDelaySeconds } = config.app;
   const app = await NestFactory.create(AppModule, createHttpAdapter(config.app), { bodyParser: false, bufferLogs: true });
   for (const warning of retiredVariableWarnings()) Logger.warn(warning, 'Config');
   await configureHttp(app, config.app);
   installGracefulShutdown(app, { timeoutMs: shutdownTimeoutSeconds * 1000, delayMs: shutdownDelaySeconds * 1000 });
   await app.listen(port, host);
-  if (config.metrics.enabled && config.metrics.port !== port) await app.get(MetricsServer).start(config.metrics.port, host);
+  // (Under WORKERS the primary serves METRICS_PORT with every worker's metrics summed.)
+  if (config.metrics.enabled && config.metrics.port !== port && !cluster.isWorker) await app.get(MetricsServer).start(config.metrics.port, host);
   // After HTTP listens; GRPC_PORT=0 leaves it off.
   await app.get(GrpcServerService).start();
   // The bound port (PORT=0 takes a free one: test harnesses read it from this line).

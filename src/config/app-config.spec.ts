@@ -244,6 +244,28 @@ describe('buildConfig', () => {
     });
   });
 
+  describe('WORKERS', () => {
+    it('runs one process by default, a number as given, and auto as one per core', () => {
+      // Act
+      const sut = [buildConfig({}), buildConfig({ WORKERS: '3', REDIS_URL: 'redis://127.0.0.1:6379' }), buildConfig({ WORKERS: 'auto', REDIS_URL: 'redis://127.0.0.1:6379' })];
+
+      // Assert
+      expect(sut.map((c) => c.app.workers)).toEqual([1, 3, require('node:os').availableParallelism()]);
+    });
+
+    it('refuses more than one worker without REDIS_URL, saying why', () => {
+      // Act
+      const act = () => buildConfig({ WORKERS: '2' });
+
+      // Assert
+      expect(act).toThrow(/WORKERS=2: more than one worker needs REDIS_URL/);
+    });
+
+    it.each(['0', 'many', '100'])('refuses WORKERS=%s', (value) => {
+      expect(() => buildConfig({ WORKERS: value, REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/WORKERS must be auto or a number from 1 to 99/);
+    });
+  });
+
   describe('retired variables of the seed (UUID_FORMAT, PARSE_UUIDS)', () => {
     it('are not read: UUID_FORMAT=object cannot turn request ids into objects', () => {
       // Act

@@ -1,6 +1,7 @@
 import { ConfigService } from '@nestjs/config';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 
 import { EnvironmentVariables } from './environment.variables';
@@ -22,6 +23,8 @@ export interface AllConfig {
     shutdownDelaySeconds: number;
     /** Slow and oversized clients: HEADERS_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, KEEP_ALIVE_TIMEOUT_SECONDS (ms here), MAX_HEADER_BYTES, MAX_CONNECTIONS (0 = no cap). */
     clientLimits: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderBytes: number; maxConnections: number };
+    /** WORKERS resolved: processes sharing the ports (auto = the cores available). */
+    workers: number;
     /** DOCS resolved: empty means public, or auth under NODE_ENV=production. */
     docs: 'public' | 'auth' | 'off';
     logLevel: string;
@@ -85,8 +88,16 @@ export function validateEnvironment(env: Record<string, string | undefined>): En
   if (errors.length === 0 && parsed.HEADERS_TIMEOUT_SECONDS > parsed.REQUEST_TIMEOUT_SECONDS) {
     problems.push(`HEADERS_TIMEOUT_SECONDS=${parsed.HEADERS_TIMEOUT_SECONDS}: must not exceed REQUEST_TIMEOUT_SECONDS (${parsed.REQUEST_TIMEOUT_SECONDS}), which covers the headers too`);
   }
+  if (errors.length === 0 && workerCount(parsed.WORKERS) > 1 && parsed.REDIS_URL === '') {
+    problems.push(`WORKERS=${parsed.WORKERS}: more than one worker needs REDIS_URL (without it each worker would count its own rate limits, keep its own cache and apply rollouts alone)`);
+  }
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return parsed;
+}
+
+/** WORKERS → a process count: `auto` is the cores available (os.availableParallelism). */
+export function workerCount(workers: string): number {
+  return workers === 'auto' ? availableParallelism() : Number(workers);
 }
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
@@ -131,6 +142,7 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
       trustProxy: e.TRUST_PROXY,
       shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
       shutdownDelaySeconds: e.SHUTDOWN_DELAY_SECONDS,
+      workers: workerCount(e.WORKERS),
       docs: e.DOCS || (e.NODE_ENV === 'production' ? 'auth' : 'public'),
       clientLimits: {
         headersTimeoutMs: Math.round(e.HEADERS_TIMEOUT_SECONDS * 1000),

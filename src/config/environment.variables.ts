@@ -76,6 +76,8 @@ export class EnvironmentVariables {
   @Matches(/^(rediss?:\/\/\S+)?$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })
   REDIS_URL = '';
   @IsString() TRUST_PROXY = '';
+  /** Server processes on this machine sharing the ports (node:cluster): a number, or auto (one per core); more than 1 needs REDIS_URL. */
+  @Matches(/^(auto|[1-9]\d?)$/, { message: 'WORKERS must be auto or a number from 1 to 99' }) WORKERS = '1';
   @Transform(toNumber) @Min(0) @Max(600) SHUTDOWN_TIMEOUT_SECONDS = 25;
   @Transform(toNumber) @Min(0) @Max(600) SHUTDOWN_DELAY_SECONDS = 0;
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import cluster from 'node:cluster';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 import { RequestMetrics } from '../common/observability/request-observers';
 import { AllConfig } from '../config/app-config';
@@ -84,6 +85,12 @@ export class MetricsService implements RequestMetrics {
     // ENABLE_METRICS=false collects nothing: no process metrics, and every method below returns at once.
     if (!this.enabled) return;
     collectDefaultMetrics({ register: this.registry });
+    // A node:cluster worker (WORKERS > 1) answers the primary's AggregatorRegistry with this registry.
+    // (prom-client adds the worker's answering listener only when an AggregatorRegistry is built.)
+    if (cluster.isWorker) {
+      void new AggregatorRegistry();
+      AggregatorRegistry.setRegistries([this.registry]);
+    }
     const states = this.modelStatesNow.bind(this);
     new Gauge({
       name: 'ml_active_models', help: 'Models whose active version is READY', registers: [this.registry],
