@@ -1,11 +1,12 @@
 import { Metadata } from '@grpc/grpc-js';
-import { INestApplication } from '@nestjs/common';
+import { Controller, Get, INestApplication } from '@nestjs/common';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 
+import { Public } from '../../src/common/decorators/access.decorator';
 import { GrpcServerService } from '../../src/inference/grpc/grpc-server.service';
 import { LOG_DESTINATION } from '../../src/logging/log-destination';
 import { ModelRuntimeFactory } from '../../src/models/runtimes/model-runtime';
@@ -26,6 +27,18 @@ const idOf = (s: ReadableSpan): string => s.spanContext().spanId;
 const traceOf = (s: ReadableSpan): string => s.spanContext().traceId;
 const parentOf = (s: ReadableSpan): string | undefined => s.parentSpanContext?.spanId;
 
+/** Fault injection: an answer that cannot be serialized (it contains itself), so an unexpected error in the serialize step. */
+@Controller('tracing-cyclic')
+class CyclicController {
+  @Public()
+  @Get()
+  cyclic(): Record<string, unknown> {
+    const body: Record<string, unknown> = { ok: true };
+    body.self = body;
+    return body;
+  }
+}
+
 /**
  * Tracing on the real AppModule and the real bundled models, the spans taken by the SDK's
  * in-memory exporter: the HTTP instrumentation applied to the loaded `http` module (jest's module
@@ -41,6 +54,7 @@ describe('tracing (in-memory exporter)', () => {
   beforeAll(async () => {
     recorder = new SpanRecorder({ patchLoadedHttp: true });
     app = await createApp({
+      controllers: [CyclicController],
       env: { LOG_LEVEL: 'debug', ENABLE_CACHING: 'true', GRPC_PORT: String(await freePort()), HOST: '127.0.0.1' },
       customize: (b) => b
         .overrideProvider(LOG_DESTINATION).useValue(stream)
@@ -152,6 +166,22 @@ describe('tracing (in-memory exporter)', () => {
     const failedTrace = traceOf(serverSpanOf(failed.headers['x-request-id']));
     expect(failedLines.map((l) => l.event ?? l.msg).sort()).toEqual(['prediction_failed', 'request_completed']);
     expect(failedLines.every((l) => l.trace_id === failedTrace)).toBe(true);
+  });
+
+  it("an unexpected error fails the step and the server span, and the filter's error line carries the trace id", async () => {
+    // Act
+    const res = await request(app.getHttpServer()).get('/tracing-cyclic').expect(500);
+
+    // Assert
+    const server = recorder.one('GET /tracing-cyclic');
+    expect(server.status.code).toBe(SpanStatusCode.ERROR);
+    expect(server.attributes).toMatchObject({ 'app.error_code': 'INTERNAL', 'error.type': 'INTERNAL' });
+    const serialize = recorder.one('serialize');
+    expect(parentOf(serialize)).toBe(idOf(server));
+    expect(serialize.status.code).toBe(SpanStatusCode.ERROR);
+    expect(everyValue(recorder.spans())).not.toMatch(/circular|\bat .+:\d+/i);
+    const errorLine = lines.find((l) => l.request_id === res.headers['x-request-id'] && typeof l.msg === 'string' && l.msg.startsWith('Unexpected error'));
+    expect(errorLine).toMatchObject({ trace_id: traceOf(server), span_id: idOf(server) });
   });
 
   it('health probes are not traced: no span, no traceparent, no trace id in their line', async () => {
