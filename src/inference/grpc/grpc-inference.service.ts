@@ -123,9 +123,11 @@ export class GrpcInferenceService {
       .finally(release);
     ctx.prediction = { model_id: result.modelId, model_version: String(result.version), variant: result.variant, cached: result.cached };
     const serialize = ctx.span && childSpan(ctx.span, 'serialize');
-    const response = encodeModelInferResponse(name, result.version, decoded.id ?? ctx.requestId, result.outputs, decoded.outputs, raw);
-    if (serialize) endSpan(serialize);
-    return response;
+    try {
+      return encodeModelInferResponse(name, result.version, decoded.id ?? ctx.requestId, result.outputs, decoded.outputs, raw);
+    } finally {
+      if (serialize) endSpan(serialize);
+    }
   }
 
   async repositoryIndex(request: { ready: boolean }): Promise<{ models: V2RepositoryIndexEntry[] }> {
