@@ -21,7 +21,7 @@ async function bootstrap(): Promise<void> {
   const { port, host, shutdownTimeoutSeconds, shutdownDelaySeconds } = config.app;
   const app = await NestFactory.create(AppModule, createHttpAdapter(config.app), { bodyParser: false, bufferLogs: true });
   for (const warning of retiredVariableWarnings()) Logger.warn(warning, 'Config');
-  for (const warning of tracing.warnings) Logger.warn(warning, 'Tracing');
+  for (const warning of [...tracing.warnings, ...tracing.lateWarnings()]) Logger.warn(warning, 'Tracing');
   if (tracing.enabled) Logger.log(tracing.summary, 'Tracing');
   await configureHttp(app, config.app);
   installGracefulShutdown(app, { timeoutMs: shutdownTimeoutSeconds * 1000, delayMs: shutdownDelaySeconds * 1000, exit: exitAfterFlush });

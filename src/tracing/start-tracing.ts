@@ -12,6 +12,11 @@ export interface Tracing {
   readonly warnings: readonly string[];
   /** Flushes the spans still queued (bounded by `timeoutMs`) and stops the SDK; resolves at once when off. Never rejects. */
   shutdown(timeoutMs?: number): Promise<void>;
+  /**
+   * What `env` (process.env once Nest has read the .env file) would have turned on but did not:
+   * tracing starts before the .env file is read, so OTEL_* set only there have no effect.
+   */
+  lateWarnings(env?: Record<string, string | undefined>): string[];
 }
 
 export interface StartTracingOptions {
@@ -32,7 +37,15 @@ export interface StartTracingOptions {
 export function startTracing(options: StartTracingOptions = {}): Tracing {
   const settings = tracingSettings(options.env ?? process.env);
   if (!settings.enabled && options.exporter === undefined) {
-    return { enabled: false, summary: settings.summary, warnings: settings.warnings, shutdown: () => Promise.resolve() };
+    return {
+      enabled: false,
+      summary: settings.summary,
+      warnings: settings.warnings,
+      shutdown: () => Promise.resolve(),
+      lateWarnings: (env = process.env) => (tracingSettings(env).enabled
+        ? ['tracing is off although OTEL_* now say on: they came from the .env file, which is read after tracing starts; set them in the process environment']
+        : []),
+    };
   }
   // Required here, not imported: with tracing off the SDK is never loaded.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -43,6 +56,7 @@ export function startTracing(options: StartTracingOptions = {}): Tracing {
     enabled: true,
     summary: options.exporter ? 'tracing on: spans to an in-process exporter' : settings.summary,
     warnings: settings.warnings,
+    lateWarnings: () => [],
     shutdown(timeoutMs = 5000) {
       stopping ??= sdk.stop().catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,5 @@
 import { isUntracedRequest } from './http-server-spans';
+import { startTracing } from './start-tracing';
 import { otlpTracesUrl, serviceNameOf, tracingSettings } from './tracing-settings';
 
 describe('tracingSettings', () => {
@@ -104,5 +105,18 @@ describe('isUntracedRequest', () => {
 
   it.each(['/predict', '/v2/models/iris/infer', '/healthz-model/infer', '/models/health', '/docs'])('traces %s', (url) => {
     expect(isUntracedRequest({ url })).toBe(false);
+  });
+});
+
+describe('startTracing, off', () => {
+  it('loads nothing and says so; OTEL_* that appear only later (the .env file, read after it started) get a warning', async () => {
+    // Act
+    const sut = startTracing({ env: {} });
+
+    // Assert
+    expect(sut.enabled).toBe(false);
+    expect(sut.lateWarnings({})).toEqual([]);
+    expect(sut.lateWarnings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toEqual([expect.stringMatching(/\.env file, which is read after tracing starts/)]);
+    await expect(sut.shutdown()).resolves.toBeUndefined();
   });
 });
