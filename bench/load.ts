@@ -24,6 +24,8 @@ export interface LoadOptions {
   durationS: number;
   /** Called once per run: autocannon mutates the request objects it is given. */
   makeRequests: () => autocannon.Request[];
+  /** Also push every 2xx latency here (to merge runs with {@link mergeLoads}). */
+  latencies?: number[];
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -45,7 +47,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     requests: opts.makeRequests(),
   });
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
-    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    if (statusCode >= 200 && statusCode < 300) {
+      latencies.push(responseTime);
+      opts.latencies?.push(responseTime);
+    }
   });
   const result = await instance;
   const sorted = Float64Array.from(latencies).sort();
@@ -63,6 +68,33 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+    statusCodes,
+    durationS: round(durationS, 2),
+  };
+}
+
+/**
+ * Several runs of one scenario as one result: req/s the mean over the runs' total time
+ * (duration-weighted), percentiles exact over `latencies` (every run's, see LoadOptions.latencies),
+ * counts summed.
+ */
+export function mergeLoads(parts: LoadResult[], latencies: number[]): LoadResult {
+  const sorted = Float64Array.from(latencies).sort();
+  const durationS = parts.reduce((n, p) => n + p.durationS, 0);
+  const sum = (k: 'requests' | 'non2xx' | 'errors' | 'timeouts'): number => parts.reduce((n, p) => n + p[k], 0);
+  const statusCodes: Record<string, number> = {};
+  for (const p of parts) for (const [code, n] of Object.entries(p.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n;
+  return {
+    rps: round(parts.reduce((n, p) => n + p.rps * p.durationS, 0) / durationS, 1),
+    okRps: round(parts.reduce((n, p) => n + p.okRps * p.durationS, 0) / durationS, 1),
+    p50: round(percentile(sorted, 50), 3),
+    p90: round(percentile(sorted, 90), 3),
+    p99: round(percentile(sorted, 99), 3),
+    max: round(sorted.length ? sorted[sorted.length - 1] : NaN, 3),
+    requests: sum('requests'),
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
     statusCodes,
     durationS: round(durationS, 2),
   };

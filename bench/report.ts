@@ -16,8 +16,8 @@ export interface RatioResult {
   name: string;
   formula: string;
   value: number | null;
-  /** How `value` prints: a ratio (×, default), milliseconds or a percentage. */
-  unit?: 'x' | 'ms' | '%';
+  /** How `value` prints: a ratio (×, default), milliseconds, a percentage or a signed difference in microseconds. */
+  unit?: 'x' | 'ms' | '%' | 'µs';
   /** The measured figures behind the value, e.g. "1,673 ÷ 9,453 req/s". */
   measured?: string;
   target: string;
@@ -96,7 +96,7 @@ export function ratioTable(rows: RatioResult[]): string {
   for (const r of rows) {
     const unit = r.unit ?? 'x';
     const value =
-      r.value === null ? '–' : unit === 'ms' ? `${fmt(r.value, 2)} ms` : unit === '%' ? `${r.value > 0 ? '+' : ''}${fmt(r.value, 1)} %` : `${fmt(r.value, 2)}×`;
+      r.value === null ? '–' : unit === 'ms' ? `${fmt(r.value, 2)} ms` : unit === '%' ? `${r.value > 0 ? '+' : ''}${fmt(r.value, 1)} %` : unit === 'µs' ? `${r.value > 0 ? '+' : ''}${fmt(r.value, 0)} µs` : `${fmt(r.value, 2)}×`;
     lines.push(`| ${r.name} (${r.formula}) | ${value} | ${r.measured ?? ''} | ${r.target} | ${r.status} |`);
   }
   return lines.join('\n');

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 
 import { GrpcLoadGenerator } from './grpc-load';
 import { irisBody, IRIS_ROWS, JSON_HEADERS, uniqueIrisRequests } from './iris-bodies';
-import { LoadResult, runLoad } from './load';
+import { LoadResult, mergeLoads, runLoad } from './load';
 import { bestRows, measureRawOrt, OrtMeasurement, seededRandom } from './raw-ort';
 import {
   DecayResult,
@@ -27,6 +27,7 @@ import {
 } from './report';
 import {
   benchServiceEnv,
+  cpuSeconds,
   HttpAdapter,
   ManagedProcess,
   rssBytes,
@@ -43,6 +44,8 @@ const ORT_SECONDS = positive(process.env.BENCH_ORT_SECONDS, 3);
 const DECAY_MINUTES = Math.floor(positive(process.env.BENCH_DECAY_MINUTES, 10, true));
 /** Length of one decay slice: 60 s; shorter only to test the harness (the report then says slices, not minutes). */
 const DECAY_SLICE_S = positive(process.env.BENCH_DECAY_SLICE_SECONDS, 60);
+/** Tracing scenarios: rounds the interleaved measured time is cut into (see runTracingComparison). */
+const TRACING_ROUNDS = Math.floor(positive(process.env.BENCH_TRACING_ROUNDS, 3));
 /** gRPC scenarios: callers per channel (one HTTP/2 connection each; it multiplexes their calls). */
 const GRPC_CALLERS_PER_CHANNEL = Math.floor(positive(process.env.BENCH_GRPC_CALLERS_PER_CHANNEL, 8));
 /** Where results.json / results.md go (default bench/); point it elsewhere for quick runs. */
@@ -166,17 +169,31 @@ function xlGrpcRawRequests(): () => unknown {
 // Scenarios
 
 type LimitServer = 'reference' | 'nest-express' | 'nest-fastify';
-type ServiceKey = 'svc-fastify' | 'svc-express' | 'svc-batching-on' | 'svc-batching-off';
+type ServiceKey = 'svc-fastify' | 'svc-express' | 'svc-tracing-off' | 'svc-tracing-1' | 'svc-tracing-0.01' | 'svc-batching-on' | 'svc-batching-off';
 type ServerKey = LimitServer | ServiceKey;
+
+interface ServiceSpec {
+  label: string;
+  adapter: HttpAdapter;
+  repository: 'default' | 'xl';
+  env: Record<string, string>;
+  /** Tracing on, exported over OTLP/HTTP to the local sink (otlp-sink.js), at this sampling ratio (parentbased_traceidratio). */
+  tracingRatio?: string;
+}
 
 /**
  * The service processes. svc-fastify / svc-express run the service's default configuration
  * (see serviceEnv) on the bundled models; the batching pair turn the cache off (their bodies
  * repeat) and serve the bench repository with bench-mlp-xl, so MAX_MEMORY_MB is raised for it.
+ * The tracing trio are svc-fastify three times, back to back: tracing off (the defaults), and on
+ * at ratio 1 and 0.01 with the SDK's export defaults (batches of 512, every 5 s, queue of 2048).
  */
-const SERVICES: Record<ServiceKey, { label: string; adapter: HttpAdapter; repository: 'default' | 'xl'; env: Record<string, string> }> = {
+const SERVICES: Record<ServiceKey, ServiceSpec> = {
   'svc-fastify': { label: 'service, Fastify, defaults', adapter: 'fastify', repository: 'default', env: {} },
   'svc-express': { label: 'service, Express, defaults', adapter: 'express', repository: 'default', env: {} },
+  'svc-tracing-off': { label: 'service, Fastify, defaults (tracing off)', adapter: 'fastify', repository: 'default', env: {} },
+  'svc-tracing-1': { label: 'service, Fastify, tracing on, ratio 1, OTLP to a local sink', adapter: 'fastify', repository: 'default', env: {}, tracingRatio: '1' },
+  'svc-tracing-0.01': { label: 'service, Fastify, tracing on, ratio 0.01, OTLP to a local sink', adapter: 'fastify', repository: 'default', env: {}, tracingRatio: '0.01' },
   'svc-batching-on': {
     label: 'service, Fastify, cache off, batching on',
     adapter: 'fastify',
@@ -210,6 +227,11 @@ interface Scenario {
   metricsModel?: string;
 }
 
+/** The same load on each of the tracing trio: iris /predict, unique bodies, c=32 (as iris-fastify-c32). */
+const tracingScenario = (name: string, server: ServiceKey, label: string): Scenario => ({
+  name, label, server, connections: 32, makeRequests: uniqueIrisRequests, metricsModel: 'iris',
+});
+
 const SCENARIOS: Scenario[] = [
   { name: 'ref-c1', label: 'raw node:http reference', server: 'reference', connections: 1, makeRequests: uniqueIrisRequests },
   { name: 'ref-c32', label: 'raw node:http reference', server: 'reference', connections: 32, makeRequests: uniqueIrisRequests },
@@ -240,6 +262,9 @@ const SCENARIOS: Scenario[] = [
     metricsModel: 'iris',
   },
   { name: 'iris-express-c32', label: 'iris /predict (unique bodies)', server: 'svc-express', connections: 32, makeRequests: uniqueIrisRequests, metricsModel: 'iris' },
+  tracingScenario('tracing-off-c32', 'svc-tracing-off', 'iris /predict (unique bodies), tracing off'),
+  tracingScenario('tracing-1-c32', 'svc-tracing-1', 'iris /predict (unique bodies), tracing ratio 1'),
+  tracingScenario('tracing-0.01-c32', 'svc-tracing-0.01', 'iris /predict (unique bodies), tracing ratio 0.01'),
   {
     name: 'mlp-batching-on-c64',
     label: 'bench-mlp /predict, batching on',
@@ -422,10 +447,111 @@ function metricsDelta(before: MetricsSnapshot, after: MetricsSnapshot): Record<s
 }
 
 // ---------------------------------------------------------------------------------------------
+// Tracing scenarios: the service's OTLP exporter pointed at the local sink
+
+/** The OTEL_* settings of a traced service: OTLP/HTTP to the sink, parent-based ratio sampling; the export batching left at the SDK's defaults. */
+function tracingEnv(sinkUrl: string, ratio: string): Record<string, string> {
+  return { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: ratio, OTEL_SERVICE_NAME: 'nms-bench' };
+}
+
+interface SinkStats { requests: number; bytes: number; spans: number }
+
+async function sinkStats(url: string): Promise<SinkStats> {
+  return JSON.parse((await httpCall(`${url}/stats`, 'GET')).text) as SinkStats;
+}
+
+/**
+ * What a service's sink received while it was measured. The exporter sends every ~5 s, so the
+ * figure is of the exports that landed in the window (spans of the warm-up included, the last
+ * seconds' not): a sanity check that spans flow, not an exact count.
+ */
+function sinkDelta(before: SinkStats, after: SinkStats, requests: number): Record<string, unknown> {
+  const spans = after.spans - before.spans;
+  return { spansExported: spans, exports: after.requests - before.requests, spansPerRequest: requests ? Math.round((spans / requests) * 100) / 100 : null };
+}
+
+const TRACING_SERVICES: readonly ServerKey[] = ['svc-tracing-off', 'svc-tracing-1', 'svc-tracing-0.01'];
+
+interface TracedRun {
+  scenario: Scenario;
+  server: ManagedProcess;
+  /** The traced services' own OTLP sink (its own process). */
+  sink?: ManagedProcess;
+  parts: LoadResult[];
+  latencies: number[];
+  metricsBefore?: MetricsSnapshot;
+  sinkBefore?: SinkStats;
+  cpuBefore?: number;
+}
+
+/**
+ * The tracing scenarios (off, ratio 1, ratio 0.01; those selected), INTERLEAVED rather than one
+ * after the other: their services all start (each traced one with an OTLP sink of its own), get
+ * one warm-up each, then every round loads each for DURATION_S / TRACING_ROUNDS seconds, the
+ * order rotating each round; a scenario's figures merge its rounds. On a shared machine the load
+ * from elsewhere drifts during a run; interleaving spreads the drift over the three alike, so the
+ * on / off ratios compare like with like. A service waiting its turn is idle.
+ */
+async function runTracingComparison(repository: string): Promise<ScenarioResult[]> {
+  const scenarios = SCENARIOS.filter((s) => TRACING_SERVICES.includes(s.server) && selected(s.name));
+  if (scenarios.length === 0) return [];
+  const runs: TracedRun[] = [];
+  try {
+    for (const scenario of scenarios) {
+      const svc = SERVICES[scenario.server as ServiceKey];
+      const sink = svc.tracingRatio === undefined ? undefined : await startReferenceServer('otlp-sink');
+      const env = sink ? { ...svc.env, ...tracingEnv(sink.url, svc.tracingRatio!) } : svc.env;
+      log(`starting ${svc.label} (HTTP_ADAPTER=${svc.adapter}${Object.keys(env).length ? ` ${envText(env)}` : ''})`);
+      const server = await startService(scenario.server, { adapter: svc.adapter, overrides: { MODEL_REPOSITORY: repository, ...env } });
+      log(`${scenario.server} pid ${server.pid} ready on ${server.url}${sink ? `; its OTLP sink pid ${sink.pid}` : ''}`);
+      runs.push({ scenario, server, sink, parts: [], latencies: [] });
+    }
+    const load = (run: TracedRun, durationS: number, latencies?: number[]): Promise<LoadResult> =>
+      runLoad({ url: run.server.url, connections: run.scenario.connections, durationS, makeRequests: run.scenario.makeRequests!, latencies });
+    for (const run of runs) {
+      if (WARMUP_S > 0) await load(run, WARMUP_S);
+      run.metricsBefore = await metricsSnapshot(run.server.url, 'iris');
+      run.sinkBefore = run.sink && (await sinkStats(run.sink.url));
+      run.cpuBefore = cpuSeconds(run.server.pid);
+    }
+    const sliceS = DURATION_S / TRACING_ROUNDS;
+    log(`tracing: ${runs.map((r) => r.scenario.name).join(', ')} interleaved, ${TRACING_ROUNDS} rounds of ${sliceS.toFixed(1)} s each at c=32`);
+    for (let round = 0; round < TRACING_ROUNDS; round++) {
+      for (let i = 0; i < runs.length; i++) {
+        const run = runs[(i + round) % runs.length];
+        const part = await load(run, sliceS, run.latencies);
+        run.parts.push(part);
+        log(`  round ${round + 1}/${TRACING_ROUNDS} ${run.scenario.name}: ${part.rps} req/s, p50 ${part.p50} ms, p99 ${part.p99} ms`);
+      }
+    }
+    const results: ScenarioResult[] = [];
+    for (const run of runs) {
+      const res = mergeLoads(run.parts, run.latencies);
+      const cpuAfter = cpuSeconds(run.server.pid);
+      const notes: Record<string, unknown> = { rounds: run.parts.map((p) => p.rps) };
+      if (cpuAfter !== undefined && run.cpuBefore !== undefined && res.requests) notes.cpuUsPerRequest = Math.round(((cpuAfter - run.cpuBefore) / res.requests) * 1e6);
+      Object.assign(notes, metricsDelta(run.metricsBefore!, await metricsSnapshot(run.server.url, 'iris')));
+      if (run.sink && run.sinkBefore) Object.assign(notes, sinkDelta(run.sinkBefore, await sinkStats(run.sink.url), res.requests));
+      const rss = rssBytes(run.server.pid);
+      if (rss !== undefined) notes.rssMb = Math.round(rss / 1048576);
+      const { scenario } = run;
+      results.push({ name: scenario.name, label: scenario.label, server: `${scenario.server}: ${SERVICES[scenario.server as ServiceKey].label}`, concurrency: scenario.connections, ...res, notes });
+      log(`${scenario.name}: ${res.rps} req/s, p50 ${res.p50} ms, p99 ${res.p99} ms, non-2xx ${res.non2xx}, errors ${res.errors} ${JSON.stringify(notes)}`);
+    }
+    return results;
+  } finally {
+    for (const run of runs) {
+      await run.server.stop();
+      await run.sink?.stop();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Ratios against the targets of issue 10 (and a few figures for context, no target)
 
 function ratios(results: ScenarioResult[], ort: OrtMeasurement[], decay: DecayResult | undefined): RatioResult[] {
-  const r = (name: string): LoadResult | undefined => results.find((x) => x.name === name);
+  const r = (name: string): ScenarioResult | undefined => results.find((x) => x.name === name);
   const ratio = (a?: number, b?: number): number | null =>
     a === undefined || b === undefined || !b ? null : Math.round((a / b) * 1000) / 1000;
   const check = (value: number | null, ok: (v: number) => boolean): RatioResult['status'] =>
@@ -480,6 +606,20 @@ function ratios(results: ScenarioResult[], ort: OrtMeasurement[], decay: DecayRe
   info('V2 /infer / /predict', 'v2-iris-c32 ÷ iris-fastify-c32', ratio(r('v2-iris-c32')?.rps, r('iris-fastify-c32')?.rps), over('v2-iris-c32', 'iris-fastify-c32'));
   info('V2 gRPC / V2 REST JSON (iris)', 'grpc-iris-c32 ÷ v2-iris-c32', ratio(r('grpc-iris-c32')?.rps, r('v2-iris-c32')?.rps), over('grpc-iris-c32', 'v2-iris-c32'));
   info('V2 gRPC raw / V2 REST binary (XL)', 'grpc-xl-raw-c64 ÷ xl-v2-binary-c64', ratio(r('grpc-xl-raw-c64')?.rps, r('xl-v2-binary-c64')?.rps), over('grpc-xl-raw-c64', 'xl-v2-binary-c64'));
+  for (const ratioName of ['1', '0.01']) {
+    const on = `tracing-${ratioName}-c32`;
+    info(`tracing on (ratio ${ratioName}) / off`, `${on} ÷ tracing-off-c32`, ratio(r(on)?.rps, r('tracing-off-c32')?.rps), over(on, 'tracing-off-c32'));
+    const cpuOn = r(on)?.notes?.cpuUsPerRequest as number | undefined;
+    const cpuOff = r('tracing-off-c32')?.notes?.cpuUsPerRequest as number | undefined;
+    if (cpuOn !== undefined && cpuOff !== undefined) {
+      out.push({ name: `tracing on (ratio ${ratioName}): CPU per request`, formula: `${on} vs tracing-off-c32, service process CPU ÷ requests`, value: cpuOn - cpuOff, unit: 'µs', measured: `${cpuOff} → ${cpuOn} µs (+${Math.round(((cpuOn - cpuOff) / cpuOff) * 1000) / 10} %)`, target: '(context)', status: 'info' });
+    }
+    const p99On = r(on)?.p99;
+    const p99Off = r('tracing-off-c32')?.p99;
+    if (p99On !== undefined && p99Off !== undefined) {
+      out.push({ name: `tracing on (ratio ${ratioName}): p99`, formula: `${on} vs tracing-off-c32`, value: p99On, unit: 'ms', measured: `off ${p99Off} ms; p50 ${r('tracing-off-c32')?.p50} → ${r(on)?.p50} ms`, target: '(context)', status: 'info' });
+    }
+  }
   info('batching on / off (bench-mlp)', 'c=64', ratio(r('mlp-batching-on-c64')?.rps, r('mlp-batching-off-c64')?.rps), over('mlp-batching-on-c64', 'mlp-batching-off-c64'));
   info('batching on / off (XL)', 'c=64', ratio(r('xl-batching-on-c64')?.rps, r('xl-batching-off-c64')?.rps), over('xl-batching-on-c64', 'xl-batching-off-c64'));
   const xlRows64 = bestRows(ort, XL_MODEL, 64);
@@ -608,6 +748,9 @@ async function main(): Promise<number> {
       if (errTail && !isLimitServer(key)) log(`${key} stderr tail:\n${errTail.split('\n').slice(-10).join('\n')}`);
     }
   }
+
+  // 2b. Tracing off / ratio 1 / ratio 0.01, interleaved (see runTracingComparison).
+  results.push(...(await runTracingComparison(defaultRepository)));
 
   // 3. Decay, last: minutes of steady load on a fresh service process.
   const decay = runDecayToo ? await runDecay(defaultRepository) : undefined;

@@ -133,13 +133,14 @@ function spawnTracked(args: string[], env: NodeJS.ProcessEnv): { child: ChildPro
   return { child, out, err };
 }
 
-/** Which limit server: raw node:http (reference-server.js) or a bare NestJS app on Express or Fastify. */
-export type ReferenceKind = 'raw' | 'nest-express' | 'nest-fastify';
+/** Which limit server: raw node:http (reference-server.js) or a bare NestJS app on Express or Fastify; or the OTLP sink of the tracing scenarios (otlp-sink.js). */
+export type ReferenceKind = 'raw' | 'nest-express' | 'nest-fastify' | 'otlp-sink';
 
 const REFERENCE_ARGS: Record<ReferenceKind, string[]> = {
   raw: [resolve(__dirname, 'reference-server.js'), '0'],
   'nest-express': ['-r', 'ts-node/register/transpile-only', resolve(__dirname, 'nest-baseline-server.ts'), '0', 'express'],
   'nest-fastify': ['-r', 'ts-node/register/transpile-only', resolve(__dirname, 'nest-baseline-server.ts'), '0', 'fastify'],
+  'otlp-sink': [resolve(__dirname, 'otlp-sink.js'), '0'],
 };
 
 /** Starts a limit server in its own process (its own event loop, not autocannon's). */
@@ -159,7 +160,7 @@ export async function startReferenceServer(kind: ReferenceKind = 'raw'): Promise
       }
     });
   });
-  return manage('reference', child, port, out, err);
+  return manage(kind === 'raw' ? 'reference' : kind, child, port, out, err);
 }
 
 export class ServiceStartError extends Error {
@@ -200,9 +201,11 @@ export const HIGH_RATE_LIMIT = '1000000000';
 /**
  * Variables of the service that the parent's environment must not leak into a measured child
  * (the run is of the service's defaults unless a scenario, or BENCH_SERVICE_ENV, says otherwise).
- * Every variable of EnvironmentVariables plus HTTP_ADAPTER.
+ * Every variable of EnvironmentVariables plus HTTP_ADAPTER, and every OTEL_* (an exporter
+ * endpoint in the shell would turn tracing on in every service).
  */
 const SERVICE_VARIABLES = new Set([...Object.keys(new EnvironmentVariables()), 'HTTP_ADAPTER']);
+const isServiceVariable = (name: string): boolean => SERVICE_VARIABLES.has(name) || name.startsWith('OTEL_');
 
 /**
  * Extra settings for every measured service from BENCH_SERVICE_ENV ("K=V K2=V2", space or comma
@@ -229,7 +232,7 @@ export function benchServiceEnv(raw = process.env.BENCH_SERVICE_ENV): Record<str
  */
 export function serviceEnv(port: number, adapter: HttpAdapter, overrides: Record<string, string>, grpcPort?: number): NodeJS.ProcessEnv {
   const inherited: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!SERVICE_VARIABLES.has(k)) inherited[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!isServiceVariable(k)) inherited[k] = v;
   return {
     ...inherited,
     NODE_ENV: 'production',
@@ -302,6 +305,26 @@ export function rssBytes(pid: number): number | undefined {
   try {
     const kb = Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim());
     return Number.isFinite(kb) && kb > 0 ? kb * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * CPU time a process has used so far, user + system, in seconds (Linux /proc/<pid>/stat, all its
+ * threads: the event loop, the onnxruntime worker, GC); undefined elsewhere or once it is gone.
+ * Diffed around a run and divided by its requests, it is a cost per request that other load on a
+ * shared machine disturbs far less than req/s.
+ */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) in parentheses: state is [0], utime [11], stime [12].
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
   } catch {
     return undefined;
   }

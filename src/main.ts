@@ -1,3 +1,6 @@
+// First, before Nest and the HTTP adapters load: tracing (when OTEL_* turn it on) must hook `http` before they require it.
+import { tracing } from './tracing/register';
+
 import 'reflect-metadata';
 
 import { Logger } from '@nestjs/common';
@@ -22,8 +25,10 @@ async function bootstrap(): Promise<void> {
   const { port, host, shutdownTimeoutSeconds, shutdownDelaySeconds } = config.app;
   const app = await NestFactory.create(AppModule, createHttpAdapter(config.app), { bodyParser: false, bufferLogs: true });
   for (const warning of retiredVariableWarnings()) Logger.warn(warning, 'Config');
+  for (const warning of [...tracing.warnings, ...tracing.lateWarnings()]) Logger.warn(warning, 'Tracing');
+  if (tracing.enabled) Logger.log(tracing.summary, 'Tracing');
   await configureHttp(app, config.app);
-  installGracefulShutdown(app, { timeoutMs: shutdownTimeoutSeconds * 1000, delayMs: shutdownDelaySeconds * 1000 });
+  installGracefulShutdown(app, { timeoutMs: shutdownTimeoutSeconds * 1000, delayMs: shutdownDelaySeconds * 1000, exit: exitAfterFlush });
   await app.listen(port, host);
   // (Under WORKERS the primary serves METRICS_PORT with every worker's metrics summed.)
   if (config.metrics.enabled && config.metrics.port !== port && !cluster.isWorker) await app.get(MetricsServer).start(config.metrics.port, host);
@@ -32,6 +37,15 @@ async function bootstrap(): Promise<void> {
   // The bound port (PORT=0 takes a free one: test harnesses read it from this line).
   const bound = (app.getHttpServer() as Server).address() as AddressInfo;
   Logger.log(`listening on http://${host}:${bound.port} (${config.app.httpAdapter}; docs at /docs)`, 'Bootstrap');
+}
+
+/**
+ * A clean stop (exit 0) first sends the spans still queued, for at most a second (the grace the
+ * stop budget keeps past SHUTDOWN_TIMEOUT_SECONDS); a failed or overdue stop exits at once.
+ */
+function exitAfterFlush(code: number): void {
+  if (code !== 0 || !tracing.enabled) process.exit(code);
+  void tracing.shutdown(1000).then(() => process.exit(code));
 }
 
 bootstrap().catch((err: unknown) => {

@@ -2,8 +2,9 @@ import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
 import { PredictionRoute } from '../common/decorators/prediction-route.decorator';
-import { RequestId } from '../common/decorators/request-id.decorator';
+import { RequestCtx } from '../common/decorators/request-context.decorator';
 import { RoutingKey } from '../common/decorators/routing-key.decorator';
+import type { RequestContext } from '../common/http/request-context';
 import { JsonArrayPipe } from '../common/pipes/json-array.pipe';
 import { BatchQueryDto } from './dto/batch-query.dto';
 import { PredictRequestDto } from './dto/predict-request.dto';
@@ -33,8 +34,8 @@ export class PredictController {
   @ApiResponse({ status: 422, ...ERROR_RESPONSES[422] })
   @ApiResponse({ status: 503, ...ERROR_RESPONSES[503] })
   @ApiResponse({ status: 504, ...ERROR_RESPONSES[504] })
-  predict(@Body() body: PredictRequestDto, @RequestId() requestId: string, @RoutingKey() routingKey?: string): Promise<PredictionResult> {
-    return this.predictions.predict(body, requestId, routingKey);
+  predict(@Body() body: PredictRequestDto, @RequestCtx() ctx: RequestContext, @RoutingKey() routingKey?: string): Promise<PredictionResult> {
+    return this.predictions.predict(body, ctx.id, routingKey, ctx.span);
   }
 
   @Post('batch')
@@ -48,7 +49,7 @@ export class PredictController {
   @ApiResponse({ status: 400, description: 'Malformed JSON, or more than MAX_BATCH_ITEMS items' })
   @ApiResponse({ status: 404, ...ERROR_RESPONSES[404] })
   @ApiResponse({ status: 422, description: 'Body is not a non-empty array, or the query is invalid' })
-  predictBatch(@Body(JsonArrayPipe) items: unknown[], @Query() query: BatchQueryDto, @RequestId() requestId: string, @RoutingKey() routingKey?: string): Promise<BatchResult> {
-    return this.predictions.predictBatch(items, query.model_id, query.model_version, routingKey, requestId);
+  predictBatch(@Body(JsonArrayPipe) items: unknown[], @Query() query: BatchQueryDto, @RequestCtx() ctx: RequestContext, @RoutingKey() routingKey?: string): Promise<BatchResult> {
+    return this.predictions.predictBatch(items, query.model_id, query.model_version, routingKey, ctx.id, ctx.span);
   }
 }

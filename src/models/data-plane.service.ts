@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import type { Span } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-code';
+import { childSpan, endSpan, failSpan } from '../common/observability/trace-spans';
 import { AllConfig } from '../config/app-config';
 import { cacheKey } from './cache/cache-key';
 import { PredictionCache } from './cache/prediction-cache';
@@ -50,6 +52,12 @@ export interface InferenceRequest {
   requestId?: string;
   /** Aborts when the caller gives up (a gRPC deadline): a request still queued for its batch is dropped unrun (504 / DEADLINE_EXCEEDED). */
   signal?: AbortSignal;
+  /**
+   * The transport's server span (HTTP or gRPC), when tracing is on: the request's `predict` span
+   * (and under it `cache.lookup`, `batch.wait`, `inference`) is recorded as its child, and the
+   * prediction events carry its trace id. Undefined = untraced, at no cost.
+   */
+  parentSpan?: Span;
 }
 
 /** The answer: which version served it and its output tensors. */
@@ -94,11 +102,16 @@ export class DataPlane {
 
   /**
    * Records a request the codec refused before inference (e.g. invalid features) as a failed
-   * prediction of the routed version, `startedAt` (a `performance.now()` reading) to now. Returns
-   * `error`, for `throw plane.rejected(...)`.
+   * prediction of the routed version, `startedAt` (a `performance.now()` reading) to now, with a
+   * failed `predict` span under `parentSpan` when traced. Returns `error`, for `throw plane.rejected(...)`.
    */
-  rejected(route: Route, error: AppError, startedAt: number, requestId?: string): AppError {
-    this.monitor.failed(route, 1, elapsedMs(startedAt), error, requestId);
+  rejected(route: Route, error: AppError, startedAt: number, requestId?: string, parentSpan?: Span): AppError {
+    const span = parentSpan && predictSpan(parentSpan, route, startedAt, 1);
+    this.monitor.failed(route, 1, elapsedMs(startedAt), error, requestId, span ?? parentSpan);
+    if (span) {
+      failSpan(span, error);
+      endSpan(span);
+    }
     return error;
   }
 
@@ -107,52 +120,88 @@ export class DataPlane {
    * tensors, else through the version's batcher and runtime. Throws AppError: 404 unknown model
    * or version, 503 not ready or overloaded, 504 timeout, 422 non-finite outputs (the inputs are
    * beyond what the model computes), 500 INFERENCE_FAILED (the cause is logged, not returned).
+   * Traced (`parentSpan`): one `predict` span for the call, failed with the error code when it throws.
    */
   async infer(request: InferenceRequest): Promise<InferenceResult> {
     const startedAt = request.startedAt ?? performance.now();
     const route = request.route ?? this.route(request.model, request.version, request.routingKey);
+    if (request.parentSpan === undefined) return this.serve(route, request, startedAt, undefined);
+    const span = predictSpan(request.parentSpan, route, startedAt, request.stackedRequests ?? 1);
+    // Not sampled: no spans, but the events still carry the (unsampled) trace id of the caller.
+    if (span === undefined) return this.serve(route, request, startedAt, request.parentSpan);
+    try {
+      const result = await this.serve(route, request, startedAt, span);
+      span.setAttribute('prediction.cached', result.cached);
+      return result;
+    } catch (e) {
+      failSpan(span, e);
+      throw e;
+    } finally {
+      endSpan(span);
+    }
+  }
+
+  /** {@link infer} once routed; `span` is the request's `predict` span (or an unsampled caller's span, for the log lines). */
+  private async serve(route: Route, request: InferenceRequest, startedAt: number, span: Span | undefined): Promise<InferenceResult> {
     const single = request.stackedRequests === undefined;
     const useCache = single && request.cache !== false && this.cache.enabled;
     const key = useCache ? cacheKey(route.entry.name, route.version.version, request.inputs) : undefined;
-    const hit = key === undefined ? undefined : await this.lookup(route, key, startedAt, request.requestId);
+    const hit = key === undefined ? undefined : await this.lookup(route, key, startedAt, request.requestId, span);
     if (hit) return resultOf(route, hit, true);
-    const outputs = await this.execute(route, request, startedAt, single);
+    const outputs = await this.execute(route, request, startedAt, single, span);
     if (single) {
       if (key !== undefined) await this.cache.set(key, { outputs, model_version: String(route.version.version) });
-      this.traffic.shadow(route, request.inputs, outputs);
+      this.traffic.shadow(route, request.inputs, outputs, span);
     }
     return resultOf(route, outputs, false);
   }
 
   /** A cached answer counts as a served (successful) prediction of that version. */
-  private async lookup(route: Route, key: string, startedAt: number, requestId: string | undefined): Promise<NamedTensors | undefined> {
+  private async lookup(route: Route, key: string, startedAt: number, requestId: string | undefined, span: Span | undefined): Promise<NamedTensors | undefined> {
+    const lookup = span && childSpan(span, 'cache.lookup');
     const cached = await this.cache.get(key);
     this.monitor.cacheLookup(route, cached !== undefined);
+    if (lookup) {
+      lookup.setAttribute('cache.hit', cached !== undefined);
+      endSpan(lookup);
+    }
     if (cached === undefined) return undefined;
-    this.monitor.succeeded(route, 1, elapsedMs(startedAt), requestId);
+    this.monitor.succeeded(route, 1, elapsedMs(startedAt), requestId, span);
     return cached.outputs;
   }
 
   /** Runs inference for `requests` requests and records each outcome; failures are recorded, then rethrown as AppError. */
-  private async execute(route: Route, request: InferenceRequest, startedAt: number, checkFinite: boolean): Promise<NamedTensors> {
+  private async execute(route: Route, request: InferenceRequest, startedAt: number, checkFinite: boolean, span: Span | undefined): Promise<NamedTensors> {
     const { requestId } = request;
     const requests = request.stackedRequests ?? 1;
-    this.monitor.started(route, requests, requestId);
+    this.monitor.started(route, requests, requestId, span);
     try {
-      const outputs = await withTimeout(route.version.run(request.inputs, request.signal), this.timeoutMs);
+      const outputs = await withTimeout(route.version.run(request.inputs, request.signal, span), this.timeoutMs);
       const broken = route.version.signature ? outputProblems(outputs, route.version.signature) : [];
       if (broken.length) throw new Error(`the runtime's outputs do not match the model's signature: ${broken.join('; ')}`);
       // NaN or Infinity out means the inputs were beyond what the model computes (e.g. 3e38 for a
       // feature): the caller's problem, named, never a 200 with null probabilities.
       if (checkFinite && nonFiniteOutputs(outputs).length) throw AppError.validation([NON_FINITE_DETAIL], 'Invalid features');
-      this.monitor.succeeded(route, requests, elapsedMs(startedAt), requestId);
+      this.monitor.succeeded(route, requests, elapsedMs(startedAt), requestId, span);
       return outputs;
     } catch (e) {
-      this.monitor.failed(route, requests, elapsedMs(startedAt), e, requestId);
+      this.monitor.failed(route, requests, elapsedMs(startedAt), e, requestId, span);
       if (e instanceof AppError) throw e;
       throw new AppError(ErrorCode.INFERENCE_FAILED, `Inference failed for model '${route.entry.name}' version ${route.version.version}`);
     }
   }
+}
+
+/**
+ * The `predict` span of one data-plane call under `parent`, from `startedAt` (when the transport
+ * took the request): model.id, model.version, model.variant, and prediction.requests (above 1 for
+ * a stacked /predict/batch group). Undefined when `parent` is not sampled.
+ */
+function predictSpan(parent: Span, route: Route, startedAt: number, requests: number): Span | undefined {
+  return childSpan(parent, 'predict', {
+    startTime: startedAt,
+    attributes: { 'model.id': route.entry.name, 'model.version': String(route.version.version), 'model.variant': route.variant, 'prediction.requests': requests },
+  });
 }
 
 function resultOf(route: Route, outputs: NamedTensors, cached: boolean): InferenceResult {

@@ -7,6 +7,7 @@ import { mapError } from '../errors/error-mapper';
 import { contextOf, elapsedMsOf } from '../http/request-context';
 import type { RequestContext } from '../http/request-context';
 import { RequestCompletion } from '../observability/request-completion';
+import { markRequestError, traceLogFields } from '../observability/trace-spans';
 import { isV2Path } from '../validation/input-limits';
 
 /**
@@ -31,7 +32,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const mapped = mapError(exception);
     const path = adapter.getRequestUrl(req) as string;
     if (mapped.unexpected) {
-      this.logger.error({ request_id: ctx.id, err: exception }, `Unexpected error on ${adapter.getRequestMethod(req) as string} ${path.split('?')[0]}`);
+      this.logger.error({ request_id: ctx.id, ...traceLogFields(ctx.span), err: exception }, `Unexpected error on ${adapter.getRequestMethod(req) as string} ${path.split('?')[0]}`);
     }
     if (adapter.isHeadersSent(res) || nodeResponse(res).headersSent) {
       // Too late for an error body: the client got what was sent; the request is still completed once.
@@ -46,6 +47,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     // Set here too: Fastify answers a method it does not route without running the onRequest hook that sets it.
     adapter.setHeader(res, 'X-Request-Id', ctx.id);
     const body = mapped.passthrough ?? (v2 ? { error: mapped.message } : errorEnvelope(mapped.code, mapped.message, mapped.details, ctx.id));
+    if (ctx.span) markRequestError(ctx.span, mapped.code, status >= 500);
     this.complete(req, status, ctx);
     // A handler may have set another Content-Type before it threw; the error body is JSON.
     adapter.setHeader(res, 'Content-Type', 'application/json; charset=utf-8');

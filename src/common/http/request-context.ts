@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -31,6 +32,8 @@ export interface RequestContext {
   binary?: Buffer;
   /** True once the exception filter completed the request (log line, metrics): it may run twice for one request. */
   completed?: boolean;
+  /** The HTTP server span, when tracing is on and the route is traced (set by src/tracing before any adapter hook). */
+  span?: Span;
 }
 
 const CONTEXT = Symbol('nms.requestContext');

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 
 import { contextOf, elapsedMsOf, RequestContext } from '../http/request-context';
 import { CompletedRequest, RequestLog, RequestMetrics } from './request-observers';
+import { nameHttpSpan, traceLogFields } from './trace-spans';
 
 /** The request fields every adapter's request object has (Fastify's FastifyRequest, Express's Request). */
 interface AnyRequest {
@@ -34,9 +35,14 @@ export function routeTemplateOf(req: object): string {
 export class RequestCompletion {
   constructor(private readonly log: RequestLog, private readonly metrics: RequestMetrics) {}
 
-  /** The completion line (logging interceptor, filter). */
+  /** The completion line (logging interceptor, filter); names the server span after the route, when traced. */
   logged(req: object, status: number, ctx: RequestContext = contextOf(req)): void {
-    this.log.completed(this.describe(req, status, ctx));
+    const line = this.describe(req, status, ctx);
+    if (ctx.span) {
+      nameHttpSpan(ctx.span, line.method, line.route);
+      line.trace = traceLogFields(ctx.span);
+    }
+    this.log.completed(line);
   }
 
   /** The HTTP metrics (latency interceptor, filter); returns the elapsed milliseconds. */

@@ -1,4 +1,5 @@
 import type { PredictionLogFields } from '../http/request-context';
+import type { TraceLogFields } from './trace-spans';
 
 /** One answered request, as its completion line and HTTP metrics see it. */
 export interface CompletedRequest {
@@ -15,6 +16,8 @@ export interface CompletedRequest {
   /** The API-key name, else the client IP. */
   client: string;
   prediction?: PredictionLogFields;
+  /** The request's server span (trace_id, span_id, trace_flags), when tracing is on. */
+  trace?: TraceLogFields;
 }
 
 /**

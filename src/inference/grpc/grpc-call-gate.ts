@@ -3,6 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { Span } from '@opentelemetry/api';
 
 import { AccessLevel } from '../../common/decorators/access.decorator';
 import { routingKeyOf } from '../../common/decorators/routing-key.decorator';
@@ -11,10 +12,12 @@ import { clientThrottleKey, rateLimited, trackerOf } from '../../common/guards/c
 import { MemoryGuard } from '../../common/guards/memory.guard';
 import { PredictionLogFields, REQUEST_ID_HEADER, resolveRequestId } from '../../common/http/request-context';
 import { RequestLog, RequestMetrics } from '../../common/observability/request-observers';
+import { traceLogFields, traceparentOf, tracingActive } from '../../common/observability/trace-spans';
 import { ApiKeyPolicy, presentedKeyOf } from '../../common/security/api-key-policy';
 import { ClientLimit, clientLimits } from '../../common/throttling/client-limits';
 import { AllConfig } from '../../config/app-config';
-import { grpcFailureOf, grpcStatusName } from './grpc-status';
+import { GrpcFailure, grpcFailureOf, grpcStatusName } from './grpc-status';
+import { endGrpcSpan, startGrpcSpan } from './grpc-tracing';
 
 /** What a gRPC handler knows about its call, filled in by the gate. */
 export interface GrpcCallContext {
@@ -27,6 +30,8 @@ export interface GrpcCallContext {
   /** Set by prediction handlers for the completion line. */
   prediction?: PredictionLogFields;
   call: ServerUnaryCall<unknown, unknown>;
+  /** The call's server span when tracing is on (continuing `traceparent` metadata); `traceparent` is returned in the trailing metadata. */
+  span?: Span;
 }
 
 /** A method's access level (as @Public / @Admin on REST) and whether it is a prediction (rate-limited, as @PredictionRoute). */
@@ -53,8 +58,8 @@ export function peerAddress(peer: string): string {
  * not run on a grpc-js server): the request id, API keys (the same policy as ApiKeyGuard),
  * memory shedding and per-client rate limits on predictions (the same limits and storage as
  * MemoryGuard and ClientThrottlerGuard:
- * one budget per client across REST and gRPC), AppError → gRPC status with REST's message, and
- * one completion line per call.
+ * one budget per client across REST and gRPC), AppError → gRPC status with REST's message,
+ * one completion line per call, and (tracing on) the call's server span.
  */
 @Injectable()
 export class GrpcCallGate {
@@ -79,15 +84,18 @@ export class GrpcCallGate {
     const method = path.slice(path.lastIndexOf('/') + 1);
     return (call, callback) => {
       const startedAt = process.hrtime.bigint();
+      const requestId = resolveRequestId(first(call.metadata, REQUEST_ID_HEADER));
       const ctx: GrpcCallContext = {
-        requestId: resolveRequestId(first(call.metadata, REQUEST_ID_HEADER)),
+        requestId,
         client: undefined,
         routingKey: undefined,
         call: call as ServerUnaryCall<unknown, unknown>,
+        span: tracingActive() ? startGrpcSpan(path, call.metadata, peerAddress(call.getPeer()), requestId) : undefined,
       };
       const trailer = new Metadata();
       trailer.set(REQUEST_ID_HEADER, ctx.requestId);
-      const done = (code: GrpcStatus, httpStatus: number): void => this.completed(ctx, method, path, code, httpStatus, startedAt);
+      if (ctx.span) trailer.set('traceparent', traceparentOf(ctx.span));
+      const done = (code: GrpcStatus, httpStatus: number, failure?: GrpcFailure): void => this.completed(ctx, method, path, code, httpStatus, startedAt, failure);
       void this.admit(call.metadata, policy, ctx, call.getPeer())
         .then(() => handler(call.request, ctx))
         .then(
@@ -97,10 +105,10 @@ export class GrpcCallGate {
           },
           (error: unknown) => {
             const failure = grpcFailureOf(error);
-            if (failure.unexpected) this.logger.error({ err: error, request_id: ctx.requestId }, `${method} failed unexpectedly`);
+            if (failure.unexpected) this.logger.error({ err: error, request_id: ctx.requestId, ...traceLogFields(ctx.span) }, `${method} failed unexpectedly`);
             if (failure.retryAfterSeconds !== undefined) trailer.set('retry-after', String(failure.retryAfterSeconds));
             callback({ code: failure.code, details: failure.message, metadata: trailer });
-            done(failure.code, statusOf(failure.errorCode));
+            done(failure.code, statusOf(failure.errorCode), failure);
           },
         );
     };
@@ -123,8 +131,9 @@ export class GrpcCallGate {
     }
   }
 
-  private completed(ctx: GrpcCallContext, method: string, path: string, code: GrpcStatus, httpStatus: number, startedAt: bigint): void {
+  private completed(ctx: GrpcCallContext, method: string, path: string, code: GrpcStatus, httpStatus: number, startedAt: bigint, failure?: GrpcFailure): void {
     const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+    if (ctx.span) endGrpcSpan(ctx.span, code, failure);
     this.metrics.observeRpc(path.slice(1, path.lastIndexOf('/')), method, grpcStatusName(code), seconds);
     this.log.completed({
       requestId: ctx.requestId,
@@ -135,6 +144,7 @@ export class GrpcCallGate {
       durationMs: seconds * 1000,
       client: ctx.client ?? peerAddress(ctx.call.getPeer()),
       prediction: ctx.prediction,
+      trace: traceLogFields(ctx.span),
     });
   }
 }

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
+import { childSpan, endSpan } from '../../common/observability/trace-spans';
 import { ServerReadiness } from '../../health/server-readiness';
 import { RolloutService } from '../../models/rollout/rollout.service';
 import { MODEL_ID_PATTERN, VERSION_PATTERN } from '../dto/validators';
@@ -118,10 +119,15 @@ export class GrpcInferenceService {
     const routingKey = version === undefined ? ctx.routingKey : undefined;
     const { signal, release } = giveUpSignal(ctx.call);
     const { result, decoded } = await this.v2
-      .inferTensors(name, version, body, { requestId: ctx.requestId, routingKey, binary, problems, signal })
+      .inferTensors(name, version, body, { requestId: ctx.requestId, routingKey, binary, problems, signal, parentSpan: ctx.span })
       .finally(release);
     ctx.prediction = { model_id: result.modelId, model_version: String(result.version), variant: result.variant, cached: result.cached };
-    return encodeModelInferResponse(name, result.version, decoded.id ?? ctx.requestId, result.outputs, decoded.outputs, raw);
+    const serialize = ctx.span && childSpan(ctx.span, 'serialize');
+    try {
+      return encodeModelInferResponse(name, result.version, decoded.id ?? ctx.requestId, result.outputs, decoded.outputs, raw);
+    } finally {
+      if (serialize) endSpan(serialize);
+    }
   }
 
   async repositoryIndex(request: { ready: boolean }): Promise<{ models: V2RepositoryIndexEntry[] }> {

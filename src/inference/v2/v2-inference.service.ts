@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import type { Span } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 
 import { AppError, ErrorDetail } from '../../common/errors/app-error';
@@ -21,6 +22,8 @@ export interface V2InferOptions {
   problems?: ErrorDetail[];
   /** Aborts when the caller gives up (gRPC deadline or cancellation): see {@link InferenceRequest.signal}. */
   signal?: AbortSignal;
+  /** The transport's server span when traced: see {@link InferenceRequest.parentSpan}. */
+  parentSpan?: Span;
 }
 
 /**
@@ -43,8 +46,8 @@ export class V2InferenceService {
    * AppError: 404 unknown model/version, 422 invalid request (counted in the version's stats),
    * 503 not ready or overloaded, 504 timeout.
    */
-  async infer(modelId: string, version: number | undefined, body: unknown, requestId: string, routingKey?: string, binary?: Uint8Array): Promise<V2InferResult> {
-    const { result, decoded } = await this.inferTensors(modelId, version, body, { requestId, routingKey, binary });
+  async infer(modelId: string, version: number | undefined, body: unknown, requestId: string, routingKey?: string, binary?: Uint8Array, parentSpan?: Span): Promise<V2InferResult> {
+    const { result, decoded } = await this.inferTensors(modelId, version, body, { requestId, routingKey, binary, parentSpan });
     return encodeInferResponse(modelId, result.version, decoded.id ?? requestId, result.outputs, decoded.outputs, decoded.binaryOutputs);
   }
 
@@ -55,7 +58,7 @@ export class V2InferenceService {
    * they fail it with the codec's, in one 422.
    */
   async inferTensors(modelId: string, version: number | undefined, body: unknown, options: V2InferOptions): Promise<{ result: InferenceResult; decoded: DecodedRequest }> {
-    const { requestId, routingKey, binary, problems = [], signal } = options;
+    const { requestId, routingKey, binary, problems = [], signal, parentSpan } = options;
     const startedAt = performance.now();
     const route = this.plane.route(modelId, version, routingKey);
     const decoded = decodeInferRequest(body, route.version.signature!, binary);
@@ -63,9 +66,9 @@ export class V2InferenceService {
     const tooLong = decoded.ok ? overlongStrings(decoded.inputs, this.maxStringLength) : [];
     if (!decoded.ok || tooLong.length || problems.length) {
       const details = [...problems, ...(decoded.ok ? tooLong : decoded.details)];
-      throw this.plane.rejected(route, AppError.validation(details, 'Invalid inference request'), startedAt, requestId);
+      throw this.plane.rejected(route, AppError.validation(details, 'Invalid inference request'), startedAt, requestId, parentSpan);
     }
-    const result = await this.plane.infer({ route, inputs: decoded.inputs, startedAt, requestId, signal });
+    const result = await this.plane.infer({ route, inputs: decoded.inputs, startedAt, requestId, signal, parentSpan });
     return { result, decoded };
   }
 }

@@ -82,7 +82,7 @@ export class V2Controller {
     @RequestCtx() ctx: RequestContext,
     @RoutingKey() routingKey?: string,
   ): Promise<V2InferResponse | StreamableFile> {
-    return inferReply(await this.predictions.infer(p.name, undefined, body, requestId, routingKey, binary), res, ctx);
+    return inferReply(await this.predictions.infer(p.name, undefined, body, requestId, routingKey, binary, ctx.span), res, ctx);
   }
 
   @Post('models/:name/versions/:v/infer')
@@ -99,7 +99,7 @@ export class V2Controller {
     @Res({ passthrough: true }) res: HttpReply,
     @RequestCtx() ctx: RequestContext,
   ): Promise<V2InferResponse | StreamableFile> {
-    return inferReply(await this.predictions.infer(p.name, p.v, body, requestId, undefined, binary), res, ctx);
+    return inferReply(await this.predictions.infer(p.name, p.v, body, requestId, undefined, binary, ctx.span), res, ctx);
   }
 }
 

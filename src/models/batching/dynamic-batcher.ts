@@ -1,8 +1,12 @@
+import type { Attributes, Span } from '@opentelemetry/api';
+
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
+import { endWith } from '../../common/observability/trace-spans';
 import { NamedTensors } from '../tensors/tensor';
 import { canStack, rowsOf, stack, unstack } from '../tensors/tensor-batching';
 import { withTimeout } from '../wrapper/with-timeout';
+import { traceBatch, traceLoneRun } from './batch-tracing';
 
 /** Anything that runs one (possibly batched) inference keyed by tensor name; a `ModelRuntime` fits. */
 export interface BatchRunner {
@@ -27,6 +31,8 @@ export interface DynamicBatcherOptions {
    * call may still finish; its result is dropped). Undefined = wait forever.
    */
   runTimeoutMs?: number;
+  /** Attributes of this batcher's `inference` spans (the model id and version), when requests are traced. */
+  traceAttributes?: Attributes;
 }
 
 /** Metric hooks; the integrator maps them to ml_batch_size, ml_queue_wait_seconds and ml_queue_depth. */
@@ -49,6 +55,8 @@ interface Waiter {
   reject(error: unknown): void;
   /** Removes the abort listener of the caller's signal (once the request leaves the queue). */
   detach?(): void;
+  /** The request's `predict` span, when it is traced. */
+  span?: Span;
 }
 
 interface ArmedTimer {
@@ -119,8 +127,10 @@ export class DynamicBatcher {
    * error when the batch it rode in failed. `signal`: the caller gave up (a gRPC deadline or
    * cancellation); a request still queued when it aborts leaves the queue unrun and is rejected
    * with INFERENCE_TIMEOUT (one already running finishes: a native run cannot be stopped).
+   * `span`: the request's `predict` span; its `batch.wait` and the batch's `inference` span are
+   * recorded under it (see {@link traceBatch}).
    */
-  run(inputs: NamedTensors, signal?: AbortSignal): Promise<NamedTensors> {
+  run(inputs: NamedTensors, signal?: AbortSignal, span?: Span): Promise<NamedTensors> {
     if (this.closed) return Promise.reject(shuttingDown());
     if (signal?.aborted) return Promise.reject(gaveUp());
     if (this.depth >= this.options.maxQueue) {
@@ -131,10 +141,10 @@ export class DynamicBatcher {
         1,
       ));
     }
-    if (!this.options.enabled) return this.passThrough(inputs);
+    if (!this.options.enabled) return this.passThrough(inputs, span);
     return new Promise<NamedTensors>((resolve, reject) => {
       const rows = batchRows(inputs);
-      const waiter: Waiter = { inputs, rows, enqueuedAt: now(), resolve, reject };
+      const waiter: Waiter = { inputs, rows, enqueuedAt: now(), resolve, reject, span };
       if (signal) {
         const onAbort = (): void => this.withdraw(waiter);
         signal.addEventListener('abort', onAbort, { once: true });
@@ -185,7 +195,7 @@ export class DynamicBatcher {
     this.settleIdle();
   }
 
-  private async passThrough(inputs: NamedTensors): Promise<NamedTensors> {
+  private async passThrough(inputs: NamedTensors, span: Span | undefined): Promise<NamedTensors> {
     this.inFlight += 1;
     this.reportDepth();
     this.notify((o) => {
@@ -193,7 +203,9 @@ export class DynamicBatcher {
       o.onQueueWait?.(0);
     });
     try {
-      return await this.runBounded(inputs);
+      const inference = span && traceLoneRun(span, rowsOf(inputs), this.options.traceAttributes);
+      const work = this.runBounded(inputs);
+      return await (inference ? endWith(inference, work) : work);
     } finally {
       this.inFlight -= 1;
       this.reportDepth();
@@ -270,14 +282,18 @@ export class DynamicBatcher {
       o.onBatch?.(batch.length, batch.reduce((n, w) => n + (w.rows ?? rowsOf(w.inputs)), 0));
       for (const w of batch) o.onQueueWait?.((startedAt - w.enqueuedAt) / 1000);
     });
-    void this.execute(batch);
+    const inference = batch.some((w) => w.span !== undefined)
+      ? traceBatch(batch, startedAt, batch.reduce((n, w) => n + (w.rows ?? rowsOf(w.inputs)), 0), this.options.traceAttributes)
+      : undefined;
+    void this.execute(batch, inference);
   }
 
-  /** Runs one batch and settles each of its requests exactly once. Never rejects. */
-  private async execute(batch: Waiter[]): Promise<void> {
+  /** Runs one batch and settles each of its requests exactly once; `inference` (its span, if traced) ends with the run. Never rejects. */
+  private async execute(batch: Waiter[], inference: Span | undefined): Promise<void> {
     let settle: (w: Waiter, i: number) => void;
     try {
-      const outputs = await this.runBatch(batch);
+      const run = this.runBatch(batch);
+      const outputs = await (inference ? endWith(inference, run) : run);
       settle = (w, i) => w.resolve(outputs[i]);
     } catch (error) {
       settle = (w) => w.reject(error);

@@ -1,3 +1,5 @@
+import type { Span } from '@opentelemetry/api';
+
 import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { ModelRuntime, RuntimeSignature } from '../runtimes/model-runtime';
 import { NamedTensors } from '../tensors/tensor';
@@ -39,10 +41,11 @@ export class ModelVersion {
   /**
    * Runs inference through the dynamic batcher. Only READY versions are routed here; the check
    * guards races with unload. Rejects with OVERLOADED when MAX_QUEUE requests are pending.
+   * `span`: the request's `predict` span, for the batcher's spans.
    */
-  run(inputs: NamedTensors, signal?: AbortSignal): Promise<NamedTensors> {
+  run(inputs: NamedTensors, signal?: AbortSignal, span?: Span): Promise<NamedTensors> {
     if (!this.batcher || this.state !== 'READY') return Promise.reject(new Error(`version ${this.version} is ${this.state}`));
-    return this.batcher.run(inputs, signal);
+    return this.batcher.run(inputs, signal, span);
   }
 
   /**

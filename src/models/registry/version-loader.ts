@@ -77,7 +77,8 @@ export class VersionLoader {
   private batcherFor(entry: ModelEntry, version: ModelVersion, runtime: ModelRuntime, signature: RuntimeSignature): DynamicBatcher {
     const { name } = entry;
     const number = version.version;
-    return new DynamicBatcher(runtime, batcherOptions(entry.manifest!, signature, this.batching), {
+    const traceAttributes = { 'model.id': name, 'model.version': String(number) };
+    return new DynamicBatcher(runtime, { ...batcherOptions(entry.manifest!, signature, this.batching), traceAttributes }, {
       onBatch: (requests) => this.metrics.observeBatch(name, number, requests),
       onQueueWait: (seconds) => this.metrics.observeQueueWait(name, number, seconds),
       onQueueDepth: (depth) => this.metrics.setQueueDepth(name, number, depth),

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import type { Span } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 
+import { endSpan, failSpan, linkedRootSpan, linkTarget } from '../../common/observability/trace-spans';
 import { AllConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
 import { ModelEntry } from '../registry/model-entry';
@@ -45,25 +47,40 @@ export class RolloutTrafficService {
    * For the shadow's share of stable requests, re-runs the inputs on the shadow version once the
    * answer is out, and compares the two answers as /predict post-processes them (the entry's
    * output kind and labels). `stable` are the stable version's outputs for `inputs`; they are
-   * read, never changed (they may be the cache's value).
+   * read, never changed (they may be the cache's value). `caller`: the request's `predict` span;
+   * when it is recorded, the shadow run gets a `shadow` span of its own, the root of a new trace
+   * with a link to the caller (never its child: the shadow is not part of the caller's latency).
    */
-  shadow(route: Route, inputs: NamedTensors, stable: NamedTensors): void {
+  shadow(route: Route, inputs: NamedTensors, stable: NamedTensors, caller?: Span): void {
     const { entry } = route;
     const policy = entry.shadow;
     if (route.variant !== 'stable' || !policy || !shouldShadow(policy)) return;
     const version = entry.versions.get(policy.version);
     if (!version?.ready) return;
+    // Read now: by the time the shadow runs, the caller's span has ended.
+    const link = caller && linkTarget(caller);
     setImmediate(() => {
       const start = performance.now();
-      withTimeout(version.run(inputs), this.timeoutMs).then(
+      const span = link && linkedRootSpan(link, 'shadow', { 'model.id': entry.name, 'model.version': String(policy.version), 'model.variant': 'shadow' });
+      withTimeout(version.run(inputs, undefined, span), this.timeoutMs).then(
         (outputs) => {
           const agree = answersAgree(entry, stable, outputs);
           entry.variants.record('shadow', true, performance.now() - start);
           entry.variants.recordAgreement(agree);
           this.metrics.shadowCompared(entry.name, agree);
           this.metrics.routedRequest(entry.name, policy.version, 'shadow');
+          if (span) {
+            span.setAttribute('shadow.agree', agree);
+            endSpan(span);
+          }
         },
-        () => entry.variants.record('shadow', false, performance.now() - start),
+        (error: unknown) => {
+          entry.variants.record('shadow', false, performance.now() - start);
+          if (span) {
+            failSpan(span, error);
+            endSpan(span);
+          }
+        },
       );
     });
   }

@@ -1,7 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { Span } from '@opentelemetry/api';
 
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
+import { traceLogFields } from '../../common/observability/trace-spans';
 import { MetricsService, PredictionErrorReason } from '../../metrics/metrics.service';
 import { Route } from '../registry/model-registry.service';
 import { RolloutTrafficService } from '../rollout/rollout-traffic.service';
@@ -21,7 +23,8 @@ export function reasonOf(error: unknown): PredictionErrorReason {
  * The monitoring half of the seed's ProductionModelWrapper: every prediction outcome goes to the
  * version's windowed stats, the rollout's per-variant stats, the Prometheus counters and the structlog-style events
  * (`prediction_started` and `prediction_completed` debug — the request's completion line already
- * says it at info — and `prediction_failed` warn), each with the request id it was given.
+ * says it at info — and `prediction_failed` warn), each with the request id it was given and,
+ * when the request is traced, the trace_id/span_id of its `predict` span (`span`).
  */
 @Injectable()
 export class PredictionMonitor {
@@ -29,8 +32,8 @@ export class PredictionMonitor {
 
   constructor(private readonly metrics: MetricsService, private readonly traffic: RolloutTrafficService) {}
 
-  started(route: Route, requests: number, requestId?: string): void {
-    this.logger.debug({ event: 'prediction_started', request_id: requestId, model_id: route.entry.name, model_version: String(route.version.version), requests });
+  started(route: Route, requests: number, requestId?: string, span?: Span): void {
+    this.logger.debug({ event: 'prediction_started', request_id: requestId, ...traceLogFields(span), model_id: route.entry.name, model_version: String(route.version.version), requests });
   }
 
   cacheLookup(route: Route, hit: boolean): void {
@@ -38,7 +41,7 @@ export class PredictionMonitor {
   }
 
   /** `requests` predictions of one call succeeded after `ms` milliseconds. */
-  succeeded(route: Route, requests: number, ms: number, requestId?: string): void {
+  succeeded(route: Route, requests: number, ms: number, requestId?: string, span?: Span): void {
     const { name } = route.entry;
     const { version } = route.version;
     for (let i = 0; i < requests; i += 1) {
@@ -46,11 +49,11 @@ export class PredictionMonitor {
       this.metrics.observePrediction(name, version, 'success', ms / 1000);
       this.traffic.observe(route, true, ms);
     }
-    this.logger.debug({ event: 'prediction_completed', request_id: requestId, model_id: name, model_version: String(version), requests, duration_ms: ms, success: true });
+    this.logger.debug({ event: 'prediction_completed', request_id: requestId, ...traceLogFields(span), model_id: name, model_version: String(version), requests, duration_ms: ms, success: true });
   }
 
   /** `requests` predictions of one call failed with `error` after `ms` milliseconds. */
-  failed(route: Route, requests: number, ms: number, error: unknown, requestId?: string): void {
+  failed(route: Route, requests: number, ms: number, error: unknown, requestId?: string, span?: Span): void {
     const { name } = route.entry;
     const { version } = route.version;
     const reason = reasonOf(error);
@@ -64,6 +67,6 @@ export class PredictionMonitor {
       if (ours) this.traffic.observe(route, false, ms);
     }
     const message = error instanceof Error ? error.message : String(error);
-    this.logger.warn({ event: 'prediction_failed', request_id: requestId, model_id: name, model_version: String(version), requests, reason, error: message, duration_ms: ms, success: false });
+    this.logger.warn({ event: 'prediction_failed', request_id: requestId, ...traceLogFields(span), model_id: name, model_version: String(version), requests, reason, error: message, duration_ms: ms, success: false });
   }
 }
