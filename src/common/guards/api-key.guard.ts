@@ -7,6 +7,7 @@ import { contextOf } from '../http/request-context';
 import { ACCESS_LEVEL, ADMIN_ACTION, AccessLevel } from '../decorators/access.decorator';
 import { mapError } from '../errors/error-mapper';
 import { AdminAudit } from '../observability/admin-audit';
+import { traceLogFields } from '../observability/trace-spans';
 import { ApiKeyPolicy, presentedKeyOf, refuseKeyInUrl } from '../security/api-key-policy';
 
 /** The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -56,7 +57,7 @@ export class ApiKeyGuard implements CanActivate {
     const { status, code } = mapError(error);
     this.audit.record({
       action, actor: null, model: params.id ?? params.name ?? null, version: params.v ?? null,
-      outcome: 'refused', status, error_code: code, request_id: contextOf(req).id,
+      outcome: 'refused', status, error_code: code, request_id: contextOf(req).id, ...traceLogFields(contextOf(req).span),
     });
   }
 

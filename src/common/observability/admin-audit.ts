@@ -14,6 +14,10 @@ export interface AdminAuditEvent {
   before?: unknown;
   after?: unknown;
   request_id: string;
+  /** The request's trace, when tracing is on. */
+  trace_id?: string;
+  span_id?: string;
+  trace_flags?: string;
 }
 
 /** Where audit events go (a log event and a counter); a port, so the guard in common can record refusals. */

@@ -5,6 +5,7 @@ import { Observable, tap } from 'rxjs';
 import { ADMIN_ACTION } from '../../common/decorators/access.decorator';
 import { mapError } from '../../common/errors/error-mapper';
 import { contextOf } from '../../common/http/request-context';
+import { traceLogFields } from '../../common/observability/trace-spans';
 import { AuditTrail } from './audit-trail.service';
 
 type Params = Record<string, string | undefined>;
@@ -29,7 +30,7 @@ export class AuditInterceptor implements NestInterceptor {
     const ctx = contextOf(req);
     const before = this.trail.stateOf(model);
     const record = (outcome: 'ok' | 'failed', status: number, code?: string) => this.trail.record({
-      action, actor: ctx.client ?? null, model, version, outcome, status, error_code: code, before, after: this.trail.stateOf(model), request_id: ctx.id,
+      action, actor: ctx.client ?? null, model, version, outcome, status, error_code: code, before, after: this.trail.stateOf(model), request_id: ctx.id, ...traceLogFields(ctx.span),
     });
     return next.handle().pipe(tap({
       next: () => record('ok', 200),
