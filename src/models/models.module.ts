@@ -2,8 +2,12 @@ import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 
 import { AllConfig } from '../config/app-config';
+import { RedisConnection } from '../redis/redis-connection';
+import { OPTIONAL_REDIS } from '../redis/redis.module';
 import { LruPredictionCache } from './cache/lru-prediction-cache';
 import { PredictionCache } from './cache/prediction-cache';
+import { RedisCacheLevel } from './cache/redis-cache-level';
+import { TwoLevelPredictionCache } from './cache/two-level-prediction-cache';
 import { DataPlane } from './data-plane.service';
 import { ModelCatalogService } from './model-catalog.service';
 import { ModelRegistryService } from './registry/model-registry.service';
@@ -33,10 +37,14 @@ import { PredictionMonitor } from './wrapper/prediction-monitor';
     },
     {
       provide: PredictionCache,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<AllConfig, true>) => {
+      inject: [ConfigService, OPTIONAL_REDIS],
+      useFactory: (config: ConfigService<AllConfig, true>, redis: RedisConnection | null) => {
         const cache = config.getOrThrow('cache', { infer: true });
-        return new LruPredictionCache({ enabled: cache.enabled, maxEntries: cache.size, ttlSeconds: cache.ttlSeconds, maxBytes: cache.maxBytes });
+        const local = new LruPredictionCache({ enabled: cache.enabled, maxEntries: cache.size, ttlSeconds: cache.ttlSeconds, maxBytes: cache.maxBytes });
+        if (!redis || !cache.enabled) return local;
+        // With REDIS_URL: the LRU first, Redis shared by every replica behind it.
+        const maxEntryBytes = config.getOrThrow('redis.cacheMaxEntryBytes', { infer: true });
+        return new TwoLevelPredictionCache(local, new RedisCacheLevel(redis, { ttlSeconds: cache.ttlSeconds, maxEntryBytes }));
       },
     },
     DataPlane,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { describeWithRedis, RedisServerProcess } from '../../test/support/redis-server';
+import { until } from '../../test/support/until';
 import type { RedisOperation } from '../metrics/metrics.service';
 import { RedisConnection, redactedUrl } from './redis-connection';
 
@@ -19,13 +20,6 @@ class ErrorTally {
   }
 }
 
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('redactedUrl', () => {
   it('hides the password and keeps the rest', () => {

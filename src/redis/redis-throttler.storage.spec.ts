@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { describeWithRedis, RedisServerProcess } from '../../test/support/redis-server';
+import { until } from '../../test/support/until';
 import { CounterThrottlerStorage, ThrottlerStorageRecord } from '../common/throttling/counter-throttler.storage';
 import type { RedisOperation } from '../metrics/metrics.service';
 import { RedisConnection } from './redis-connection';
@@ -17,13 +18,6 @@ class ErrorTally {
   }
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describeWithRedis('RedisThrottlerStorage (a real redis-server)', () => {
   let server: RedisServerProcess;
