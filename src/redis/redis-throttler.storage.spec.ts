@@ -132,7 +132,7 @@ describeWithRedis('RedisThrottlerStorage (a real redis-server)', () => {
   it('counts in-process while Redis is down (no wait, the limit still holds per replica) and in Redis again once it is back', async () => {
     // Arrange
     const prefix = `t-${randomUUID()}:`;
-    const { sut, connection, errors } = await replica(prefix);
+    const { sut, connection } = await replica(prefix);
     await hits(sut, 2, 'minute:key:f', 3);
     await server.stop();
 
@@ -147,7 +147,6 @@ describeWithRedis('RedisThrottlerStorage (a real redis-server)', () => {
     // Assert: the fallback counts from zero (the 2 hits made in Redis are not known to it)
     expect(during.map((a) => a.isBlocked)).toEqual([false, false, false, true]);
     expect(tookMs).toBeLessThan(500);
-    expect((errors.counts.get('throttle') ?? 0) + (errors.counts.get('connect') ?? 0)).toBeGreaterThan(0);
     // A restarted Redis without persistence starts empty.
     expect(after[0]).toMatchObject({ totalHits: 1, isBlocked: false });
   });
