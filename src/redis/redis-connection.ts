@@ -10,6 +10,8 @@ export interface RedisConnectionOptions {
   keyPrefix: string;
   /** REDIS_TIMEOUT_MS: the longest a connection attempt or a command may take, ms. */
   timeoutMs: number;
+  /** CLIENT SETNAME of the command connection (the pub/sub one gets `-sub` appended); default `nms`. */
+  clientName?: string;
 }
 
 /** Where failed calls are counted (MetricsService fits). */
@@ -71,7 +73,7 @@ export class RedisConnection implements OnApplicationShutdown {
   private readonly subscriber: Redis;
   private readonly prefix: string;
   private readonly where: string;
-  private readonly channels = new Map<string, (message: string) => void>();
+  private readonly channels = new Map<string, ((message: string) => void)[]>();
   private readonly readyListeners = new Set<() => void>();
   private readonly replyErrorsLogged = new Set<RedisOperation>();
   private subscribed = false;
@@ -99,8 +101,9 @@ export class RedisConnection implements OnApplicationShutdown {
       autoResubscribe: false,
       retryStrategy: (times: number) => Math.min(100 * times, MAX_RECONNECT_DELAY_MS),
     };
-    this.client = new Redis(options.url, { ...shared, connectionName: 'nms' });
-    this.subscriber = new Redis(options.url, { ...shared, connectionName: 'nms-sub' });
+    const name = options.clientName ?? 'nms';
+    this.client = new Redis(options.url, { ...shared, connectionName: name });
+    this.subscriber = new Redis(options.url, { ...shared, connectionName: `${name}-sub` });
     for (const redis of [this.client, this.subscriber]) {
       redis.on('error', (e: unknown) => {
         this.errors.redisError('connect');
@@ -111,7 +114,9 @@ export class RedisConnection implements OnApplicationShutdown {
     this.client.on('ready', () => this.maybeReady());
     this.subscriber.on('close', () => { this.subscribed = false; });
     this.subscriber.on('ready', () => void this.resubscribe());
-    this.subscriber.on('message', (channel: string, message: string) => this.channels.get(channel)?.(message));
+    this.subscriber.on('message', (channel: string, message: string) => {
+      for (const handler of this.channels.get(channel) ?? []) handler(message);
+    });
   }
 
   /**
@@ -174,9 +179,10 @@ export class RedisConnection implements OnApplicationShutdown {
     };
   }
 
-  /** Delivers the messages of `channel` (under the prefix) to `handler`, now and after every reconnection. */
+  /** Delivers the messages of `channel` (under the prefix) to `handler` (beside any other), now and after every reconnection. */
   subscribe(channel: string, handler: (message: string) => void): void {
-    this.channels.set(this.key(channel), handler);
+    const name = this.key(channel);
+    this.channels.set(name, [...(this.channels.get(name) ?? []), handler]);
     if (this.subscriber.status === 'ready') void this.resubscribe();
   }
 
