@@ -11,7 +11,9 @@ import { TwoLevelPredictionCache } from './cache/two-level-prediction-cache';
 import { DataPlane } from './data-plane.service';
 import { ModelCatalogService } from './model-catalog.service';
 import { ModelRegistryService } from './registry/model-registry.service';
+import { RegistryStateSync } from './registry/registry-state-sync.service';
 import { FileRegistryStateStore } from './registry/state/file-registry-state.store';
+import { RedisRegistryStateStore } from './registry/state/redis-registry-state.store';
 import { RegistryStateStore } from './registry/state/registry-state.store';
 import { VersionLoader } from './registry/version-loader';
 import { ModelRepositoryService } from './repository/model-repository.service';
@@ -30,10 +32,13 @@ import { PredictionMonitor } from './wrapper/prediction-monitor';
     ModelRegistryService,
     RolloutService,
     RolloutTrafficService,
+    RegistryStateSync,
     {
       provide: RegistryStateStore,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<AllConfig, true>) => new FileRegistryStateStore(config.getOrThrow('models.registryStateFile', { infer: true })),
+      inject: [ConfigService, OPTIONAL_REDIS],
+      // With REDIS_URL the state lives in Redis, shared by every replica (no file: MODEL_REPOSITORY may be read-only).
+      useFactory: (config: ConfigService<AllConfig, true>, redis: RedisConnection | null) =>
+        redis ? new RedisRegistryStateStore(redis) : new FileRegistryStateStore(config.getOrThrow('models.registryStateFile', { infer: true })),
     },
     {
       provide: PredictionCache,

@@ -189,6 +189,24 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     return this.savedState?.models[modelId];
   }
 
+  /**
+   * Makes `state` the model's rollout settings in one synchronous switch (no request sees half of
+   * it), as decided by a rollout operation or by another replica through the shared store. The
+   * canary's stats restart when the canary changes. A model that is not serving here (broken
+   * model.json, or unknown to this replica's repository) keeps the state for when it is loaded.
+   */
+  applyRouting(modelId: string, state: ModelRoutingState): void {
+    const entry = this.entries.get(modelId);
+    if (!entry || entry.error) {
+      const saved = this.savedState ?? { version: 1, updated_at: new Date().toISOString(), models: {} };
+      this.savedState = { ...saved, models: { ...saved.models, [modelId]: state } };
+      return;
+    }
+    const canaryBefore = JSON.stringify(entry.canary ?? null);
+    for (const problem of entry.applyState(state)) this.logger.warn(`model ${modelId}: routing state ignored: ${problem}`);
+    if (JSON.stringify(entry.canary ?? null) !== canaryBefore) entry.variants.reset();
+  }
+
   /** True when MODEL_VERSION pins this version of the default model. */
   isPinnedDefault(modelId: string, number: number): boolean {
     return modelId === this.defaultModelId && this.pinnedVersion === number;
