@@ -103,7 +103,9 @@ export class RedisConnection implements OnApplicationShutdown {
     };
     const name = options.clientName ?? 'nms';
     this.client = new Redis(options.url, { ...shared, connectionName: name });
-    this.subscriber = new Redis(options.url, { ...shared, connectionName: `${name}-sub` });
+    // Off the request path, a (re)subscription may take as long as Redis needs: a client-side
+    // timeout there (an event loop busy loading models) would only make the subscription flap.
+    this.subscriber = new Redis(options.url, { ...shared, commandTimeout: undefined, connectionName: `${name}-sub` });
     for (const redis of [this.client, this.subscriber]) {
       redis.on('error', (e: unknown) => {
         this.errors.redisError('connect');
@@ -244,6 +246,7 @@ export class RedisConnection implements OnApplicationShutdown {
     );
   }
 
+  /** Subscribes every channel; a failure (a timeout under load) is tried again a second later while the connection is up. */
   private async resubscribe(): Promise<void> {
     const channels = [...this.channels.keys()];
     try {
@@ -252,6 +255,10 @@ export class RedisConnection implements OnApplicationShutdown {
       this.maybeReady();
     } catch (e) {
       this.failed('subscribe', e);
+      const retry = setTimeout(() => {
+        if (!this.closed && this.subscriber.status === 'ready') void this.resubscribe();
+      }, SUSPEND_AFTER_TIMEOUT_MS);
+      retry.unref();
     }
   }
 

@@ -171,13 +171,16 @@ export class RegistryStateSync implements OnApplicationBootstrap {
     const lost = this.epoch !== undefined ? [...this.revisions.keys()].filter((m) => !snapshot.models.has(m)) : [];
     this.epoch = snapshot.epoch;
     this.revisions = new Map();
+    const restored: string[] = [];
     for (const model of lost) {
       const entry = this.registry.list().find((e) => e.name === model && !e.error);
       if (!entry) continue;
       const result = await this.shared!.commit(model, entry.routingState(), { epoch: snapshot.epoch, revision: 0 }).catch(() => ({ committed: false as const }));
-      if (result.committed) this.revisions.set(model, result.revision);
+      if (!result.committed) continue;
+      this.revisions.set(model, result.revision);
+      restored.push(model);
     }
-    if (lost.length) this.logger.warn(`${this.shared!.location} had lost the registry state; restored ${lost.join(', ')} as this replica last knew it`);
+    if (restored.length) this.logger.warn(`${this.shared!.location} had lost the registry state; restored ${restored.join(', ')} as this replica last knew it`);
   }
 
   private received(change: ModelStateChange): void {
