@@ -40,11 +40,12 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness: every active version loaded and warm, memory under MAX_MEMORY_MB, not shutting down (not Redis: predictions are served without it)' })
+  @ApiOperation({ summary: 'Readiness: every active version loaded and warm, the shared registry state read once since start (REDIS_URL), memory under MAX_MEMORY_MB, not shutting down (a later Redis outage does not fail it)' })
   ready() {
     return this.health.check([
       () => this.process.notShuttingDown(),
       () => this.models.allActiveReady(),
+      ...(this.models.stateShared ? [() => this.models.stateSynced()] : []),
       () => this.process.memory(),
     ]);
   }

@@ -56,6 +56,6 @@ import { PredictionMonitor } from './wrapper/prediction-monitor';
     PredictionMonitor,
     ModelCatalogService,
   ],
-  exports: [DataPlane, ModelRegistryService, ModelRepositoryService, ModelCatalogService, RolloutService],
+  exports: [DataPlane, ModelRegistryService, ModelRepositoryService, ModelCatalogService, RolloutService, RegistryStateSync],
 })
 export class ModelsModule {}

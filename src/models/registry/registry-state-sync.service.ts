@@ -33,6 +33,7 @@ export class RegistryStateSync implements OnApplicationBootstrap {
   /** Per model, the revision of the shared state applied here. */
   private revisions = new Map<string, number>();
   private synced = false;
+  private everSynced = false;
   private initialSync: Promise<void> = Promise.resolve();
   private resyncing: Promise<void> | undefined;
   private readAgain = false;
@@ -56,6 +57,21 @@ export class RegistryStateSync implements OnApplicationBootstrap {
   /** True when several replicas share the state (REDIS_URL). */
   get isShared(): boolean {
     return this.shared !== undefined;
+  }
+
+  /**
+   * This replica has read the shared state at least once since it started (always true for a
+   * single instance). Before that it serves its model.json defaults, which need not be the
+   * deployment's state: readiness waits for it. Once true it stays true through outages (the
+   * last known state is the deployment's).
+   */
+  get hasSynced(): boolean {
+    return !this.shared || this.everSynced;
+  }
+
+  /** Where the shared state is ("Redis at …"), or undefined for a single instance. */
+  get sharedLocation(): string | undefined {
+    return this.shared?.location;
   }
 
   /** Changes can be made now (always, for a single instance). */
@@ -159,6 +175,7 @@ export class RegistryStateSync implements OnApplicationBootstrap {
     if (snapshot.epoch !== this.epoch) await this.adoptEpoch(snapshot);
     for (const [model, { state, revision }] of snapshot.models) this.apply({ model, epoch: snapshot.epoch, revision, state }, true);
     this.synced = this.shared!.writable;
+    this.everSynced = true;
   }
 
   /**
