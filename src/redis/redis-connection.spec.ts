@@ -44,7 +44,7 @@ describeWithRedis('RedisConnection (a real redis-server)', () => {
     sut?.onApplicationShutdown();
     sut = undefined;
     // A test may have stopped or paused it.
-    if (server.pid !== undefined) process.kill(server.pid, 'SIGCONT');
+    server.resume();
     await server.start();
   });
 
@@ -93,7 +93,7 @@ describeWithRedis('RedisConnection (a real redis-server)', () => {
   it('never makes a caller wait past REDIS_TIMEOUT_MS on a hung Redis, then treats it as unavailable until it answers', async () => {
     // Arrange
     const { connection, logger } = await connect(new RecordingLogger(), new ErrorTally(), 200);
-    process.kill(server.pid!, 'SIGSTOP');
+    server.pause();
 
     // Act
     const started = Date.now();
@@ -101,7 +101,7 @@ describeWithRedis('RedisConnection (a real redis-server)', () => {
     const waitedMs = Date.now() - started;
     connection.failed('cache_get', error);
     const availableWhileHung = connection.available;
-    process.kill(server.pid!, 'SIGCONT');
+    server.resume();
     await until(() => connection.available);
 
     // Assert

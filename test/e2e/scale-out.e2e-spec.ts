@@ -1,11 +1,16 @@
+import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import request from 'supertest';
 
+import { RedisRegistryStateStore } from '../../src/models/registry/state/redis-registry-state.store';
+import { RedisConnection } from '../../src/redis/redis-connection';
 import { describeWithRedis, RedisServerProcess } from '../support/redis-server';
 import { until } from '../support/until';
 import { ChildServer, startServer } from './support/child-server';
+import { createApp, SETOSA } from './support/create-app';
 
 const ADMIN = 'scale-admin';
 /** One client key per test, so each has its own budget of REQUESTS_PER_MINUTE=10. */
@@ -159,5 +164,50 @@ describeWithRedis('scale-out: two service processes sharing one Redis', () => {
     // The restarted Redis was empty: the first replica back wrote the state it last knew.
     const restorers = [a, b].filter((server) => /had lost the registry state; restored iris/.test(server.output()));
     expect(restorers).toHaveLength(1);
+  });
+});
+
+describeWithRedis('scale-out: a replica starting while Redis does not answer', () => {
+  jest.setTimeout(60_000);
+  let redis: RedisServerProcess;
+  let app: INestApplication | undefined;
+  const prefix = `e2e-${randomUUID()}:`;
+
+  beforeAll(async () => {
+    redis = await RedisServerProcess.start();
+    // The deployment's state: iris promoted to version 1 (through some other replica).
+    const connection = new RedisConnection({ url: redis.url, keyPrefix: prefix, timeoutMs: 500 }, { redisError: () => undefined }, { log: () => undefined, warn: () => undefined, error: () => undefined });
+    await connection.open(5000);
+    const store = new RedisRegistryStateStore(connection);
+    const { epoch } = (await store.snapshot())!;
+    await store.commit('iris', { active: 1, staging: 2, previous_active: 2 }, { epoch, revision: 0 });
+    connection.onApplicationShutdown();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  it('is not ready (it would serve model.json defaults) until it has read the deployment\'s state, then serves it', async () => {
+    // Arrange: frozen, not stopped — a restarted redis-server (no persistence) would have lost the state
+    redis.pause();
+
+    // Act
+    app = await createApp({ env: { REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, REDIS_TIMEOUT_MS: '200' } });
+    const http = app.getHttpServer();
+    const notReady = await request(http).get('/health/ready');
+    const v2NotReady = await request(http).get('/v2/health/ready');
+    const served = await request(http).post('/predict').send({ model_id: 'iris', features: SETOSA });
+    redis.resume();
+    await until(async () => (await request(http).get('/health/ready')).status === 200, 'readiness once Redis answers', 20_000, 50);
+    const model = await request(http).get('/models/iris');
+
+    // Assert
+    expect(notReady.status).toBe(503);
+    expect(notReady.body.details.registry_state).toMatchObject({ status: 'down', message: expect.stringMatching(/^not yet read from Redis at redis:\/\/127\.0\.0\.1:\d+/) });
+    expect(v2NotReady.status).not.toBe(200);
+    expect(served.status).toBe(200);
+    expect(model.body).toMatchObject({ active_version: '1', staging_version: '2' });
   });
 });

@@ -98,12 +98,23 @@ export class RedisServerProcess {
     throw new Error(`redis-server did not answer PING on port ${this.port} within ${timeoutMs} ms:\n${this.output}`);
   }
 
-  /** Stops this server by its own pid and waits for it to exit. */
+  /** Freezes this server (SIGSTOP to its own pid): connections stay open, nothing is answered, the data is kept. */
+  pause(): void {
+    if (this.pid !== undefined) process.kill(this.pid, 'SIGSTOP');
+  }
+
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void {
+    if (this.pid !== undefined) process.kill(this.pid, 'SIGCONT');
+  }
+
+  /** Stops this server by its own pid and waits for it to exit (SIGCONT follows the signal, so a paused one can act on it). */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const proc = this.proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((ok) => proc.once('exit', () => ok()));
     process.kill(proc.pid!, signal);
+    if (signal !== 'SIGKILL') process.kill(proc.pid!, 'SIGCONT');
     await exited;
   }
 }
