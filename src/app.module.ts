@@ -22,6 +22,9 @@ import { InferenceModule } from './inference/inference.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
+import { RedisConnection } from './redis/redis-connection';
+import { OPTIONAL_REDIS, RedisModule } from './redis/redis.module';
+import { RedisThrottlerStorage } from './redis/redis-throttler.storage';
 import { SerializationInterceptor } from './serialization/serialization.interceptor';
 import { SerializationModule } from './serialization/serialization.module';
 import { SerializationService } from './serialization/serialization.service';
@@ -42,14 +45,16 @@ import { SerializationService } from './serialization/serialization.service';
     }),
     LoggingModule,
     MetricsModule,
+    RedisModule,
     ThrottlerModule.forRootAsync({
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<AllConfig, true>) => {
+      inject: [ConfigService, OPTIONAL_REDIS],
+      useFactory: (config: ConfigService<AllConfig, true>, redis: RedisConnection | null) => {
         // A limit of 0 disables that throttler (the library still needs a positive limit).
         return {
           throttlers: clientLimits(config.getOrThrow('limits', { infer: true })).map(({ enabled, ...limit }) => ({ ...limit, skipIf: () => !enabled })),
-          // O(1) per request and per client (the library's default keeps a timestamp per hit).
-          storage: new CounterThrottlerStorage(),
+          // O(1) per request and per client (the library's default keeps a timestamp per hit);
+          // with REDIS_URL one limit across replicas, counted in-process while Redis is down.
+          storage: redis ? new RedisThrottlerStorage(redis) : new CounterThrottlerStorage(),
           generateKey: clientThrottleKey,
           getTracker: clientTracker,
         };

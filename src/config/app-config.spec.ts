@@ -220,6 +220,24 @@ describe('buildConfig', () => {
       expect(plain.redis.url).toBe('redis://cache:6379');
       expect(tls.redis.url).toBe('rediss://cache:6380/0');
     });
+
+    it('reads the Redis key prefix, timeout and cache entry bound, with defaults', () => {
+      // Act
+      const defaults = buildConfig({});
+      const set = buildConfig({ REDIS_KEY_PREFIX: 'prod-eu:', REDIS_TIMEOUT_MS: '150', REDIS_CACHE_MAX_ENTRY_KB: '64' });
+
+      // Assert
+      expect(defaults.redis).toEqual({ url: '', keyPrefix: 'nms:', timeoutMs: 500, cacheMaxEntryBytes: 1024 * 1024 });
+      expect(set.redis).toEqual({ url: '', keyPrefix: 'prod-eu:', timeoutMs: 150, cacheMaxEntryBytes: 64 * 1024 });
+    });
+
+    it('names a bad Redis key prefix or timeout', () => {
+      // Act
+      const act = () => buildConfig({ REDIS_KEY_PREFIX: 'has space', REDIS_TIMEOUT_MS: '0' });
+
+      // Assert
+      expect(act).toThrow(/REDIS_KEY_PREFIX[\s\S]*REDIS_TIMEOUT_MS|REDIS_TIMEOUT_MS[\s\S]*REDIS_KEY_PREFIX/);
+    });
   });
 
   describe('unknown variables', () => {

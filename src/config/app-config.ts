@@ -58,7 +58,8 @@ export interface AllConfig {
   grpc: { port: number; maxMessageBytes: number };
   serialization: { preset: 'api' | 'performance' };
   security: { apiKeys: string; adminApiKeys: string };
-  redis: { url: string };
+  /** Scale-out: empty `url` = the embedded default (nothing connects to Redis). */
+  redis: { url: string; keyPrefix: string; timeoutMs: number; cacheMaxEntryBytes: number };
 }
 
 /** The injectable typed view of {@link AllConfig}. */
@@ -180,6 +181,6 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
     grpc: { port: e.GRPC_PORT, maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES },
     serialization: { preset: e.SERIALIZATION_PRESET },
     security: { apiKeys: e.API_KEYS, adminApiKeys: e.ADMIN_API_KEYS },
-    redis: { url: e.REDIS_URL },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, timeoutMs: e.REDIS_TIMEOUT_MS, cacheMaxEntryBytes: e.REDIS_CACHE_MAX_ENTRY_KB * 1024 },
   };
 }

@@ -75,6 +75,13 @@ export class EnvironmentVariables {
   @Matches(BYTE_SIZE, { message: 'BODY_LIMIT must be a size such as 1mb, 512kb or 1048576' }) BODY_LIMIT = '1mb';
   @Matches(/^(rediss?:\/\/\S+)?$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })
   REDIS_URL = '';
+  /** Prefix of every Redis key and pub/sub channel: one per deployment sharing a Redis. */
+  @Matches(/^[A-Za-z0-9._:{}-]{0,64}$/, { message: 'REDIS_KEY_PREFIX must be at most 64 characters of A-Z a-z 0-9 . _ : { } -' })
+  REDIS_KEY_PREFIX = 'nms:';
+  /** The longest a Redis connection attempt or command may take, ms: nothing waits on Redis longer. */
+  @Transform(toInt) @IsInt() @Min(10) @Max(60000) REDIS_TIMEOUT_MS = 500;
+  /** Largest prediction (encoded output tensors) stored in the Redis cache level, KiB; bigger ones stay local. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(524288) REDIS_CACHE_MAX_ENTRY_KB = 1024;
   @IsString() TRUST_PROXY = '';
   /** Server processes on this machine sharing the ports (node:cluster): a number, or auto (one per core); more than 1 needs REDIS_URL. */
   @Matches(/^(auto|[1-9]\d?)$/, { message: 'WORKERS must be auto or a number from 1 to 99' }) WORKERS = '1';

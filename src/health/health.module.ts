@@ -6,6 +6,7 @@ import { ModelsModule } from '../models/models.module';
 import { HealthController } from './health.controller';
 import { ModelsHealthIndicator } from './indicators/models.health';
 import { ProcessHealthIndicator } from './indicators/process.health';
+import { RedisHealthIndicator } from './indicators/redis.health';
 import { ServerReadiness } from './server-readiness';
 import { V2HealthController } from './v2-health.controller';
 
@@ -13,7 +14,7 @@ import { V2HealthController } from './v2-health.controller';
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json', logger: false }), ModelsModule],
   controllers: [HealthController, V2HealthController],
-  providers: [ShutdownState, ServerReadiness, ModelsHealthIndicator, ProcessHealthIndicator],
+  providers: [ShutdownState, ServerReadiness, ModelsHealthIndicator, ProcessHealthIndicator, RedisHealthIndicator],
   exports: [ShutdownState, ServerReadiness],
 })
 export class HealthModule {}

@@ -167,6 +167,18 @@ describe('MetricsService metric families', () => {
     expect(sampleOf(text, 'ml_memory_shed_requests_total')).toBe(1);
   });
 
+  it('counts failed Redis calls by operation', async () => {
+    // Act
+    sut.redisError('throttle');
+    sut.redisError('throttle');
+    sut.redisError('cache_get');
+    const text = await sut.exposition();
+
+    // Assert
+    expect(sampleOf(text, 'ml_redis_errors_total{operation="throttle"}')).toBe(2);
+    expect(sampleOf(text, 'ml_redis_errors_total{operation="cache_get"}')).toBe(1);
+  });
+
   it('counts routed variants, shadow agreement and rollout events', async () => {
     // Act
     sut.routedRequest('iris', 2, 'stable');

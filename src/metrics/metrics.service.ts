@@ -8,6 +8,8 @@ import { AllConfig } from '../config/app-config';
 
 export type PredictionStatus = 'success' | 'error';
 export type PredictionErrorReason = 'validation' | 'inference' | 'timeout' | 'overload';
+/** What was being done when a Redis call failed (ml_redis_errors_total's `operation` label). */
+export type RedisOperation = 'connect' | 'throttle' | 'cache_get' | 'cache_set' | 'cache_clear' | 'state_load' | 'state_commit' | 'subscribe' | 'ping';
 export type RolloutAction = 'promote' | 'rollback' | 'canary_start' | 'canary_end' | 'canary_abort' | 'load' | 'unload' | 'load_failed';
 
 /** One model version's state, as the registry reports it at scrape time. */
@@ -78,6 +80,7 @@ export class MetricsService implements RequestMetrics {
   private readonly shadowAgreement = this.counter('ml_shadow_agreement_total', 'Shadow answers agreeing with stable', ['model_id', 'agree']);
   private readonly rolloutEvents = this.counter('ml_rollout_events_total', 'Registry lifecycle and rollout events', ['model_id', 'action']);
   private readonly adminActions = this.counter('ml_admin_actions_total', 'Admin actions by outcome (ok, refused, failed): the audit trail', ['action', 'outcome']);
+  private readonly redisErrors = this.counter('ml_redis_errors_total', 'Failed Redis calls (REDIS_URL) by operation; each was answered by a local fallback', ['operation']);
 
   constructor(config: ConfigService<AllConfig, true>) {
     this.enabled = config.getOrThrow('metrics.enabled', { infer: true });
@@ -212,6 +215,12 @@ export class MetricsService implements RequestMetrics {
   adminAction(action: string, outcome: 'ok' | 'refused' | 'failed'): void {
     if (!this.enabled) return;
     this.adminActions.inc({ action, outcome });
+  }
+
+  /** A Redis call that failed or timed out (connection attempts count as `connect`). */
+  redisError(operation: RedisOperation): void {
+    if (!this.enabled) return;
+    this.redisErrors.inc({ operation });
   }
 
   /** Prometheus text exposition of everything above plus default process metrics. */

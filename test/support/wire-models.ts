@@ -9,7 +9,9 @@ import { MetricsService } from '../../src/metrics/metrics.service';
 import { DataPlane } from '../../src/models/data-plane.service';
 import { LruPredictionCache } from '../../src/models/cache/lru-prediction-cache';
 import { ModelRegistryService } from '../../src/models/registry/model-registry.service';
+import { RegistryStateSync } from '../../src/models/registry/registry-state-sync.service';
 import { FileRegistryStateStore } from '../../src/models/registry/state/file-registry-state.store';
+import { RegistryStateStore } from '../../src/models/registry/state/registry-state.store';
 import { VersionLoader } from '../../src/models/registry/version-loader';
 import { ModelRepositoryService } from '../../src/models/repository/model-repository.service';
 import { RolloutTrafficService } from '../../src/models/rollout/rollout-traffic.service';
@@ -19,18 +21,20 @@ import { PredictionMonitor } from '../../src/models/wrapper/prediction-monitor';
 
 /**
  * For specs: the models module's services wired by hand, as ModelsModule wires them, on the given
- * runtime factory. Registry state goes to a fresh temp file. Call `registry.onModuleInit()` next.
+ * runtime factory. Registry state goes to `store`, by default a fresh temp file. Call
+ * `registry.onModuleInit()` next (and `sync.onApplicationBootstrap()` for a shared store).
  */
-export function wireModels(config: ConfigService<AllConfig, true>, runtimes: ModelRuntimeFactory, shutdown?: ShutdownState) {
+export function wireModels(config: ConfigService<AllConfig, true>, runtimes: ModelRuntimeFactory, shutdown?: ShutdownState, store?: RegistryStateStore) {
   const metrics = new MetricsService(config);
-  const store = new FileRegistryStateStore(join(tmpdir(), `nms-spec-state-${randomUUID()}.json`), { warn: () => undefined, error: () => undefined });
+  store ??= new FileRegistryStateStore(join(tmpdir(), `nms-spec-state-${randomUUID()}.json`), { warn: () => undefined, error: () => undefined });
   const registry = new ModelRegistryService(new ModelRepositoryService(config), new VersionLoader(runtimes, metrics, config), store, config, metrics, shutdown);
   const { enabled, size, ttlSeconds, maxBytes } = config.getOrThrow('cache', { infer: true });
   const cache = new LruPredictionCache({ enabled, maxEntries: size, ttlSeconds, maxBytes });
-  const rollout = new RolloutService(registry, store, cache, metrics);
+  const sync = new RegistryStateSync(registry, store);
+  const rollout = new RolloutService(registry, sync, cache, metrics);
   const traffic = new RolloutTrafficService(rollout, metrics, config);
   const plane = new DataPlane(registry, new PredictionMonitor(metrics, traffic), cache, traffic, config);
-  return { metrics, store, registry, rollout, traffic, cache, plane };
+  return { metrics, store, registry, sync, rollout, traffic, cache, plane };
 }
 
 /** The bundled model repository. */

@@ -23,6 +23,7 @@ describe('statusOf', () => {
     [ErrorCode.INFERENCE_FAILED]: 500,
     [ErrorCode.MODEL_NOT_READY]: 503,
     [ErrorCode.OVERLOADED]: 503,
+    [ErrorCode.DEPENDENCY_UNAVAILABLE]: 503,
     [ErrorCode.INFERENCE_TIMEOUT]: 504,
   };
 

@@ -22,6 +22,8 @@ export enum ErrorCode {
   RATE_LIMITED = 'RATE_LIMITED',
   MODEL_NOT_READY = 'MODEL_NOT_READY',
   OVERLOADED = 'OVERLOADED',
+  /** A store the change needs (Redis, with REDIS_URL) cannot be reached; the message names it. */
+  DEPENDENCY_UNAVAILABLE = 'DEPENDENCY_UNAVAILABLE',
   INFERENCE_FAILED = 'INFERENCE_FAILED',
   INFERENCE_TIMEOUT = 'INFERENCE_TIMEOUT',
   INTERNAL = 'INTERNAL',
@@ -64,6 +66,7 @@ export function statusOf(code: ErrorCode): number {
       return 500;
     case ErrorCode.MODEL_NOT_READY:
     case ErrorCode.OVERLOADED:
+    case ErrorCode.DEPENDENCY_UNAVAILABLE:
       return 503;
     case ErrorCode.INFERENCE_TIMEOUT:
       return 504;

@@ -3,6 +3,7 @@ import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus'
 
 import { ModelEntry } from '../../models/registry/model-entry';
 import { ModelRegistryService } from '../../models/registry/model-registry.service';
+import { RegistryStateSync } from '../../models/registry/registry-state-sync.service';
 
 /** Why a model's active version cannot serve, or undefined when it can. */
 export function notServing(entry: ModelEntry): string | undefined {
@@ -20,7 +21,11 @@ export function notServing(entry: ModelEntry): string | undefined {
 /** Terminus indicators over the model registry. */
 @Injectable()
 export class ModelsHealthIndicator {
-  constructor(private readonly registry: ModelRegistryService, private readonly health: HealthIndicatorService) {}
+  constructor(
+    private readonly registry: ModelRegistryService,
+    private readonly health: HealthIndicatorService,
+    private readonly sync: RegistryStateSync,
+  ) {}
 
   /**
    * One indicator per model for the full report: up with `health: healthy|degraded` and the
@@ -36,6 +41,22 @@ export class ModelsHealthIndicator {
       const { status: health, ...rest } = metrics;
       return session.up({ health, active_version: String(entry.active), ...rest });
     });
+  }
+
+  /**
+   * Readiness with REDIS_URL: the replica has read the deployment's registry state once since it
+   * started (until then it would serve model.json defaults). A later Redis outage does not fail
+   * it: the last known state is the deployment's, and predictions are served.
+   */
+  stateSynced(): HealthIndicatorResult {
+    const session = this.health.check('registry_state');
+    const where = this.sync.sharedLocation ?? 'the state file';
+    return this.sync.hasSynced ? session.up({ store: where }) : session.down({ store: where, message: `not yet read from ${where} since this replica started` });
+  }
+
+  /** True when replicas share the registry state (REDIS_URL): readiness then includes {@link stateSynced}. */
+  get stateShared(): boolean {
+    return this.sync.isShared;
   }
 
   /** Readiness: every model's active version is loaded and warmed up (strict, like Triton's default). */

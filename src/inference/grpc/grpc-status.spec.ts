@@ -18,6 +18,7 @@ describe('gRPC status of each error code', () => {
     [ErrorCode.NOT_FOUND, status.NOT_FOUND],
     [ErrorCode.MODEL_NOT_READY, status.UNAVAILABLE],
     [ErrorCode.OVERLOADED, status.UNAVAILABLE],
+    [ErrorCode.DEPENDENCY_UNAVAILABLE, status.UNAVAILABLE],
     [ErrorCode.RATE_LIMITED, status.RESOURCE_EXHAUSTED],
     [ErrorCode.INFERENCE_TIMEOUT, status.DEADLINE_EXCEEDED],
     [ErrorCode.UNAUTHORIZED, status.UNAUTHENTICATED],

@@ -31,6 +31,7 @@ export function grpcStatusOf(code: ErrorCode): GrpcStatus {
       return GrpcStatus.RESOURCE_EXHAUSTED;
     case ErrorCode.MODEL_NOT_READY:
     case ErrorCode.OVERLOADED:
+    case ErrorCode.DEPENDENCY_UNAVAILABLE:
       return GrpcStatus.UNAVAILABLE;
     case ErrorCode.INFERENCE_TIMEOUT:
     case ErrorCode.REQUEST_TIMEOUT:

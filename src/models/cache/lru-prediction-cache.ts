@@ -73,10 +73,21 @@ export class LruPredictionCache extends PredictionCache {
   async get(key: string): Promise<CachedPrediction | undefined> {
     if (!this.lru) return undefined;
     const value = this.lru.get(key);
-    const counters = this.countersOf(modelIdOfKey(key));
-    if (value === undefined) counters.misses += 1;
-    else counters.hits += 1;
+    this.countLookup(modelIdOfKey(key), value !== undefined);
     return value;
+  }
+
+  /** The entry for `key` (made most recently used), without counting a hit or a miss: for a cache layered over this one. */
+  lookup(key: string): CachedPrediction | undefined {
+    return this.lru?.get(key);
+  }
+
+  /** Counts one lookup of `modelId` answered from any level (see {@link lookup}). */
+  countLookup(modelId: string, hit: boolean): void {
+    if (!this.lru) return;
+    const counters = this.countersOf(modelId);
+    if (hit) counters.hits += 1;
+    else counters.misses += 1;
   }
 
   async set(key: string, value: CachedPrediction): Promise<void> {

@@ -228,6 +228,57 @@ describe('ModelRegistryService', () => {
     });
   });
 
+  describe('applyRouting (a rollout change, or one made through another replica)', () => {
+    let sut: ModelRegistryService;
+
+    beforeEach(async () => {
+      sut = await boot(root);
+    });
+
+    afterEach(async () => {
+      await sut.onApplicationShutdown();
+    });
+
+    it('switches the settings at once; the variant stats restart when a different canary starts, not when one ends', () => {
+      // Arrange
+      const entry = sut.get('iris');
+      entry.variants.record('stable', true, 1);
+
+      // Act
+      sut.applyRouting('iris', { active: 1, staging: 2, previous_active: 2 });
+      const afterPromotion = entry.variants.counts('stable').requests;
+      sut.applyRouting('iris', { active: 1, staging: 2, previous_active: 2, canary: { version: 2, percentage: 10, sticky: false } });
+      const afterCanaryStart = entry.variants.counts('stable').requests;
+      entry.variants.record('canary', false, 1);
+      sut.applyRouting('iris', { active: 1, staging: 2, previous_active: 2 });
+
+      // Assert
+      expect([sut.route('iris').version.version, entry.staging, entry.previousActive]).toEqual([1, 2, 2]);
+      expect([afterPromotion, afterCanaryStart]).toEqual([1, 0]);
+      expect(entry.canary).toBeUndefined();
+      expect(entry.variants.counts('canary').requests).toBe(1);
+    });
+
+    it('drops versions this repository does not have, keeping the active one', () => {
+      // Act
+      sut.applyRouting('iris', { active: 9, canary: { version: 8, percentage: 5, sticky: false } });
+
+      // Assert
+      expect(sut.get('iris').active).toBe(2);
+      expect(sut.get('iris').canary).toBeUndefined();
+    });
+
+    it('keeps the settings of a model that is not serving here for when it is loaded', () => {
+      // Act
+      sut.applyRouting('bad-json', { active: 1 });
+      sut.applyRouting('not-in-this-repository', { active: 3 });
+
+      // Assert
+      expect(sut.savedAtBoot('bad-json')).toEqual({ active: 1 });
+      expect(sut.savedAtBoot('not-in-this-repository')).toEqual({ active: 3 });
+    });
+  });
+
   describe('with MODEL_VERSION pinning the default model', () => {
     let sut: ModelRegistryService;
 

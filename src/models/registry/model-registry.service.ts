@@ -40,7 +40,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
   private readonly pinnedVersion: number | undefined;
   private readonly drainMs: number;
   private loading: Promise<void> = Promise.resolve();
-  /** The state file as read at boot: a model broken at this start keeps its saved settings from it. */
+  /** The state as read at boot (plus settings decided since for models not serving here): a model broken at this start keeps its saved settings from it. */
   private savedState: RegistryState | undefined;
 
   constructor(
@@ -184,9 +184,28 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${modelId}' has no version to load: no numbered version folder (1/, 2/, … each with model.onnx)`);
   }
 
-  /** A model's rollout settings as the state file had them at boot. */
+  /** A model's rollout settings as the store had them at boot, or as later decided while it was not serving here (see applyRouting). */
   savedAtBoot(modelId: string): ModelRoutingState | undefined {
     return this.savedState?.models[modelId];
+  }
+
+  /**
+   * Makes `state` the model's rollout settings in one synchronous switch (no request sees half of
+   * it), as decided by a rollout operation or by another replica through the shared store. The
+   * variant stats restart when a (different) canary starts. A model that is not serving here (broken
+   * model.json, or unknown to this replica's repository) keeps the state for when it is loaded.
+   */
+  applyRouting(modelId: string, state: ModelRoutingState): void {
+    const entry = this.entries.get(modelId);
+    if (!entry || entry.error) {
+      const saved = this.savedState ?? { version: 1, updated_at: new Date().toISOString(), models: {} };
+      this.savedState = { ...saved, models: { ...saved.models, [modelId]: state } };
+      return;
+    }
+    const canaryBefore = JSON.stringify(entry.canary ?? null);
+    for (const problem of entry.applyState(state)) this.logger.warn(`model ${modelId}: routing state ignored: ${problem}`);
+    // A new canary starts its stats afresh (as setCanary does); an ended one leaves them readable.
+    if (entry.canary && JSON.stringify(entry.canary) !== canaryBefore) entry.variants.reset();
   }
 
   /** True when MODEL_VERSION pins this version of the default model. */

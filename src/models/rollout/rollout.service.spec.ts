@@ -11,6 +11,7 @@ import { MetricsService } from '../../metrics/metrics.service';
 import { cacheKey } from '../cache/cache-key';
 import { LruPredictionCache } from '../cache/lru-prediction-cache';
 import { ModelRegistryService, Route } from '../registry/model-registry.service';
+import { RegistryStateSync } from '../registry/registry-state-sync.service';
 import { RegistryState } from '../registry/state/registry-state';
 import { FileRegistryStateStore } from '../registry/state/file-registry-state.store';
 import { RegistryStateStore } from '../registry/state/registry-state.store';
@@ -126,7 +127,7 @@ function wire(root: string, statePath: string, options: { runtimes?: ModelRuntim
   const runtimes = options.runtimes ?? new DefaultRuntimeFactory();
   const registry = new ModelRegistryService(new ModelRepositoryService(config), new VersionLoader(runtimes, metrics, config), store, config, metrics);
   const cache = new LruPredictionCache({ enabled: true, maxEntries: 100, ttlSeconds: 0 });
-  const sut = new RolloutService(registry, store, cache, metrics);
+  const sut = new RolloutService(registry, new RegistryStateSync(registry, store), cache, metrics);
   const traffic = new RolloutTrafficService(sut, metrics, config);
   return { metrics, store, registry, cache, sut, traffic };
 }

@@ -7,17 +7,36 @@ import { PredictionCache } from '../cache/prediction-cache';
 import { ModelEntry } from '../registry/model-entry';
 import { ModelRegistryService } from '../registry/model-registry.service';
 import { versionView } from '../registry/model-view';
-import { RegistryStateStore } from '../registry/state/registry-state.store';
+import { RegistryStateSync } from '../registry/registry-state-sync.service';
+import { ModelRoutingState } from '../registry/state/registry-state';
 import { CanaryPolicy, ShadowPolicy } from '../routing/routing-policy';
 
 const conflict = (message: string) => new AppError(ErrorCode.CONFLICT, message);
 
+/** How often a change is planned again on the fresh state when another replica changed the model first. */
+const COMMIT_ATTEMPTS = 3;
+
+/** Blue-green switch of `state` to `number`: the previous active becomes staging and the rollback target; a canary or shadow on it ends. Pure. */
+export function promoted(state: ModelRoutingState, number: number): ModelRoutingState {
+  return {
+    ...state,
+    active: number,
+    previous_active: state.active,
+    staging: state.active,
+    canary: state.canary?.version === number ? undefined : state.canary,
+    shadow: state.shadow?.version === number ? undefined : state.shadow,
+  };
+}
+
 /**
  * Rollout operations on the registry (the seed's promote_to_production and CanaryModelWrapper,
  * plus shadow traffic): load/unload, blue-green promote and rollback, canary and shadow. Each
- * change is one synchronous switch of the model's routing fields (no request sees a half state),
- * then persisted atomically so a restart never silently rolls it back. Operations on one model
- * run one at a time.
+ * change is planned from the model's current settings and made one synchronous switch of them
+ * (no request sees a half state) by the RegistryStateSync: saved to the state file, or — with
+ * replicas sharing Redis — committed by compare-and-set before it is applied, and planned again
+ * (up to 3 times, then 409) when another replica changed the model in between, so two admins
+ * through two replicas get the same outcome as through one. Operations on one model run one at
+ * a time; while the shared store is unreachable they answer 503 naming it.
  */
 @Injectable()
 export class RolloutService {
@@ -26,7 +45,7 @@ export class RolloutService {
 
   constructor(
     private readonly registry: ModelRegistryService,
-    private readonly store: RegistryStateStore,
+    private readonly sync: RegistryStateSync,
     private readonly cache: PredictionCache,
     private readonly metrics: MetricsService,
   ) {}
@@ -38,7 +57,7 @@ export class RolloutService {
       if (!version.ready) throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Version ${number} of '${modelId}' failed to load: ${version.reason}`);
       // A reload may bring a different model file under the same version number: drop its cached answers.
       await this.cache.clear(modelId);
-      await this.persist();
+      await this.sync.persist();
       return versionView(this.registry.get(modelId), version);
     });
   }
@@ -66,7 +85,7 @@ export class RolloutService {
       }
       entry.unloaded = false;
       await this.cache.clear(modelId);
-      await this.persist();
+      await this.sync.persist();
       const failed = versions.filter((v) => !v.ready);
       if (failed.length) {
         throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${modelId}' failed to load: ${failed.map((v) => `version ${v.version}: ${v.reason}`).join('; ')}`);
@@ -112,12 +131,12 @@ export class RolloutService {
   /** Blue-green switch: the READY version becomes active, the previous active becomes staging. */
   promote(modelId: string, number: number) {
     return this.exclusive(modelId, async () => {
-      const entry = this.registry.get(modelId);
-      this.serviceable(entry, number);
-      if (entry.active === number) throw conflict(`Version ${number} is already active`);
-      this.switchActive(entry, number);
+      const entry = await this.change(modelId, (e) => {
+        this.serviceable(e, number);
+        if (e.active === number) throw conflict(`Version ${number} is already active`);
+        return promoted(e.routingState(), number);
+      });
       this.metrics.rolloutEvent(modelId, 'promote');
-      await this.persist();
       return this.stages(entry);
     });
   }
@@ -125,12 +144,12 @@ export class RolloutService {
   /** Back to the previous active version (which must still be READY). */
   rollback(modelId: string) {
     return this.exclusive(modelId, async () => {
-      const entry = this.registry.get(modelId);
-      if (entry.previousActive === undefined) throw conflict(`Model '${modelId}' has no previous active version to roll back to`);
-      this.serviceable(entry, entry.previousActive);
-      this.switchActive(entry, entry.previousActive);
+      const entry = await this.change(modelId, (e) => {
+        if (e.previousActive === undefined) throw conflict(`Model '${modelId}' has no previous active version to roll back to`);
+        this.serviceable(e, e.previousActive);
+        return promoted(e.routingState(), e.previousActive);
+      });
       this.metrics.rolloutEvent(modelId, 'rollback');
-      await this.persist();
       return this.stages(entry);
     });
   }
@@ -138,26 +157,28 @@ export class RolloutService {
   /** Starts (or replaces) a canary on a READY version other than the active one; its stats restart. */
   setCanary(modelId: string, policy: CanaryPolicy) {
     return this.exclusive(modelId, async () => {
-      const entry = this.registry.get(modelId);
-      this.serviceable(entry, policy.version);
-      if (entry.active === policy.version) throw conflict(`Version ${policy.version} is the active version; a canary must be another version`);
-      entry.canary = policy;
+      const entry = await this.change(modelId, (e) => {
+        this.serviceable(e, policy.version);
+        if (e.active === policy.version) throw conflict(`Version ${policy.version} is the active version; a canary must be another version`);
+        return { ...e.routingState(), canary: policy };
+      });
+      // Even a canary replaced by the same policy starts counting afresh.
       entry.variants.reset();
       this.metrics.rolloutEvent(modelId, 'canary_start');
-      await this.persist();
       return this.canaryStats(modelId);
     });
   }
 
   clearCanary(modelId: string) {
     return this.exclusive(modelId, async () => {
-      const entry = this.registry.get(modelId);
-      if (!entry.canary) throw new AppError(ErrorCode.NOT_FOUND, `Model '${modelId}' has no canary`);
-      const stats = this.canaryStats(modelId);
-      entry.canary = undefined;
+      let stats: ReturnType<RolloutService['canaryStats']> | undefined;
+      await this.change(modelId, (e) => {
+        if (!e.canary) throw new AppError(ErrorCode.NOT_FOUND, `Model '${modelId}' has no canary`);
+        stats = this.canaryStats(modelId);
+        return { ...e.routingState(), canary: undefined };
+      });
       this.metrics.rolloutEvent(modelId, 'canary_end');
-      await this.persist();
-      return stats;
+      return stats!;
     });
   }
 
@@ -169,23 +190,24 @@ export class RolloutService {
 
   setShadow(modelId: string, policy: ShadowPolicy) {
     return this.exclusive(modelId, async () => {
-      const entry = this.registry.get(modelId);
-      this.serviceable(entry, policy.version);
-      if (entry.active === policy.version) throw conflict(`Version ${policy.version} is the active version; a shadow must be another version`);
-      entry.shadow = policy;
-      await this.persist();
+      await this.change(modelId, (e) => {
+        this.serviceable(e, policy.version);
+        if (e.active === policy.version) throw conflict(`Version ${policy.version} is the active version; a shadow must be another version`);
+        return { ...e.routingState(), shadow: policy };
+      });
       return this.shadowStats(modelId);
     });
   }
 
   clearShadow(modelId: string) {
     return this.exclusive(modelId, async () => {
-      const entry = this.registry.get(modelId);
-      if (!entry.shadow) throw new AppError(ErrorCode.NOT_FOUND, `Model '${modelId}' has no shadow`);
-      const stats = this.shadowStats(modelId);
-      entry.shadow = undefined;
-      await this.persist();
-      return stats;
+      let stats: ReturnType<RolloutService['shadowStats']> | undefined;
+      await this.change(modelId, (e) => {
+        if (!e.shadow) throw new AppError(ErrorCode.NOT_FOUND, `Model '${modelId}' has no shadow`);
+        stats = this.shadowStats(modelId);
+        return { ...e.routingState(), shadow: undefined };
+      });
+      return stats!;
     });
   }
 
@@ -194,13 +216,17 @@ export class RolloutService {
     return { model_id: modelId, shadow: entry.shadow ?? null, ...entry.variants.shadowSnapshot() };
   }
 
-  /** Ends a canary (still on `version`) whose error rate crossed its auto-abort threshold (called by the prediction path). */
+  /**
+   * Ends a canary (still on `version`) whose error rate crossed its auto-abort threshold (called
+   * by the prediction path). Ended here at once, whatever the shared store's state: a failing
+   * canary must stop taking traffic even while Redis is down (it is then ended on this replica
+   * only, until the state is resynchronised).
+   */
   async abortCanary(entry: ModelEntry, version: number, reason: string): Promise<void> {
     if (entry.canary?.version !== version) return;
     this.logger.warn({ event: 'canary_aborted', model_id: entry.name, canary_version: entry.canary.version, reason });
-    entry.canary = undefined;
     this.metrics.rolloutEvent(entry.name, 'canary_abort');
-    await this.persist();
+    await this.sync.applyNowAndShare(entry.name, (e) => (e.canary?.version === version ? { ...e.routingState(), canary: undefined } : undefined));
   }
 
   /** 404 for an unknown version; 409 (not a retryable 503) for one that is not READY: an operator must load it first. */
@@ -209,13 +235,17 @@ export class RolloutService {
     if (!version.ready) throw conflict(`Version ${number} of '${entry.name}' is ${version.state}; load it first`);
   }
 
-  private switchActive(entry: ModelEntry, number: number): void {
-    const old = entry.active;
-    entry.active = number;
-    entry.previousActive = old;
-    entry.staging = old;
-    if (entry.canary?.version === number) entry.canary = undefined;
-    if (entry.shadow?.version === number) entry.shadow = undefined;
+  /**
+   * One routing change: `plan` checks the model's current settings (throwing 404/409 as it sees
+   * fit) and returns the new ones; made through the RegistryStateSync, planned again on the fresh
+   * state when another replica changed the model meanwhile.
+   */
+  private async change(modelId: string, plan: (entry: ModelEntry) => ModelRoutingState): Promise<ModelEntry> {
+    for (let attempt = 1; ; attempt += 1) {
+      const entry = this.registry.get(modelId);
+      if (await this.sync.commit(entry, plan(entry))) return entry;
+      if (attempt >= COMMIT_ATTEMPTS) throw conflict(`Model '${modelId}' was changed through other replicas meanwhile (${COMMIT_ATTEMPTS} times); retry`);
+    }
   }
 
   private stages(entry: ModelEntry) {
@@ -227,19 +257,17 @@ export class RolloutService {
     };
   }
 
-  private async persist(): Promise<void> {
-    try {
-      await this.store.save(this.registry.snapshot());
-    } catch (err) {
-      // The change is live; losing its persistence must be loud, not fatal.
-      this.logger.error({ err }, 'registry state could not be saved');
-    }
-  }
-
-  /** Runs after the boot-time loads and after any earlier operation on the same model. */
+  /**
+   * Runs after the boot-time loads and after any earlier operation on the same model, once the
+   * state can be changed (503 DEPENDENCY_UNAVAILABLE while a shared store is unreachable).
+   */
   private exclusive<T>(modelId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(modelId) ?? this.registry.whenLoaded();
-    const next = previous.then(work, work);
+    const guarded = async () => {
+      await this.sync.ensureWritable();
+      return work();
+    };
+    const next = previous.then(guarded, guarded);
     this.locks.set(modelId, next.catch(() => undefined));
     return next;
   }

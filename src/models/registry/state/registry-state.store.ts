@@ -1,4 +1,4 @@
-import { RegistryState } from './registry-state';
+import { ModelRoutingState, RegistryState } from './registry-state';
 
 /**
  * Where the registry's stages, canary and shadow settings persist across restarts (the port;
@@ -19,4 +19,61 @@ export abstract class RegistryStateStore {
    * the state is invalid or cannot be written; the previously saved state is then left intact.
    */
   abstract save(state: RegistryState): Promise<void>;
+}
+
+/** One model's routing state as a shared store holds it, at its revision (1, 2, … per model; 0 = never written). */
+export interface RevisedModelState {
+  state: ModelRoutingState;
+  revision: number;
+}
+
+/** A change committed through some replica, as the shared store announces it. */
+export interface ModelStateChange extends RevisedModelState {
+  model: string;
+  /** The store's epoch the revision belongs to (see {@link SharedSnapshot.epoch}). */
+  epoch: string;
+}
+
+/** Everything a shared store holds, read at one instant. */
+export interface SharedSnapshot {
+  /**
+   * Identifies the store's contents: a new epoch means the store lost what it held (a Redis
+   * restarted without persistence, or another one) and revisions start again from 0.
+   */
+  epoch: string;
+  /** By model name; models absent here were never changed through the shared store. */
+  models: Map<string, RevisedModelState>;
+}
+
+export type CommitResult = { committed: true; revision: number } | { committed: false };
+
+/**
+ * A store shared by replicas (Redis). Besides `load()` at boot it holds one document per model
+ * with a revision, changed only by compare-and-set ({@link commit}), and announces every committed
+ * change to every replica ({@link onChange}). `save()` of a whole registry snapshot is a
+ * single-instance notion: a shared store rejects it (use {@link commit}).
+ */
+export abstract class SharedRegistryStateStore extends RegistryStateStore {
+  /** What and where the store is, for messages: "Redis at redis://cache:6379". */
+  abstract readonly location: string;
+
+  /** Changes can be committed and announcements received now. */
+  abstract readonly writable: boolean;
+
+  /** Every model's state and revision at one instant, or undefined when the store cannot be reached. Never rejects. */
+  abstract snapshot(): Promise<SharedSnapshot | undefined>;
+
+  /**
+   * Stores `state` as the model's routing state if, and only if, the store is still at
+   * `expected` (epoch and the model's revision), and announces it. Resolves `{ committed: false }`
+   * when another replica changed the model first (or the epoch changed). Rejects when the store
+   * cannot be reached or `state` is invalid; nothing is then changed.
+   */
+  abstract commit(model: string, state: ModelRoutingState, expected: { epoch: string; revision: number }): Promise<CommitResult>;
+
+  /** Calls `listener` for every change committed through any replica (this one included). */
+  abstract onChange(listener: (change: ModelStateChange) => void): void;
+
+  /** Calls `listener` each time the store becomes reachable again (changes made meanwhile may have been missed). */
+  abstract onReconnect(listener: () => void): void;
 }

@@ -1,0 +1,185 @@
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+
+import { captureAppError } from '../../../test/support/capture-app-error';
+import { describeWithRedis, RedisServerProcess } from '../../../test/support/redis-server';
+import { until } from '../../../test/support/until';
+import { configOf, wireModels } from '../../../test/support/wire-models';
+import { ErrorCode } from '../../common/errors/error-code';
+import { RedisConnection } from '../../redis/redis-connection';
+import { DefaultRuntimeFactory } from '../runtimes/default-runtime.factory';
+import { RedisRegistryStateStore } from './state/redis-registry-state.store';
+
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * Replicas in one process: each its own registry (the real bundled ONNX models), rollout service
+ * and connection, sharing one real redis-server under one key prefix.
+ */
+describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
+  jest.setTimeout(60_000);
+  let server: RedisServerProcess;
+  let prefix: string;
+  const running: { connection: RedisConnection; shutdown: () => Promise<void> }[] = [];
+
+  async function replica(clientName = `replica-${randomUUID()}`) {
+    const config = configOf({ ENABLE_CACHING: 'false', REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix });
+    const connection = new RedisConnection({ url: server.url, keyPrefix: prefix, timeoutMs: 500, clientName }, { redisError: () => undefined }, quiet);
+    const store = new RedisRegistryStateStore(connection, quiet);
+    await connection.open(5000);
+    const wired = wireModels(config, new DefaultRuntimeFactory(), undefined, store);
+    running.push({ connection, shutdown: () => wired.registry.onApplicationShutdown() });
+    await wired.registry.onModuleInit();
+    wired.sync.onApplicationBootstrap();
+    await wired.registry.whenLoaded();
+    await wired.sync.ensureWritable();
+    return { ...wired, store, connection };
+  }
+
+  const stateOf = (r: Awaited<ReturnType<typeof replica>>) => r.registry.get('iris').routingState();
+
+  beforeAll(async () => {
+    Logger.overrideLogger(false);
+    server = await RedisServerProcess.start();
+  });
+
+  beforeEach(() => {
+    prefix = `s-${randomUUID()}:`;
+  });
+
+  afterEach(async () => {
+    for (const r of running.splice(0)) {
+      r.connection.onApplicationShutdown();
+      await r.shutdown();
+    }
+    await server.start();
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a promotion through one replica is applied by the other within 1 s, and a replica starting later loads it', async () => {
+    // Arrange
+    const [a, b] = [await replica(), await replica()];
+
+    // Act
+    await a.rollout.promote('iris', 1);
+    await until(() => b.registry.route('iris').version.version === 1, 'replica B serving version 1', 1000);
+    const c = await replica();
+
+    // Assert
+    expect(stateOf(b)).toEqual({ active: 1, staging: 2, previous_active: 2, canary: undefined, shadow: undefined });
+    expect(stateOf(c)).toEqual(stateOf(a));
+    expect(c.registry.route('iris').version.version).toBe(1);
+  });
+
+  it('a canary set through one replica is honoured by the other; a shadow and its end too', async () => {
+    // Arrange
+    const [a, b] = [await replica(), await replica()];
+
+    // Act
+    await b.rollout.setCanary('iris', { version: 1, percentage: 100, sticky: false });
+    await until(() => a.registry.get('iris').canary?.version === 1, 'replica A knowing the canary', 1000);
+    const routed = a.registry.route('iris');
+    await a.rollout.setShadow('iris', { version: 1, percentage: 50 });
+    await until(() => b.registry.get('iris').shadow?.percentage === 50, 'replica B knowing the shadow', 1000);
+    await b.rollout.clearShadow('iris');
+    await until(() => a.registry.get('iris').shadow === undefined, 'replica A ending the shadow', 1000);
+
+    // Assert
+    expect([routed.variant, routed.version.version]).toEqual(['canary', 1]);
+  });
+
+  it('concurrent changes through two replicas never interleave: each is planned on the state the other committed', async () => {
+    // Arrange
+    const [a, b] = [await replica(), await replica()];
+    const outcomes = new Set<string>();
+    const refusedCommits: unknown[] = [];
+    for (const store of [a.store, b.store]) {
+      const commit = store.commit.bind(store);
+      jest.spyOn(store, 'commit').mockImplementation(async (...args) => {
+        const result = await commit(...args);
+        if (!result.committed) refusedCommits.push(args);
+        return result;
+      });
+    }
+
+    for (let round = 0; round < 8; round += 1) {
+      // Act: a canary on version 1 through A while B promotes version 1 (a canary must not be the active version)
+      const [canary, promotion] = await Promise.allSettled([
+        a.rollout.setCanary('iris', { version: 1, percentage: 10, sticky: false }),
+        b.rollout.promote('iris', 1),
+      ]);
+      await until(() => JSON.stringify(stateOf(a)) === JSON.stringify(stateOf(b)), 'both replicas agreeing', 2000);
+
+      // Assert
+      const state = stateOf(a);
+      expect(promotion.status).toBe('fulfilled');
+      expect(state.active).toBe(1);
+      expect(state.canary).toBeUndefined();
+      outcomes.add(canary.status === 'fulfilled' ? 'canary first, then ended by the promotion' : 'promotion first, canary refused (409)');
+      if (canary.status === 'rejected') expect((canary.reason as { code: string }).code).toBe(ErrorCode.CONFLICT);
+      await a.rollout.promote('iris', 2);
+      await until(() => b.registry.get('iris').active === 2, 'replica B back on 2', 2000);
+    }
+    // The two commits of a round raced: compare-and-set refused the later one, which was planned again.
+    expect(refusedCommits.length).toBeGreaterThan(0);
+    expect(outcomes.size).toBeGreaterThan(0);
+  });
+
+  it('an auto-aborted canary on one replica ends on every replica', async () => {
+    // Arrange
+    const [a, b] = [await replica(), await replica()];
+    await a.rollout.setCanary('iris', { version: 1, percentage: 20, sticky: true });
+    await until(() => b.registry.get('iris').canary !== undefined, 'replica B knowing the canary', 1000);
+
+    // Act
+    await a.rollout.abortCanary(a.registry.get('iris'), 1, 'error rate 0.5 over 50 requests exceeds 0.1');
+    await until(() => b.registry.get('iris').canary === undefined, 'replica B ending the canary', 1000);
+
+    // Assert
+    expect(stateOf(a).canary).toBeUndefined();
+  });
+
+  it('with Redis down keeps serving its last state and refuses changes with 503 naming Redis; once back, changes work and Redis gets the state again', async () => {
+    // Arrange
+    const [a, b] = [await replica(), await replica()];
+    await a.rollout.promote('iris', 1);
+    await until(() => b.registry.get('iris').active === 1, 'replica B on version 1', 1000);
+    await server.stop();
+    await until(() => !a.sync.writable && !b.sync.writable, 'both replicas noticing');
+
+    // Act
+    const refused = await captureAppError(a.rollout.rollback('iris'));
+    const servedDuring = a.registry.route('iris').version.version;
+    await server.start();
+    await until(() => a.sync.writable && b.sync.writable, 'both replicas resynchronised');
+    const restored = await a.store.snapshot();
+    await b.rollout.rollback('iris');
+    await until(() => a.registry.get('iris').active === 2, 'replica A rolled back', 1000);
+
+    // Assert
+    expect(refused.code).toBe(ErrorCode.DEPENDENCY_UNAVAILABLE);
+    expect(refused.message).toMatch(/^Redis at redis:\/\/127\.0\.0\.1:\d+ is unavailable: rollout changes are refused until it is back/);
+    expect(servedDuring).toBe(1);
+    expect(restored!.models.get('iris')?.state).toMatchObject({ active: 1, staging: 2, previous_active: 2 });
+  });
+
+  it('a change committed while a replica was disconnected from Redis is applied once it reconnects', async () => {
+    // Arrange
+    const [a, b] = [await replica(), await replica('replica-b')];
+    const clients = String(await a.connection.client.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+    const id = /id=(\d+) [^\n]* name=replica-b-sub /.exec(clients)![1];
+    await a.connection.client.call('CLIENT', 'KILL', 'ID', id);
+
+    // Act: B's subscription is gone until it reconnects; the change is made meanwhile
+    await a.rollout.promote('iris', 1);
+    const missedByB = b.registry.get('iris').active === 2;
+    await until(() => b.registry.get('iris').active === 1, 'replica B catching up after reconnecting', 5000);
+
+    // Assert
+    expect(missedByB).toBe(true);
+    expect(stateOf(b)).toEqual(stateOf(a));
+  });
+});

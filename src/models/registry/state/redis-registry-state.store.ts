@@ -1,0 +1,173 @@
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+
+import { RedisConnection, RedisScript } from '../../../redis/redis-connection';
+import { ModelRoutingState, RegistryState, validateRegistryState } from './registry-state';
+import { CommitResult, ModelStateChange, RevisedModelState, SharedRegistryStateStore, SharedSnapshot } from './registry-state.store';
+import { StateStoreLogger } from './file-registry-state.store';
+
+/**
+ * KEYS: states hash, revisions hash, epoch. ARGV: an epoch to create when there is none.
+ * Replies {epoch, flat states hash, flat revisions hash}, read at one instant.
+ */
+const SNAPSHOT_SCRIPT = `
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  redis.call('SET', KEYS[3], ARGV[1])
+  epoch = ARGV[1]
+end
+return {epoch, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+`;
+
+/**
+ * Compare-and-set of one model. KEYS: as SNAPSHOT. ARGV: model, expected revision, state JSON,
+ * channel, expected epoch. Replies {1, new revision} after storing and publishing, or
+ * {0, current revision} when the epoch or the revision is not the expected one.
+ */
+const COMMIT_SCRIPT = `
+local epoch = redis.call('GET', KEYS[3])
+local current = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if epoch ~= ARGV[5] or current ~= tonumber(ARGV[2]) then return {0, current} end
+local rev = current + 1
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], rev)
+redis.call('PUBLISH', ARGV[4], '{"model":' .. cjson.encode(ARGV[1]) .. ',"revision":' .. rev .. ',"epoch":' .. cjson.encode(epoch) .. ',"state":' .. ARGV[3] .. '}')
+return {1, rev}
+`;
+
+const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Problems of one model's state, as the state document validator sees them. */
+const problemsOf = (model: string, state: unknown): string[] =>
+  validateRegistryState({ version: 1, updated_at: new Date(0).toISOString(), models: { [model]: state } }).problems;
+
+/** A flat [field, value, field, value, …] reply as pairs. */
+function pairs(flat: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
+}
+
+/**
+ * The registry state in Redis, shared by every replica (REDIS_URL). Keys under REDIS_KEY_PREFIX:
+ * - `registry:models` — hash, model → its routing state as JSON (active, staging, previous_active, canary, shadow);
+ * - `registry:revisions` — hash, model → revision, bumped by every commit;
+ * - `registry:epoch` — a random id written when absent: a Redis that lost its data gets a new one;
+ * - channel `registry` — every commit, `{"model","revision","epoch","state"}`, published by the
+ *   commit script itself, so no committed change goes unannounced.
+ * A commit is one Lua script (compare epoch and revision, set, bump, publish): two replicas
+ * changing the same model at once cannot interleave — one commits, the other is told to reload.
+ * Invalid documents (hand edits) are reported and skipped per model, never applied.
+ */
+export class RedisRegistryStateStore extends SharedRegistryStateStore {
+  private readonly snapshotScript: RedisScript;
+  private readonly commitScript: RedisScript;
+  private readonly keys: [string, string, string];
+  private readonly listeners: ((change: ModelStateChange) => void)[] = [];
+
+  constructor(private readonly connection: RedisConnection, private readonly logger: StateStoreLogger = new Logger('RegistryState')) {
+    super();
+    this.snapshotScript = connection.script('nmsRegistrySnapshot', 3, SNAPSHOT_SCRIPT);
+    this.commitScript = connection.script('nmsRegistryCommit', 3, COMMIT_SCRIPT);
+    this.keys = [connection.key('registry', 'models'), connection.key('registry', 'revisions'), connection.key('registry', 'epoch')];
+    connection.subscribe('registry', (message) => this.received(message));
+  }
+
+  get location(): string {
+    return `Redis at ${this.connection.location}`;
+  }
+
+  get writable(): boolean {
+    return this.connection.ready;
+  }
+
+  /** The shared state at boot; undefined (model.json defaults, resynchronised once Redis answers) when Redis cannot be reached. */
+  override async load(): Promise<RegistryState | undefined> {
+    const snapshot = await this.snapshot();
+    if (!snapshot) {
+      this.logger.warn(`registry state: ${this.location} cannot be read at start; using model.json defaults until it answers`);
+      return undefined;
+    }
+    const models = Object.fromEntries([...snapshot.models].map(([name, { state }]) => [name, state]));
+    return { version: 1, updated_at: new Date().toISOString(), models };
+  }
+
+  override save(): Promise<void> {
+    return Promise.reject(new Error('the Redis registry state is changed per model by commit(), not saved whole'));
+  }
+
+  override async snapshot(): Promise<SharedSnapshot | undefined> {
+    if (!this.connection.available) return undefined;
+    let reply: [string, string[], string[]];
+    try {
+      reply = (await this.snapshotScript.run(...this.keys, randomUUID())) as [string, string[], string[]];
+    } catch (e) {
+      this.connection.failed('state_load', e);
+      return undefined;
+    }
+    const [epoch, states, revisions] = reply;
+    const revisionOf = new Map(pairs(revisions).map(([model, n]) => [model, Number(n)]));
+    const models = new Map<string, RevisedModelState>();
+    for (const [model, text] of pairs(states)) {
+      const state = this.parse(model, text);
+      if (state) models.set(model, { state, revision: revisionOf.get(model) ?? 0 });
+    }
+    return { epoch, models };
+  }
+
+  override async commit(model: string, state: ModelRoutingState, expected: { epoch: string; revision: number }): Promise<CommitResult> {
+    const problems = problemsOf(model, state);
+    if (problems.length) throw new Error(`refusing to commit an invalid registry state: ${problems.join('; ')}`);
+    if (!this.connection.available) throw new Error(`${this.location} is unavailable`);
+    try {
+      const [committed, revision] = (await this.commitScript.run(
+        ...this.keys, model, expected.revision, JSON.stringify(state), this.connection.key('registry'), expected.epoch,
+      )) as [number, number];
+      return committed === 1 ? { committed: true, revision } : { committed: false };
+    } catch (e) {
+      this.connection.failed('state_commit', e);
+      throw new Error(`${this.location}: ${reason(e)}`, { cause: e });
+    }
+  }
+
+  override onChange(listener: (change: ModelStateChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  override onReconnect(listener: () => void): void {
+    this.connection.onReady(listener);
+  }
+
+  private parse(model: string, text: string): ModelRoutingState | undefined {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      this.logger.error(`registry state of '${model}' in ${this.location} is not JSON (${reason(e)}); ignored`);
+      return undefined;
+    }
+    const problems = problemsOf(model, raw);
+    if (problems.length) {
+      this.logger.error(`registry state of '${model}' in ${this.location} is invalid: ${problems.join('; ')}; ignored`);
+      return undefined;
+    }
+    return raw as ModelRoutingState;
+  }
+
+  private received(message: string): void {
+    let change: Partial<ModelStateChange>;
+    try {
+      change = JSON.parse(message) as Partial<ModelStateChange>;
+    } catch {
+      this.logger.error(`ignoring an unreadable registry change announced in ${this.location}`);
+      return;
+    }
+    const { model, revision, epoch } = change;
+    if (typeof model !== 'string' || typeof epoch !== 'string' || !Number.isSafeInteger(revision) || problemsOf(model, change.state).length) {
+      this.logger.error(`ignoring an invalid registry change announced in ${this.location}`);
+      return;
+    }
+    const valid: ModelStateChange = { model, epoch, revision: revision as number, state: change.state as ModelRoutingState };
+    for (const listener of this.listeners) listener(valid);
+  }
+}
