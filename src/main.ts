@@ -16,6 +16,7 @@ import { buildConfig, retiredVariableWarnings } from './config/app-config';
 import { configureHttp, createHttpAdapter } from './http/http-app';
 import { GrpcServerService } from './inference/grpc/grpc-server.service';
 import { MetricsServer } from './metrics/metrics-server';
+import { ModelRegistryService } from './models/registry/model-registry.service';
 
 async function bootstrap(): Promise<void> {
   // Validated here too (and again by the config module): the adapter is built before the app.
@@ -29,6 +30,12 @@ async function bootstrap(): Promise<void> {
   if (tracing.enabled) Logger.log(tracing.summary, 'Tracing');
   await configureHttp(app, config.app);
   installGracefulShutdown(app, { timeoutMs: shutdownTimeoutSeconds * 1000, delayMs: shutdownDelaySeconds * 1000, exit: exitAfterFlush });
+  if (cluster.isWorker) {
+    // A worker takes connections only once its models are loaded: the kernel hands connections to
+    // every listening worker, and a (re)started one would answer 503 until then while the others could serve.
+    await app.init();
+    await app.get(ModelRegistryService).whenLoaded();
+  }
   await app.listen(port, host);
   // (Under WORKERS the primary serves METRICS_PORT with every worker's metrics summed.)
   if (config.metrics.enabled && config.metrics.port !== port && !cluster.isWorker) await app.get(MetricsServer).start(config.metrics.port, host);
