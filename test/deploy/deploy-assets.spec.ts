@@ -39,7 +39,8 @@ const stopBudget = (env: Record<string, string | undefined>): number =>
 
 const portOf = (env: Record<string, string | undefined>, name: 'PORT' | 'GRPC_PORT' | 'METRICS_PORT'): number => Number(env[name] ?? DEFAULTS[name]);
 
-const unknownVariables = (names: Iterable<string>): string[] => [...names].filter((n) => !VARIABLES.has(n));
+/** Names the service does not read. OTEL_* are the OpenTelemetry SDK's own variables, read from the process environment (src/tracing). */
+const unknownVariables = (names: Iterable<string>): string[] => [...names].filter((n) => !VARIABLES.has(n) && !n.startsWith('OTEL_'));
 
 /** An image reference with a version tag (a digit in it), never `latest` or untagged. */
 const isPinned = (image: string): boolean => {
