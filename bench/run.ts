@@ -36,6 +36,7 @@ import {
   startService,
 } from './service-process';
 import { ensureBenchRepository, ensureDefaultRepository, XL_MODEL, xlModelPath } from './xl-model';
+import { RedisServerProcess } from '../test/support/redis-server';
 
 const DURATION_S = positive(process.env.BENCH_DURATION, 10);
 const WARMUP_S = positive(process.env.BENCH_WARMUP, 2, true);
@@ -169,7 +170,7 @@ function xlGrpcRawRequests(): () => unknown {
 // Scenarios
 
 type LimitServer = 'reference' | 'nest-express' | 'nest-fastify';
-type ServiceKey = 'svc-fastify' | 'svc-express' | 'svc-tracing-off' | 'svc-tracing-1' | 'svc-tracing-0.01' | 'svc-batching-on' | 'svc-batching-off';
+type ServiceKey = 'svc-fastify' | 'svc-express' | 'svc-tracing-off' | 'svc-tracing-1' | 'svc-tracing-0.01' | 'svc-batching-on' | 'svc-batching-off' | 'svc-workers-1' | 'svc-workers-2';
 type ServerKey = LimitServer | ServiceKey;
 
 interface ServiceSpec {
@@ -179,6 +180,8 @@ interface ServiceSpec {
   env: Record<string, string>;
   /** Tracing on, exported over OTLP/HTTP to the local sink (otlp-sink.js), at this sampling ratio (parentbased_traceidratio). */
   tracingRatio?: string;
+  /** REDIS_URL set to a redis-server the bench starts (WORKERS > 1 needs it). */
+  redis?: boolean;
 }
 
 /**
@@ -194,6 +197,9 @@ const SERVICES: Record<ServiceKey, ServiceSpec> = {
   'svc-tracing-off': { label: 'service, Fastify, defaults (tracing off)', adapter: 'fastify', repository: 'default', env: {} },
   'svc-tracing-1': { label: 'service, Fastify, tracing on, ratio 1, OTLP to a local sink', adapter: 'fastify', repository: 'default', env: {}, tracingRatio: '1' },
   'svc-tracing-0.01': { label: 'service, Fastify, tracing on, ratio 0.01, OTLP to a local sink', adapter: 'fastify', repository: 'default', env: {}, tracingRatio: '0.01' },
+  // WORKERS=1 vs 2, both on one Redis (the same rate-limit, cache and state stores), iris /predict c=32.
+  'svc-workers-1': { label: 'service, Fastify, defaults + REDIS_URL, WORKERS=1', adapter: 'fastify', repository: 'default', env: { WORKERS: '1' }, redis: true },
+  'svc-workers-2': { label: 'service, Fastify, defaults + REDIS_URL, WORKERS=2', adapter: 'fastify', repository: 'default', env: { WORKERS: '2' }, redis: true },
   'svc-batching-on': {
     label: 'service, Fastify, cache off, batching on',
     adapter: 'fastify',
@@ -262,6 +268,8 @@ const SCENARIOS: Scenario[] = [
     metricsModel: 'iris',
   },
   { name: 'iris-express-c32', label: 'iris /predict (unique bodies)', server: 'svc-express', connections: 32, makeRequests: uniqueIrisRequests, metricsModel: 'iris' },
+  { name: 'workers-1-c32', label: 'iris /predict (unique bodies), WORKERS=1, Redis', server: 'svc-workers-1', connections: 32, makeRequests: uniqueIrisRequests },
+  { name: 'workers-2-c32', label: 'iris /predict (unique bodies), WORKERS=2, Redis', server: 'svc-workers-2', connections: 32, makeRequests: uniqueIrisRequests },
   tracingScenario('tracing-off-c32', 'svc-tracing-off', 'iris /predict (unique bodies), tracing off'),
   tracingScenario('tracing-1-c32', 'svc-tracing-1', 'iris /predict (unique bodies), tracing ratio 1'),
   tracingScenario('tracing-0.01-c32', 'svc-tracing-0.01', 'iris /predict (unique bodies), tracing ratio 0.01'),
@@ -620,6 +628,7 @@ function ratios(results: ScenarioResult[], ort: OrtMeasurement[], decay: DecayRe
       out.push({ name: `tracing on (ratio ${ratioName}): p99`, formula: `${on} vs tracing-off-c32`, value: p99On, unit: 'ms', measured: `off ${p99Off} ms; p50 ${r('tracing-off-c32')?.p50} → ${r(on)?.p50} ms`, target: '(context)', status: 'info' });
     }
   }
+  info('WORKERS=2 / WORKERS=1 (both with Redis)', 'workers-2-c32 ÷ workers-1-c32', ratio(r('workers-2-c32')?.rps, r('workers-1-c32')?.rps), over('workers-2-c32', 'workers-1-c32'));
   info('batching on / off (bench-mlp)', 'c=64', ratio(r('mlp-batching-on-c64')?.rps, r('mlp-batching-off-c64')?.rps), over('mlp-batching-on-c64', 'mlp-batching-off-c64'));
   info('batching on / off (XL)', 'c=64', ratio(r('xl-batching-on-c64')?.rps, r('xl-batching-off-c64')?.rps), over('xl-batching-on-c64', 'xl-batching-off-c64'));
   const xlRows64 = bestRows(ort, XL_MODEL, 64);
@@ -700,7 +709,8 @@ async function main(): Promise<number> {
 
   // 2. HTTP scenarios, one server process at a time.
   const results: ScenarioResult[] = [];
-  const order: ServerKey[] = ['reference', 'nest-express', 'nest-fastify', 'svc-fastify', 'svc-express', 'svc-batching-on', 'svc-batching-off'];
+  const order: ServerKey[] = ['reference', 'nest-express', 'nest-fastify', 'svc-fastify', 'svc-express', 'svc-workers-1', 'svc-workers-2', 'svc-batching-on', 'svc-batching-off'];
+  let redis: RedisServerProcess | undefined;
   for (const key of order) {
     const scenarios = SCENARIOS.filter((s) => s.server === key && selected(s.name));
     if (scenarios.length === 0) continue;
@@ -711,8 +721,13 @@ async function main(): Promise<number> {
     } else {
       const svc = SERVICES[key];
       const repository = svc.repository === 'xl' ? (xlRepository as string) : defaultRepository;
-      log(`starting ${svc.label} (HTTP_ADAPTER=${svc.adapter}${Object.keys(svc.env).length ? ` ${envText(svc.env)}` : ''})`);
-      server = await startService(key, { adapter: svc.adapter, overrides: { MODEL_REPOSITORY: repository, ...svc.env } });
+      if (svc.redis && !redis) {
+        redis = await RedisServerProcess.start();
+        log(`redis-server pid ${redis.pid} on ${redis.url} (for the WORKERS scenarios)`);
+      }
+      const env = svc.redis ? { ...svc.env, REDIS_URL: redis!.url } : svc.env;
+      log(`starting ${svc.label} (HTTP_ADAPTER=${svc.adapter}${Object.keys(env).length ? ` ${envText(env)}` : ''})`);
+      server = await startService(key, { adapter: svc.adapter, overrides: { MODEL_REPOSITORY: repository, ...env } });
       log(`${key} pid ${server.pid} ready on ${server.url}`);
     }
     try {
@@ -748,6 +763,7 @@ async function main(): Promise<number> {
       if (errTail && !isLimitServer(key)) log(`${key} stderr tail:\n${errTail.split('\n').slice(-10).join('\n')}`);
     }
   }
+  await redis?.stop();
 
   // 2b. Tracing off / ratio 1 / ratio 0.01, interleaved (see runTracingComparison).
   results.push(...(await runTracingComparison(defaultRepository)));

@@ -22,5 +22,5 @@ export class SafeLoadError extends Error {}
 /** The public reason of a model version's load failure: our own message as it is, anything else (onnxruntime's) in our words. */
 export function publicLoadReason(error: unknown): string {
   if (error instanceof SafeLoadError) return error.message;
-  return 'onnxruntime could not load model.onnx (not a valid ONNX model, or an operator or type it does not support); the server log has its message';
+  return 'onnxruntime could not load model.onnx (its message is in the server log)';
 }
