@@ -1,6 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
+
+import { freePort } from '../e2e/support/child-server';
 
 /** Debian's redis-server (CI installs it: .ci/run). */
 export const REDIS_SERVER_BINARY = '/usr/bin/redis-server';
@@ -8,17 +10,6 @@ export const REDIS_SERVER_BINARY = '/usr/bin/redis-server';
 /** How often a start whose free port was taken in the meantime is tried again on a new port. */
 const PORT_ATTEMPTS = 5;
 
-/** A free TCP port on 127.0.0.1 (bind to 0, read it, release it). */
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
-}
 
 /** One PING over a raw socket: true when the server answers +PONG within `timeoutMs`. */
 export function ping(port: number, timeoutMs = 500): Promise<boolean> {
