@@ -36,7 +36,9 @@ export function runPrimary(config: AllConfig, options: PrimaryOptions = {}): voi
   let stopSignal: NodeJS.Signals | undefined;
   let failedStops = 0;
 
-  const fork = (): Worker => {
+  const fork = (): Worker | undefined => {
+    // (A restart due when a stop began would start a worker nobody asks to drain.)
+    if (stopping) return undefined;
     const worker = cluster.fork();
     started.set(worker.id, now());
     return worker;
@@ -55,7 +57,9 @@ export function runPrimary(config: AllConfig, options: PrimaryOptions = {}): voi
     }
     pauseMs = lived < QUICK_DEATH_MS ? Math.min(MAX_RESTART_PAUSE_MS, Math.max(1000, pauseMs * 2)) : 0;
     logger.error(`worker ${worker.process.pid} died (${signal ?? `exit ${code}`}) after ${lived} ms; starting another${pauseMs ? ` in ${pauseMs} ms` : ''}`);
-    setTimeout(fork, pauseMs).unref();
+    // Not unref'd: with every worker gone and no metrics server, nothing else keeps the primary alive
+    // until the restart (it would exit 0 with no worker serving).
+    setTimeout(fork, pauseMs);
   });
 
   let metricsServer: Server | undefined;

@@ -194,18 +194,21 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
    * it), as decided by a rollout operation or by another replica through the shared store. The
    * variant stats restart when a (different) canary starts. A model that is not serving here (broken
    * model.json, or unknown to this replica's repository) keeps the state for when it is loaded.
+   * Returns what could not be applied here (versions this replica does not have).
    */
-  applyRouting(modelId: string, state: ModelRoutingState): void {
+  applyRouting(modelId: string, state: ModelRoutingState): string[] {
     const entry = this.entries.get(modelId);
     if (!entry || entry.error) {
       const saved = this.savedState ?? { version: 1, updated_at: new Date().toISOString(), models: {} };
       this.savedState = { ...saved, models: { ...saved.models, [modelId]: state } };
-      return;
+      return [];
     }
     const canaryBefore = JSON.stringify(entry.canary ?? null);
-    for (const problem of entry.applyState(state)) this.logger.warn(`model ${modelId}: routing state ignored: ${problem}`);
+    const dropped = entry.applyState(state);
+    for (const problem of dropped) this.logger.warn(`model ${modelId}: routing state ignored: ${problem}`);
     // A new canary starts its stats afresh (as setCanary does); an ended one leaves them readable.
     if (entry.canary && JSON.stringify(entry.canary) !== canaryBefore) entry.variants.reset();
+    return dropped;
   }
 
   /** True when MODEL_VERSION pins this version of the default model. */

@@ -1,10 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { captureAppError } from '../../../test/support/capture-app-error';
 import { describeWithRedis, RedisServerProcess } from '../../../test/support/redis-server';
 import { until } from '../../../test/support/until';
-import { configOf, wireModels } from '../../../test/support/wire-models';
+import { configOf, MODELS_DIR, wireModels } from '../../../test/support/wire-models';
+import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { RedisConnection } from '../../redis/redis-connection';
 import { DefaultRuntimeFactory } from '../runtimes/default-runtime.factory';
@@ -22,8 +26,8 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
   let prefix: string;
   const running: { connection: RedisConnection; shutdown: () => Promise<void> }[] = [];
 
-  async function replica(clientName = `replica-${randomUUID()}`) {
-    const config = configOf({ ENABLE_CACHING: 'false', REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix });
+  async function replica(clientName = `replica-${randomUUID()}`, repository?: string) {
+    const config = configOf({ ENABLE_CACHING: 'false', REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, ...(repository ? { MODEL_REPOSITORY: repository } : {}) });
     const connection = new RedisConnection({ url: server.url, keyPrefix: prefix, timeoutMs: 500, clientName }, { redisError: () => undefined }, quiet);
     const store = new RedisRegistryStateStore(connection, quiet);
     await connection.open(5000);
@@ -72,6 +76,33 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
     expect(stateOf(b)).toEqual({ active: 1, staging: 2, previous_active: 2, canary: undefined, shadow: undefined });
     expect(stateOf(c)).toEqual(stateOf(a));
     expect(c.registry.route('iris').version.version).toBe(1);
+  });
+
+  it('a replica that lacks a version named by the shared state refuses changes instead of writing its partial state over everyone\'s, and applies the state whole once the version is loaded', async () => {
+    // Arrange: replica A's repository has an iris version 3 that B's registry does not know
+    const [repo, repoB] = [await mkdtemp(join(tmpdir(), 'sync-partial-a-')), await mkdtemp(join(tmpdir(), 'sync-partial-b-'))];
+    for (const dir of [repo, repoB]) await cp(join(MODELS_DIR, 'iris'), join(dir, 'iris'), { recursive: true });
+    await cp(join(MODELS_DIR, 'iris', '1'), join(repo, 'iris', '3'), { recursive: true });
+    const a = await replica(undefined, repo);
+    const b = await replica(undefined, repoB);
+    try {
+      // (A starts on its highest version, 3; promoting 1 makes 3 the staging and previous version everywhere.)
+      await a.rollout.promote('iris', 1);
+      await until(() => b.registry.get('iris').active === 1, 'replica B applying what it can of the promotion', 1000);
+
+      // Act
+      const refused = await b.rollout.setCanary('iris', { version: 2, percentage: 10, sticky: false }).then(() => undefined, (e: AppError) => e);
+      await cp(join(MODELS_DIR, 'iris', '1'), join(repoB, 'iris', '3'), { recursive: true });
+      await b.rollout.load('iris', 3);
+
+      // Assert
+      expect(refused?.code).toBe(ErrorCode.CONFLICT);
+      expect(refused?.message).toMatch(/only part of the deployment's routing state of 'iris'.*version 3/);
+      expect(stateOf(a)).toMatchObject({ active: 1, staging: 3, previous_active: 3, canary: undefined });
+      expect(stateOf(b)).toMatchObject({ active: 1, staging: 3, previous_active: 3, canary: undefined });
+    } finally {
+      for (const dir of [repo, repoB]) await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a canary set through one replica is honoured by the other; a shadow and its end too', async () => {

@@ -32,6 +32,13 @@ export class RegistryStateSync implements OnApplicationBootstrap {
   private epoch: string | undefined;
   /** Per model, the revision of the shared state applied here. */
   private revisions = new Map<string, number>();
+  /**
+   * Models whose shared state this replica applied only in part (it names versions not loaded
+   * here, e.g. loaded through another replica): the state, and what was dropped. A change planned
+   * from such a model's local settings would write the partial state back over everyone's, so it is
+   * refused until the versions are loaded here (a load applies the shared state again).
+   */
+  private readonly partial = new Map<string, { state: ModelRoutingState; dropped: string[] }>();
   private synced = false;
   private everSynced = false;
   private initialSync: Promise<void> = Promise.resolve();
@@ -100,6 +107,10 @@ export class RegistryStateSync implements OnApplicationBootstrap {
     }
     const epoch = this.epoch;
     if (epoch === undefined) throw this.unavailable();
+    const partial = this.partial.get(entry.name);
+    if (partial) {
+      throw new AppError(ErrorCode.CONFLICT, `This replica holds only part of the deployment's routing state of '${entry.name}' (${partial.dropped.join('; ')}): load the missing versions on this replica first, so that no change is made from a partial state`);
+    }
     let result;
     try {
       result = await this.shared.commit(entry.name, next, { epoch, revision: this.revisions.get(entry.name) ?? 0 });
@@ -140,7 +151,11 @@ export class RegistryStateSync implements OnApplicationBootstrap {
 
   /** Saves the whole registry (single instance; shared stores are changed per model by {@link commit}). A failed save is logged, not thrown. */
   async persist(): Promise<void> {
-    if (this.shared) return;
+    if (this.shared) {
+      // After a load: the shared state of models applied only in part may now apply whole.
+      for (const [model, { state }] of [...this.partial]) this.applyShared(model, state);
+      return;
+    }
     try {
       await this.store.save(this.registry.snapshot());
     } catch (err) {
@@ -191,7 +206,8 @@ export class RegistryStateSync implements OnApplicationBootstrap {
     const restored: string[] = [];
     for (const model of lost) {
       const entry = this.registry.list().find((e) => e.name === model && !e.error);
-      if (!entry) continue;
+      // (A state this replica holds only in part is not everyone's to restore.)
+      if (!entry || this.partial.has(model)) continue;
       const result = await this.shared!.commit(model, entry.routingState(), { epoch: snapshot.epoch, revision: 0 }).catch(() => ({ committed: false as const }));
       if (!result.committed) continue;
       this.revisions.set(model, result.revision);
@@ -215,7 +231,14 @@ export class RegistryStateSync implements OnApplicationBootstrap {
     const known = this.revisions.get(change.model) ?? 0;
     if (change.revision < known || (change.revision === known && !orSame)) return;
     this.revisions.set(change.model, change.revision);
-    this.registry.applyRouting(change.model, change.state);
+    this.applyShared(change.model, change.state);
+  }
+
+  /** Applies a shared state here, remembering it when part of it could not be (see {@link partial}). */
+  private applyShared(model: string, state: ModelRoutingState): void {
+    const dropped = this.registry.applyRouting(model, state);
+    if (dropped.length) this.partial.set(model, { state, dropped });
+    else this.partial.delete(model);
   }
 
   private unavailable(): AppError {
