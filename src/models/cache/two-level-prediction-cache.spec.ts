@@ -164,6 +164,24 @@ describeWithRedis('TwoLevelPredictionCache (a real redis-server)', () => {
     await until(async () => (await entries(a, prefix)).includes(`${prefix}cache:0.1:${fresh}`), 'the new entry under generation 0.1');
   });
 
+  it('does not copy into the LRU a Redis answer that was on its way when the model was cleared (a reload)', async () => {
+    // Arrange: the answer is in Redis (through A) but not in B's LRU
+    const prefix = `p-${randomUUID()}:`;
+    const [a, b] = [await replica(prefix), await replica(prefix)];
+    const key = cacheKey('iris', 2, row(8));
+    await a.sut.set(key, answer(8));
+    await until(async () => (await entries(a, prefix)).length === 1, 'the entry in Redis');
+
+    // Act: B's lookup is sent to Redis, then B clears iris before the answer arrives
+    const lookup = b.sut.get(key);
+    const cleared = b.sut.clear('iris');
+    await Promise.all([lookup, cleared]);
+
+    // Assert
+    expect(b.local.lookup(key)).toBeUndefined();
+    expect(await b.sut.get(key)).toBeUndefined();
+  });
+
   it('clear() drops every model on every replica', async () => {
     // Arrange
     const prefix = `p-${randomUUID()}:`;

@@ -15,12 +15,18 @@ import { RedisCacheLevel } from './redis-cache-level';
  */
 export class TwoLevelPredictionCache extends PredictionCache {
   readonly enabled: boolean;
+  /** Clears seen here, per model and of everything: a Redis answer fetched across a clear is not copied into the LRU. */
+  private readonly clears = new Map<string, number>();
+  private allClears = 0;
 
   constructor(private readonly local: LruPredictionCache, private readonly shared: RedisCacheLevel) {
     super();
     this.enabled = local.enabled;
     // Every replica's clears, this one's included (dropping an already dropped model is a no-op).
-    shared.onCleared((modelId) => void local.clear(modelId));
+    shared.onCleared((modelId) => {
+      this.noteClear(modelId);
+      void local.clear(modelId);
+    });
   }
 
   async get(key: string): Promise<CachedPrediction | undefined> {
@@ -31,8 +37,10 @@ export class TwoLevelPredictionCache extends PredictionCache {
       this.local.countLookup(modelId, true);
       return near;
     }
+    const before = this.clearsOf(modelId);
     const far = await this.shared.get(key);
-    if (far !== undefined) await this.local.set(key, far);
+    // A clear while the answer was on its way (a reload): the answer may be the old model's.
+    if (far !== undefined && this.clearsOf(modelId) === before) await this.local.set(key, far);
     this.local.countLookup(modelId, far !== undefined);
     return far;
   }
@@ -45,8 +53,18 @@ export class TwoLevelPredictionCache extends PredictionCache {
 
   async clear(modelId?: string): Promise<void> {
     if (!this.enabled) return;
+    this.noteClear(modelId);
     await this.local.clear(modelId);
     await this.shared.clear(modelId);
+  }
+
+  private noteClear(modelId: string | undefined): void {
+    if (modelId === undefined) this.allClears += 1;
+    else this.clears.set(modelId, (this.clears.get(modelId) ?? 0) + 1);
+  }
+
+  private clearsOf(modelId: string): string {
+    return `${this.allClears}.${this.clears.get(modelId) ?? 0}`;
   }
 
   stats(modelId: string): CacheStats {
