@@ -143,7 +143,7 @@ describe('KServe V2 gRPC (inference.GRPCInferenceService on the real AppModule)'
       expect(failure(bad, status.INVALID_ARGUMENT)).toBe(rest.body.error);
     });
 
-    it('INVALID_ARGUMENT with the REST V2 message for a datatype mismatch, a wrong shape and the wrong contents field', async () => {
+    it('INVALID_ARGUMENT with the REST V2 message for a datatype mismatch (text, integers, raw doubles), a wrong shape and the wrong contents field', async () => {
       const mismatch = await client.call('ModelInfer', { model_name: 'iris', inputs: [{ name: 'input', datatype: 'BYTES', shape: [1, 4], contents: { bytes_contents: ['a', 'b', 'c', 'd'].map((s) => Buffer.from(s)) } }] }, AUTH);
       const rest = await request(app.getHttpServer()).post('/v2/models/iris/infer').set('authorization', `Bearer ${CLIENT}`)
         .send({ inputs: [{ name: 'input', datatype: 'BYTES', shape: [1, 4], data: ['a', 'b', 'c', 'd'] }] });
@@ -151,6 +151,14 @@ describe('KServe V2 gRPC (inference.GRPCInferenceService on the real AppModule)'
       expect(failure(mismatch, status.INVALID_ARGUMENT)).toBe(rest.body.error);
       const shape = await client.call('ModelInfer', { model_name: 'iris', inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3], contents: { fp32_contents: [1, 2, 3] } }] }, AUTH);
       expect(failure(shape, status.INVALID_ARGUMENT)).toMatch(/dimension 1 must be 4, got 3/);
+      const integers = await client.call('ModelInfer', { model_name: 'iris', inputs: [{ name: 'input', datatype: 'INT32', shape: [1, 4], contents: { int_contents: [5, 3, 1, 0] } }] }, AUTH);
+      const restIntegers = await request(app.getHttpServer()).post('/v2/models/iris/infer').set('authorization', `Bearer ${CLIENT}`)
+        .send({ inputs: [{ name: 'input', datatype: 'INT32', shape: [1, 4], data: [5, 3, 1, 0] }] });
+      expect(restIntegers.status).toBe(400);
+      expect(failure(integers, status.INVALID_ARGUMENT)).toBe(restIntegers.body.error);
+      expect(restIntegers.body.error).toContain("inputs[0] (input).datatype is 'INT32', but model 'iris' expects 'FP32'");
+      const rawDouble = await client.call('ModelInfer', { model_name: 'iris', inputs: [{ name: 'input', datatype: 'FP64', shape: [1, 4] }], raw_input_contents: [Buffer.from(new Float64Array([5, 3, 1, 0]).buffer)] }, AUTH);
+      expect(failure(rawDouble, status.INVALID_ARGUMENT)).toContain("inputs[0] (input).datatype is 'FP64', but model 'iris' expects 'FP32'");
       const field = await client.call('ModelInfer', { model_name: 'iris', inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], contents: { fp64_contents: [1, 2, 3, 4] } }] }, AUTH);
       expect(failure(field, status.INVALID_ARGUMENT)).toMatch(/contents\.fp64_contents is not the field for FP32 \(use contents\.fp32_contents\)/);
       const rawSize = await client.call('ModelInfer', { ...rawRequest(ROWS), raw_input_contents: [Buffer.alloc(12)] }, AUTH);

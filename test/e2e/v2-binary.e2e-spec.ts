@@ -130,7 +130,7 @@ describe('V2 binary tensor data extension (real AppModule, real ONNX models)', (
 
     // Assert
     expect(JSON.parse((a.body as Buffer).toString()).error).toContain('element 1 is not a finite number');
-    expect(JSON.parse((b.body as Buffer).toString()).error).toContain("is FP64; binary data must be the model's datatype FP32");
+    expect(JSON.parse((b.body as Buffer).toString()).error).toContain("inputs[0] (input).datatype is 'FP64', but model 'iris' expects 'FP32'");
     expect(JSON.parse((c.body as Buffer).toString()).error).toContain('must be absent when parameters.binary_data_size is given');
   });
 

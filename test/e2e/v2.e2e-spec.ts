@@ -263,16 +263,22 @@ describe('KServe V2 Open Inference Protocol (real AppModule, real ONNX models)',
       expect(dataOf(one)).toEqual(dataOf(flat).slice(0, 3));
     });
 
-    it('converts FP64 and integer data to the model\'s FP32 with the same answer', async () => {
+    it('refuses FP64, integer, FP16 and BOOL data for the FP32 model with Triton\'s 400, naming input, given and expected datatype', async () => {
       const rows = [[5, 3, 1, 0], [6, 3, 5, 2]];
-      const fp32 = dataOf(await inferOk({ inputs: [input(rows, 'FP32')] }));
       for (const datatype of ['FP64', 'INT32', 'INT64', 'UINT8', 'FP16']) {
-        const res = await inferOk({ inputs: [input(rows, datatype)] });
-        expect(res.outputs[0]).toMatchObject({ datatype: 'FP32', shape: [2, 3] });
-        expect({ datatype, data: dataOf(res) }).toEqual({ datatype, data: fp32 });
+        const message = v2Error(await infer({ inputs: [input(rows, datatype)] }).expect(400));
+        expect(message).toBe(`Invalid inference request: inputs[0] (input).datatype is '${datatype}', but model 'iris' expects 'FP32'`);
       }
-      const decimals = dataOf(await inferOk({ inputs: [input([VIRGINICA_ROW], 'FP64')] }));
-      expect(decimals).toEqual(dataOf(await inferOk({ inputs: [input([VIRGINICA_ROW], 'FP32')] })));
+      const bool = v2Error(await infer({ inputs: [{ name: 'input', datatype: 'BOOL', shape: [1, 4], data: [true, false, true, true] }] }).expect(400));
+      expect(bool).toBe("Invalid inference request: inputs[0] (input).datatype is 'BOOL', but model 'iris' expects 'FP32'");
+      // The same through a pinned version; /predict (the project's own API) keeps converting numbers.
+      expect(v2Error(await infer({ inputs: [input(rows, 'INT32')] }, 'iris', 1).expect(400))).toContain("is 'INT32', but model 'iris' expects 'FP32'");
+      await predict({ model_id: 'iris', features: [5, 3, 1, 0] }).expect(200);
+    });
+
+    it('checks every value for the declared datatype: booleans are no FP32 numbers', async () => {
+      const message = v2Error(await infer({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, true, 1.4, 0.2] }] }).expect(400));
+      expect(message).toBe('Invalid inference request: inputs[0] (input).data must hold finite numbers (FP32)');
     });
 
     it('outputs [{name: "probabilities"}] selects that output', async () => {
@@ -329,7 +335,7 @@ describe('KServe V2 Open Inference Protocol (real AppModule, real ONNX models)',
         'inputs[3] (input).shape dimension 1 must be 4, got 3',
         'inputs[4] (input).data has 4 elements, shape [2, 4] needs 8',
         'inputs[5] (input).data must hold finite numbers (FP32)',
-        'inputs[6] (input).datatype is BYTES, the model expects FP32',
+        "inputs[6] (input).datatype is 'BYTES', but model 'iris' expects 'FP32'",
         'inputs[7].datatype must be one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BYTES',
         'inputs[8].name \'input\' is given more than once',
         'outputs[0].name \'label\' is not an output of this model (outputs: probabilities)',
@@ -346,7 +352,7 @@ describe('KServe V2 Open Inference Protocol (real AppModule, real ONNX models)',
       ['data not matching the shape', { inputs: [{ ...good, shape: [2, 4] }] }, ['inputs[0] (input).data has 4 elements, shape [2, 4] needs 8']],
       ['nested data not matching the shape', { inputs: [{ ...good, data: [[5.1, 3.5], [1.4]] }] }, ['inputs[0] (input).data dimension 0 must be 1, got 2']],
       ['non-numeric data', { inputs: [{ ...good, data: [5.1, null, true, 'x'] }] }, ['inputs[0] (input).data must hold finite numbers (FP32)']],
-      ['BYTES for a numeric input', { inputs: [{ ...good, datatype: 'BYTES', data: ['5.1', '3.5', '1.4', '0.2'] }] }, ['inputs[0] (input).datatype is BYTES, the model expects FP32']],
+      ['BYTES for a numeric input', { inputs: [{ ...good, datatype: 'BYTES', data: ['5.1', '3.5', '1.4', '0.2'] }] }, ["inputs[0] (input).datatype is 'BYTES', but model 'iris' expects 'FP32'"]],
       ['an unknown datatype', { inputs: [{ ...good, datatype: 'fp32' }] }, ['inputs[0].datatype must be one of BOOL, UINT8']],
       ['a negative shape', { inputs: [{ ...good, shape: [-1, 4] }] }, ['inputs[0].shape must be an array of non-negative integers']],
       ['data not an array', { inputs: [{ ...good, data: '5.1,3.5,1.4,0.2' }] }, ['inputs[0].data must be an array (flat in row-major order, or nested)']],

@@ -82,9 +82,20 @@ export function fromHalfBits(bits: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+/**
+ * How values are read. `booleans: 'any'` (the default, /predict's features): true/false stand for
+ * 1/0 in any numeric datatype. `'bool-only'` (the V2 protocol, strict): only a BOOL tensor holds
+ * true/false (or 1/0); a boolean anywhere else is refused like any other non-number.
+ */
+export interface ValueRules {
+  booleans: 'any' | 'bool-only';
+}
+
+const LENIENT: ValueRules = { booleans: 'any' };
+
 /** Why `v` cannot be an element of `spec`'s numeric datatype, or the number it stands for. */
-function checkNumber(v: unknown, spec: TensorSpec, range: [number, number] | undefined): number | string {
-  const n = typeof v === 'boolean' ? Number(v) : v;
+function checkNumber(v: unknown, spec: TensorSpec, range: [number, number] | undefined, rules: ValueRules): number | string {
+  const n = typeof v === 'boolean' && (rules.booleans === 'any' || spec.datatype === 'BOOL') ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isFinite(n)) return `must hold finite numbers (${spec.datatype})`;
   const overflow = floatRangeProblem(n, spec.datatype);
   if (overflow) return overflow;
@@ -96,10 +107,10 @@ function checkNumber(v: unknown, spec: TensorSpec, range: [number, number] | und
 type NumberSink = { [index: number]: number | bigint; length: number };
 
 /** Each checked value converted by `convert` straight into a fresh typed array: one pass, no intermediate array. */
-function fill<T extends NumberSink>(out: T, values: unknown[], spec: TensorSpec, convert: (n: number) => number | bigint): T | string {
+function fill<T extends NumberSink>(out: T, values: unknown[], spec: TensorSpec, rules: ValueRules, convert: (n: number) => number | bigint): T | string {
   const range = INTEGER_RANGES[spec.datatype];
   for (let i = 0; i < values.length; i += 1) {
-    const n = checkNumber(values[i], spec, range);
+    const n = checkNumber(values[i], spec, range, rules);
     if (typeof n === 'string') return n;
     out[i] = convert(n);
   }
@@ -108,19 +119,19 @@ function fill<T extends NumberSink>(out: T, values: unknown[], spec: TensorSpec,
 
 const same = (n: number): number => n;
 
-/** Flat values → the typed data of `spec`'s datatype, each value checked; a string says what is wrong. */
-export function typedData(values: unknown[], spec: TensorSpec): TensorData | string {
+/** Flat values → the typed data of `spec`'s datatype, each value checked under `rules`; a string says what is wrong. */
+export function typedData(values: unknown[], spec: TensorSpec, rules: ValueRules = LENIENT): TensorData | string {
   if (spec.datatype === 'BYTES') {
     return values.every((v) => typeof v === 'string') ? (values as string[]) : 'must hold strings (BYTES)';
   }
-  if (spec.datatype === 'FP16') return fill(new Uint16Array(values.length), values, spec, toHalfBits);
+  if (spec.datatype === 'FP16') return fill(new Uint16Array(values.length), values, spec, rules, toHalfBits);
   const Ctor = TYPED_ARRAYS[spec.datatype];
-  if (Ctor === BigInt64Array || Ctor === BigUint64Array) return fill(new Ctor(values.length), values, spec, (n) => BigInt(n));
-  return fill(new (Ctor as Float32ArrayConstructor)(values.length), values, spec, same);
+  if (Ctor === BigInt64Array || Ctor === BigUint64Array) return fill(new Ctor(values.length), values, spec, rules, (n) => BigInt(n));
+  return fill(new (Ctor as Float32ArrayConstructor)(values.length), values, spec, rules, same);
 }
 
-/** A nested JSON array → a tensor of the declared datatype; a string says what is wrong. */
-export function tensorFromNested(value: unknown, spec: TensorSpec): Tensor | string {
+/** A nested JSON array → a tensor of the declared datatype (values read under `rules`); a string says what is wrong. */
+export function tensorFromNested(value: unknown, spec: TensorSpec, rules: ValueRules = LENIENT): Tensor | string {
   const shape = shapeOf(value);
   if (shape.length !== spec.shape.length) {
     return `must have rank ${spec.shape.length} (shape [${spec.shape.join(', ')}], -1 = any), got rank ${shape.length}`;
@@ -130,6 +141,6 @@ export function tensorFromNested(value: unknown, spec: TensorSpec): Tensor | str
   const flat: unknown[] = [];
   const problem = flatten(value, shape, 0, flat);
   if (problem) return problem;
-  const data = typedData(flat, spec);
+  const data = typedData(flat, spec, rules);
   return typeof data === 'string' ? data : { datatype: spec.datatype, shape, data };
 }

@@ -27,11 +27,11 @@ const X = [1, 2, 3, 4, 5, 6, 7, 8];
 /** What the V2 codec makes of a gRPC request, through its V2 equivalent. */
 function decode(request: Record<string, unknown>) {
   const sut = v2Equivalent(received({ model_name: 'm', ...request }));
-  return { ...sut, decoded: decodeInferRequest(sut.body, SIGNATURE, sut.binary) };
+  return { ...sut, decoded: decodeInferRequest(sut.body, SIGNATURE, sut.binary, 'm') };
 }
 
 const restMessages = (body: unknown, binary?: Uint8Array): string[] => {
-  const decoded = decodeInferRequest(body, SIGNATURE, binary);
+  const decoded = decodeInferRequest(body, SIGNATURE, binary, 'm');
   return decoded.ok ? [] : decoded.details.map((d) => `${d.field} ${d.message}`);
 };
 
@@ -56,9 +56,16 @@ describe('grpc codec', () => {
       expect(sut.decoded.ok && sut.decoded.id).toBeUndefined();
     });
 
-    it('converts numeric contents of another datatype to the model\'s, range-checked as REST does', () => {
+    it('refuses numeric contents of another datatype than the model\'s, as REST does (Triton: no conversion)', () => {
+      // Act
       const sut = decode({ inputs: [input('x', 'INT32', [2, 4], { int_contents: X }), input('ids', 'INT32', [2], { int_contents: [1, 2] })] });
-      expect(sut.decoded.ok && Array.from(sut.decoded.inputs.x.data as Float32Array)).toEqual(X);
+
+      // Assert
+      expect(sut.problems).toEqual([]);
+      expect(sut.decoded.ok ? [] : sut.decoded.details.map((d) => `${d.field} ${d.message}`)).toEqual([
+        "inputs[0] (x).datatype is 'INT32', but model 'm' expects 'FP32'",
+        "inputs[1] (ids).datatype is 'INT32', but model 'm' expects 'INT64'",
+      ]);
     });
 
     it('fails a datatype mismatch with the REST V2 message, word for word', () => {
@@ -70,7 +77,7 @@ describe('grpc codec', () => {
 
       // Assert
       const rest = restMessages({ inputs: [{ name: 'x', datatype: 'BYTES', shape: [1, 4], data: text }, { name: 'ids', datatype: 'INT64', shape: [1], data: [1] }] });
-      expect(rest).toEqual(['inputs[0] (x).datatype is BYTES, the model expects FP32']);
+      expect(rest).toEqual(["inputs[0] (x).datatype is 'BYTES', but model 'm' expects 'FP32'"]);
       expect(sut.decoded.ok ? [] : sut.decoded.details.map((d) => `${d.field} ${d.message}`)).toEqual(rest);
     });
 
@@ -126,7 +133,7 @@ describe('grpc codec', () => {
       const short = decode({ inputs: [input('x', 'FP32', [2, 4]), input('ids', 'INT64', [2])], raw_input_contents: [rawX.subarray(0, 12), rawIds] });
       expect(short.decoded.ok ? [] : short.decoded.details.map((d) => d.message)).toEqual(['binary data has 12 bytes, 8 FP32 elements need 32']);
       const type = decode({ inputs: [input('x', 'FP64', [2, 4]), input('ids', 'INT64', [2])], raw_input_contents: [rawX, rawIds] });
-      expect(type.decoded.ok ? [] : type.decoded.details.map((d) => d.message)).toEqual(["is FP64; binary data must be the model's datatype FP32"]);
+      expect(type.decoded.ok ? [] : type.decoded.details.map((d) => d.message)).toEqual(["is 'FP64', but model 'm' expects 'FP32'"]);
       const missing = decode({ inputs: [input('x', 'FP32', [2, 4]), input('ids', 'INT64', [2])], raw_input_contents: [rawX] });
       expect(missing.problems).toEqual([{ field: 'raw_input_contents', message: 'has 1 entries; one per input (2) is needed' }]);
     });

@@ -93,34 +93,68 @@ describe('decodeInferRequest', () => {
 
     it('rounds to the model\'s FP32, whatever precision the request carries', () => {
       // Act
-      const sut = ok(decodeInferRequest({ inputs: [{ ...X, datatype: 'FP64', data: [0.1, 0.2, 0.3, 1 / 3, 1, 2, 3, 4] }, IDS] }, SIGNATURE));
+      const sut = ok(decodeInferRequest({ inputs: [{ ...X, data: [0.1, 0.2, 0.3, 1 / 3, 1, 2, 3, 4] }, IDS] }, SIGNATURE));
 
       // Assert
       expect(sut.inputs.x.datatype).toBe('FP32');
       expect(sut.inputs.x.data).toBeInstanceOf(Float32Array);
       expect(Array.from(sut.inputs.x.data as Float32Array).slice(0, 4)).toEqual([0.1, 0.2, 0.3, 1 / 3].map(Math.fround));
     });
+  });
 
-    it.each(['FP64', 'FP16', 'INT32', 'INT64'])('converts %s request data to the model datatype', (datatype) => {
+  describe('datatypes are strict (Triton\'s 400: no conversion between datatypes)', () => {
+    it.each(['FP64', 'FP16', 'INT32', 'INT64', 'BOOL', 'UINT8'])('refuses %s data for the FP32 input, naming the input, the given and the expected datatype', (datatype) => {
       // Act
-      const sut = ok(decodeInferRequest({ inputs: [{ ...X, datatype }, { ...IDS, datatype }] }, SIGNATURE));
+      const sut = problems(decodeInferRequest({ inputs: [{ ...X, datatype }, IDS] }, SIGNATURE, undefined, 'iris'));
 
       // Assert
-      expect(sut.inputs.x).toEqual({ datatype: 'FP32', shape: [2, 4], data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]) });
-      expect(sut.inputs.ids).toEqual({ datatype: 'INT64', shape: [2], data: BigInt64Array.from([7n, -3n]) });
+      expect(sut).toEqual([{ field: 'inputs[0] (x).datatype', message: `is '${datatype}', but model 'iris' expects 'FP32'` }]);
     });
 
-    it('refuses values that do not suit the datatype the client declared, even if the model would take them', () => {
+    it('refuses INT32 for the INT64 input as well: integers of another width are another datatype', () => {
       // Act
-      const sut = problems(decodeInferRequest({ inputs: [{ ...X, datatype: 'INT32', data: [1.5, 2, 3, 4, 5, 6, 7, 8] }, { ...IDS, datatype: 'UINT8' }] }, SIGNATURE));
+      const sut = problems(decodeInferRequest({ inputs: [X, { ...IDS, datatype: 'INT32' }] }, SIGNATURE, undefined, 'm'));
 
       // Assert
-      expect(sut).toEqual([
-        { field: 'inputs[0] (x).data', message: 'must, as declared, hold integers (INT32)' },
-        { field: 'inputs[1] (ids).data', message: 'value -3 is out of range for UINT8 [0, 255]' },
-      ]);
+      expect(sut).toEqual([{ field: 'inputs[1] (ids).datatype', message: "is 'INT32', but model 'm' expects 'INT64'" }]);
     });
 
+    it('still checks every value for the datatype: 5.1 is no INT32, -3 is no UINT8, 300 is out of range for INT8', () => {
+      // Act
+      const fraction = problems(decodeInferRequest({ inputs: [{ name: 'in', datatype: 'INT32', shape: [2], data: [1, 5.1] }] }, single('INT32')));
+      const negative = problems(decodeInferRequest({ inputs: [{ name: 'in', datatype: 'UINT8', shape: [2], data: [7, -3] }] }, single('UINT8')));
+      const range = problems(decodeInferRequest({ inputs: [{ name: 'in', datatype: 'INT8', shape: [1, 2], data: [[1, 300]] }] }, single('INT8', [-1, 2])));
+
+      // Assert
+      expect(fraction).toEqual([{ field: 'inputs[0] (in).data', message: 'must hold integers (INT32)' }]);
+      expect(negative).toEqual([{ field: 'inputs[0] (in).data', message: 'value -3 is out of range for UINT8 [0, 255]' }]);
+      expect(range).toEqual([{ field: 'inputs[0] (in).data', message: 'value 300 is out of range for INT8 [-128, 127]' }]);
+    });
+
+    it('takes true/false only in a BOOL input: a boolean in FP32 data, flat or nested, is no number', () => {
+      // Act
+      const flat = problems(decodeInferRequest({ inputs: [{ ...X, data: [1, 2, 3, true, 5, 6, 7, 8] }, IDS] }, SIGNATURE));
+      const nested = problems(decodeInferRequest({ inputs: [{ ...X, data: [[1, 2, 3, 4], [5, false, 7, 8]] }, IDS] }, SIGNATURE));
+
+      // Assert
+      expect(flat).toEqual([{ field: 'inputs[0] (x).data', message: 'must hold finite numbers (FP32)' }]);
+      expect(nested).toEqual([{ field: 'inputs[0] (x).data', message: 'must hold finite numbers (FP32)' }]);
+    });
+
+    it('refuses a binary input of another datatype with the same message as JSON', () => {
+      // Arrange
+      const bytes = new Uint8Array(Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]).buffer);
+      const x = { name: 'x', datatype: 'FP64', shape: [2, 4], parameters: { binary_data_size: bytes.length } };
+
+      // Act
+      const sut = problems(decodeInferRequest({ inputs: [x, IDS] }, SIGNATURE, bytes, 'iris'));
+
+      // Assert
+      expect(sut).toEqual([{ field: 'inputs[0] (x).datatype', message: "is 'FP64', but model 'iris' expects 'FP32'" }]);
+    });
+  });
+
+  describe('a valid request: zero rows and the outputs', () => {
     it('accepts zero rows', () => {
       // Act
       const sut = ok(decodeInferRequest({ inputs: [{ ...X, shape: [0, 4], data: [] }, { ...IDS, shape: [0], data: [] }] }, SIGNATURE));
@@ -300,7 +334,7 @@ describe('decodeInferRequest', () => {
       const sut = problems(decodeInferRequest({ inputs: [{ ...X, datatype: 'BYTES', data: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] }, IDS] }, SIGNATURE));
 
       // Assert
-      expect(sut).toEqual([{ field: 'inputs[0] (x).datatype', message: 'is BYTES, the model expects FP32' }]);
+      expect(sut).toEqual([{ field: 'inputs[0] (x).datatype', message: "is 'BYTES', but model 'the model' expects 'FP32'" }]);
     });
 
     it('refuses numbers for a text (BYTES) input', () => {
@@ -308,7 +342,7 @@ describe('decodeInferRequest', () => {
       const sut = problems(decodeInferRequest({ inputs: [{ name: 'in', datatype: 'FP32', shape: [2], data: [1, 2] }] }, single('BYTES')));
 
       // Assert
-      expect(sut).toEqual([{ field: 'inputs[0] (in).datatype', message: 'is FP32, the model expects BYTES' }]);
+      expect(sut).toEqual([{ field: 'inputs[0] (in).datatype', message: "is 'FP32', but model 'the model' expects 'BYTES'" }]);
     });
 
     it('must have the model\'s rank', () => {
@@ -449,7 +483,7 @@ describe('decodeInferRequest', () => {
       { field: 'inputs[0] (x).shape', message: 'dimension 1 must be 4, got 5' },
       { field: 'inputs[1] (ids).data', message: 'must hold finite numbers (INT64)' },
       { field: 'inputs[2].name', message: '\'nope\' is not an input of this model (inputs: x, ids)' },
-      { field: 'inputs[3] (x).datatype', message: 'is BYTES, the model expects FP32' },
+      { field: 'inputs[3] (x).datatype', message: "is 'BYTES', but model 'the model' expects 'FP32'" },
       { field: 'inputs[4].shape', message: 'must be an array of non-negative integers' },
       { field: 'inputs[4].datatype', message: 'must be one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BYTES' },
       { field: 'inputs[4].data', message: 'must be an array (flat in row-major order, or nested)' },
@@ -481,7 +515,7 @@ describe('decodeInferRequest', () => {
       const values = [1, -2, 0.5, 65504, 2 ** -14, 2 ** -24, 0, 0.333251953125];
 
       // Act
-      const sut = ok(decodeInferRequest({ inputs: [{ name: 'in', datatype: 'FP32', shape: [values.length], data: values }] }, single('FP16')));
+      const sut = ok(decodeInferRequest({ inputs: [{ name: 'in', datatype: 'FP16', shape: [values.length], data: values }] }, single('FP16')));
 
       // Assert
       expect(sut.inputs.in.datatype).toBe('FP16');
@@ -492,7 +526,7 @@ describe('decodeInferRequest', () => {
 
     it('FP16: a value between halves rounds to the nearest one', () => {
       // Act
-      const sut = ok(decodeInferRequest({ inputs: [{ name: 'in', datatype: 'FP64', shape: [2], data: [0.1, 1 / 3] }] }, single('FP16')));
+      const sut = ok(decodeInferRequest({ inputs: [{ name: 'in', datatype: 'FP16', shape: [2], data: [0.1, 1 / 3] }] }, single('FP16')));
 
       // Assert
       expect(Array.from(sut.inputs.in.data as Uint16Array, fromHalfBits)).toEqual([0.0999755859375, 0.333251953125]);
@@ -509,7 +543,7 @@ describe('decodeInferRequest', () => {
       ['UINT64', 2 ** 53, 'value 9007199254740992 is out of range for UINT64 [0, 9007199254740991]'],
     ] as [TensorDatatype, number, string][])('%s refuses %p instead of wrapping it', (datatype, value, message) => {
       // Act
-      const sut = problems(decodeInferRequest({ inputs: [{ name: 'in', datatype: 'FP64', shape: [1], data: [value] }] }, single(datatype)));
+      const sut = problems(decodeInferRequest({ inputs: [{ name: 'in', datatype, shape: [1], data: [value] }] }, single(datatype)));
 
       // Assert
       expect(sut).toEqual([{ field: 'inputs[0] (in).data', message }]);
@@ -525,7 +559,7 @@ describe('decodeInferRequest', () => {
       ['FP64', Float64Array, [0.1, -1e300]],
     ] as [TensorDatatype, new (n: number) => ArrayLike<number>, number[]][])('%s keeps its extreme values in a %p', (datatype, Ctor, values) => {
       // Act
-      const sut = ok(decodeInferRequest({ inputs: [{ name: 'in', datatype: 'FP64', shape: [2], data: values }] }, single(datatype)));
+      const sut = ok(decodeInferRequest({ inputs: [{ name: 'in', datatype, shape: [2], data: values }] }, single(datatype)));
 
       // Assert
       expect(sut.inputs.in.data).toBeInstanceOf(Ctor);

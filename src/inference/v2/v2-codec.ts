@@ -18,10 +18,25 @@ type BinarySlice = Uint8Array | undefined;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const isNumeric = (t: TensorDatatype): boolean => t !== 'BYTES';
+/** The model's inputs by name, and its name for the datatype message. */
+interface ModelInputs {
+  name: string;
+  specs: Map<string, TensorSpec>;
+}
+
+/** V2 values are held to their datatype: true/false only for BOOL (the protocol's JSON), never a number elsewhere. */
+const STRICT = { booleans: 'bool-only' } as const;
+
+/**
+ * The V2 protocol's datatype check (Triton's wording): the declared datatype must be the model's,
+ * on JSON, binary and gRPC alike; nothing is converted between datatypes.
+ */
+function datatypeMismatch(type: TensorDatatype, spec: TensorSpec, model: string): string {
+  return `is '${type}', but model '${model}' expects '${spec.datatype}'`;
+}
 
 /** Checks one request input against the model's spec and converts its data; problems go to `details`. */
-function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>, details: ErrorDetail[], binary: BinarySlice): Tensor | undefined {
+function decodeInput(raw: unknown, field: string, model: ModelInputs, details: ErrorDetail[], binary: BinarySlice): Tensor | undefined {
   if (!isObject(raw)) {
     details.push({ field, message: 'must be an object {name, shape, datatype, data}' });
     return undefined;
@@ -39,17 +54,16 @@ function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>
   if (!binary && !Array.isArray(data)) details.push({ field: `${field}.data`, message: 'must be an array (flat in row-major order, or nested)' });
   if (details.length > before) return undefined;
 
-  const spec = specs.get(name as string);
+  const spec = model.specs.get(name as string);
   const where = `${field} (${name as string})`;
   if (!spec) {
-    details.push({ field: `${field}.name`, message: `'${name as string}' is not an input of this model (inputs: ${[...specs.keys()].join(', ')})` });
+    details.push({ field: `${field}.name`, message: `'${name as string}' is not an input of this model (inputs: ${[...model.specs.keys()].join(', ')})` });
     return undefined;
   }
   const dims = shape as number[];
   const type = datatype as TensorDatatype;
-  // Numeric data is converted into the model's datatype (each value range-checked); text and numbers never mix.
-  if (isNumeric(type) !== isNumeric(spec.datatype)) {
-    details.push({ field: `${where}.datatype`, message: `is ${type}, the model expects ${spec.datatype}` });
+  if (type !== spec.datatype) {
+    details.push({ field: `${where}.datatype`, message: datatypeMismatch(type, spec, model.name) });
     return undefined;
   }
   if (dims.length !== spec.shape.length) {
@@ -61,24 +75,27 @@ function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>
     details.push({ field: `${where}.shape`, message: `dimension ${mismatch} must be ${spec.shape[mismatch]}, got ${dims[mismatch]}` });
     return undefined;
   }
-  if (binary) return binaryInput(binary, spec, type, dims, where, details);
-  if ((data as unknown[]).some(Array.isArray)) {
-    // Nested data must nest exactly as the shape says (rectangular, same dims); it is converted to the model's datatype once.
-    const tensor = tensorFromNested(data, { name: spec.name, datatype: spec.datatype, shape: dims });
+  if (binary) return binaryInput(binary, spec, dims, where, details);
+  return jsonInput(data as unknown[], spec, dims, where, details);
+}
+
+/** JSON data, flat or nested as the shape says, each value checked for the datatype (which is the model's). */
+function jsonInput(data: unknown[], spec: TensorSpec, dims: number[], where: string, details: ErrorDetail[]): Tensor | undefined {
+  if (data.some(Array.isArray)) {
+    // Nested data must nest exactly as the shape says (rectangular, same dims).
+    const tensor = tensorFromNested(data, { name: spec.name, datatype: spec.datatype, shape: dims }, STRICT);
     if (typeof tensor === 'string') {
       details.push({ field: `${where}.data`, message: tensor });
       return undefined;
     }
-    return suitsDeclared((data as unknown[]).flat(Infinity), type, spec, dims, where, details) ? tensor : undefined;
+    return tensor;
   }
-  const values = data as unknown[];
   const expected = elementCount(dims);
-  if (values.length !== expected) {
-    details.push({ field: `${where}.data`, message: `has ${values.length} elements, shape [${dims.join(', ')}] needs ${expected}` });
+  if (data.length !== expected) {
+    details.push({ field: `${where}.data`, message: `has ${data.length} elements, shape [${dims.join(', ')}] needs ${expected}` });
     return undefined;
   }
-  if (!suitsDeclared(values, type, spec, dims, where, details)) return undefined;
-  const converted = typedData(values, spec);
+  const converted = typedData(data, spec, STRICT);
   if (typeof converted === 'string') {
     details.push({ field: `${where}.data`, message: converted });
     return undefined;
@@ -86,22 +103,9 @@ function decodeInput(raw: unknown, field: string, specs: Map<string, TensorSpec>
   return { datatype: spec.datatype, shape: dims, data: converted };
 }
 
-/** Values must suit the datatype the client declared as well as the model's (5.1 is no INT32); checked only when they differ. */
-function suitsDeclared(values: unknown[], type: TensorDatatype, spec: TensorSpec, dims: number[], where: string, details: ErrorDetail[]): boolean {
-  if (type === spec.datatype) return true;
-  const declared = typedData(values, { name: spec.name, datatype: type, shape: dims });
-  if (typeof declared !== 'string') return true;
-  details.push({ field: `${where}.data`, message: declared.replace(/^must/, 'must, as declared,') });
-  return false;
-}
-
-/** Binary input data is taken as it is: its datatype must be the model's (no conversion of raw bytes). */
-function binaryInput(bytes: Uint8Array, spec: TensorSpec, type: TensorDatatype, dims: number[], where: string, details: ErrorDetail[]): Tensor | undefined {
-  if (type !== spec.datatype) {
-    details.push({ field: `${where}.datatype`, message: `is ${type}; binary data must be the model's datatype ${spec.datatype}` });
-    return undefined;
-  }
-  const data = tensorDataFromBytes(bytes, type, elementCount(dims));
+/** Binary input data is taken as it is (its datatype is the model's: raw bytes are never converted). */
+function binaryInput(bytes: Uint8Array, spec: TensorSpec, dims: number[], where: string, details: ErrorDetail[]): Tensor | undefined {
+  const data = tensorDataFromBytes(bytes, spec.datatype, elementCount(dims));
   if (typeof data === 'string') {
     details.push({ field: `${where}.parameters.binary_data_size`, message: `binary data ${data}` });
     return undefined;
@@ -173,15 +177,17 @@ function decodeOutputs(raw: unknown, signature: RuntimeSignature, details: Error
 
 /**
  * A V2 inference request body → the model's input tensors, checked against its signature: every
- * input present once, known, of a compatible datatype, with the model's rank and fixed dims, and
- * as many elements as its shape says. Every problem is named.
+ * input present once, known, of the model's datatype (as Triton, no conversion: `modelName` is
+ * named in the message), with the model's rank and fixed dims, and as many elements as its shape
+ * says, each a value of the datatype. Every problem is named.
  */
-export function decodeInferRequest(body: unknown, signature: RuntimeSignature, binary?: Uint8Array): DecodedInfer {
+export function decodeInferRequest(body: unknown, signature: RuntimeSignature, binary?: Uint8Array, modelName = 'the model'): DecodedInfer {
   if (!isObject(body)) return { ok: false, details: [{ field: 'body', message: 'must be a JSON object {inputs: [...]}' }] };
   const details: ErrorDetail[] = [];
   if (body.id !== undefined && typeof body.id !== 'string') details.push({ field: 'id', message: 'must be a string' });
   if (body.parameters !== undefined && !isObject(body.parameters)) details.push({ field: 'parameters', message: 'must be an object' });
   const specs = new Map(signature.inputs.map((s) => [s.name, s]));
+  const model: ModelInputs = { name: modelName, specs };
   const inputs: NamedTensors = {};
   if (binary && (!Array.isArray(body.inputs) || body.inputs.length === 0)) details.push({ field: 'body', message: 'has binary data but no inputs' });
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) {
@@ -189,7 +195,7 @@ export function decodeInferRequest(body: unknown, signature: RuntimeSignature, b
   } else {
     const slices = binarySlices(body.inputs, binary, details);
     body.inputs.forEach((raw, i) => {
-      const tensor = decodeInput(raw, `inputs[${i}]`, specs, details, slices[i]);
+      const tensor = decodeInput(raw, `inputs[${i}]`, model, details, slices[i]);
       if (!tensor) return;
       const name = (raw as { name: string }).name;
       if (Object.hasOwn(inputs, name)) details.push({ field: `inputs[${i}].name`, message: `'${name}' is given more than once` });

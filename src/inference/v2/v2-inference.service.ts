@@ -43,8 +43,8 @@ export class V2InferenceService {
    * and run through the same route, cache, batcher, timeout and monitoring as /predict. Without a
    * `version` the request is routed like /predict (stable or canary); the response names the
    * version. `binary` is the body after the JSON header (binary tensor data extension). Throws
-   * AppError: 404 unknown model/version, 422 invalid request (counted in the version's stats),
-   * 503 not ready or overloaded, 504 timeout.
+   * AppError: 404 unknown model/version, 422 invalid request (400 on /v2; a datatype other than
+   * the model's is one; counted in the version's stats), 503 not ready or overloaded, 504 timeout.
    */
   async infer(modelId: string, version: number | undefined, body: unknown, requestId: string, routingKey?: string, binary?: Uint8Array, parentSpan?: Span): Promise<V2InferResult> {
     const { result, decoded } = await this.inferTensors(modelId, version, body, { requestId, routingKey, binary, parentSpan });
@@ -61,7 +61,7 @@ export class V2InferenceService {
     const { requestId, routingKey, binary, problems = [], signal, parentSpan } = options;
     const startedAt = performance.now();
     const route = this.plane.route(modelId, version, routingKey);
-    const decoded = decodeInferRequest(body, route.version.signature!, binary);
+    const decoded = decodeInferRequest(body, route.version.signature!, binary, route.entry.name);
     // Strings of a JSON body were held to MAX_STRING_LENGTH by the input limits; binary BYTES are held here.
     const tooLong = decoded.ok ? overlongStrings(decoded.inputs, this.maxStringLength) : [];
     if (!decoded.ok || tooLong.length || problems.length) {

@@ -21,8 +21,8 @@ import type { V2InferResponse, V2ModelMetadata, V2ModelReady, V2ServerMetadata }
 const { version: SERVER_VERSION } = require('../../../package.json') as { version: string };
 
 const INFER_DESCRIPTION =
-  'KServe V2 / Open Inference Protocol inference. `data` may be flat (row-major) or nested; numeric data is converted to the ' +
-  "model's datatype with every value checked. Requests are merged by the model's dynamic batcher. Without a version the request " +
+  'KServe V2 / Open Inference Protocol inference. `data` may be flat (row-major) or nested; each datatype must be the ' +
+  "model's (400 otherwise, as Triton) and every value is checked. Requests are merged by the model's dynamic batcher. Without a version the request " +
   'is routed like /predict (active version, or the canary for its share); `model_version` says which version answered.';
 
 /** The KServe V2 Open Inference Protocol: server and model metadata, model readiness, inference. */
