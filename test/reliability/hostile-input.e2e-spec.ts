@@ -919,7 +919,7 @@ describe('reliability: hostile input over real HTTP (real AppModule, real ONNX m
     { m: 'POST', path: '/predict', family: 'predict', access: 'client', valid: JSON.stringify({ model_id: 'iris', features: [5.1, 3.5, 1.4, 0.2] }) },
     { m: 'POST', path: '/predict/batch?model_id=penguins', family: 'predict-batch', access: 'client', valid: JSON.stringify([POOL.penguins[0], { features: POOL.penguins[1] }]) },
     { m: 'POST', path: '/v2/models/iris/infer', family: 'v2-infer-json', access: 'client', valid: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] }) },
-    { m: 'POST', path: '/v2/models/car-mpg/versions/1/infer', family: 'v2-infer-json', access: 'client', valid: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP64', shape: [1, 6], data: POOL['car-mpg'][0] }] }) },
+    { m: 'POST', path: '/v2/models/car-mpg/versions/1/infer', family: 'v2-infer-json', access: 'client', valid: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 6], data: POOL['car-mpg'][0] }] }) },
     { m: 'POST', path: '/v2/repository/index', family: 'v2-repository', access: 'client', valid: '{"ready":true}' },
     { m: 'POST', path: `/models/${SCRATCH}/promote`, family: 'rollout-admin', access: 'admin', valid: '{"version":2}' },
     { m: 'PUT', path: `/models/${SCRATCH}/canary`, family: 'rollout-admin', access: 'admin', valid: '{"version":1,"percentage":0}' },
