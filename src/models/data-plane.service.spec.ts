@@ -407,6 +407,34 @@ describe('DataPlane with a runtime that fails', () => {
     expect(after.total_requests).toBe(before.total_requests + 1);
   });
 
+  it('answers inputs the runtime refused with VALIDATION_FAILED and its message, counted as validation, not against the version\'s health', async () => {
+    // Arrange
+    control.mode = 'refuse';
+    const before = penguinStats().getHealthMetrics();
+
+    // Act
+    const error = await captureAppError(penguin());
+
+    // Assert
+    expect(error.code).toBe(ErrorCode.VALIDATION_FAILED);
+    expect(error.message).toBe("Inference failed for model 'penguins' version 1: the model cannot run these inputs: Invalid rank for input: input Got: 3 Expected: 2 (injected)");
+    expect(penguinStats().getHealthMetrics().error_count).toBe(before.error_count);
+  });
+
+  it('answers another failure of the runtime\'s library with INFERENCE_FAILED and its public message, counted as an error', async () => {
+    // Arrange
+    control.mode = 'library';
+    const before = penguinStats().getHealthMetrics();
+
+    // Act
+    const error = await captureAppError(penguin());
+
+    // Assert
+    expect(error.code).toBe(ErrorCode.INFERENCE_FAILED);
+    expect(error.message).toBe("Inference failed for model 'penguins' version 1: Failed to allocate memory (injected)");
+    expect(penguinStats().getHealthMetrics().error_count).toBe(before.error_count + 1);
+  });
+
   it('counts every stacked request of a failed run as failed', async () => {
     // Arrange
     control.mode = 'reject';

@@ -4,7 +4,6 @@ import type { Span } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 
 import { AppError } from '../common/errors/app-error';
-import { ErrorCode } from '../common/errors/error-code';
 import { childSpan, endSpan, failSpan } from '../common/observability/trace-spans';
 import { AllConfig } from '../config/app-config';
 import { cacheKey } from './cache/cache-key';
@@ -12,6 +11,7 @@ import { PredictionCache } from './cache/prediction-cache';
 import { ModelRegistryService, Route, Variant } from './registry/model-registry.service';
 import { outputProblems } from './registry/signature-check';
 import { RolloutTrafficService } from './rollout/rollout-traffic.service';
+import { inferenceFailure, RuntimeInputError } from './runtimes/runtime-errors';
 import { NON_FINITE_DETAIL, nonFiniteOutputs } from './tensors/finite';
 import { NamedTensors } from './tensors/tensor';
 import { elapsedMs } from './wrapper/elapsed';
@@ -119,7 +119,9 @@ export class DataPlane {
    * Runs one request: from the cache when this exact version already answered these exact
    * tensors, else through the version's batcher and runtime. Throws AppError: 404 unknown model
    * or version, 503 not ready or overloaded, 504 timeout, 422 non-finite outputs (the inputs are
-   * beyond what the model computes), 500 INFERENCE_FAILED (the cause is logged, not returned).
+   * beyond what the model computes) or inputs the runtime refused (a shape the model cannot take,
+   * with the runtime's public message), 500 INFERENCE_FAILED (a runtime's public message, else
+   * nothing: the cause is logged).
    * Traced (`parentSpan`): one `predict` span for the call, failed with the error code when it throws.
    */
   async infer(request: InferenceRequest): Promise<InferenceResult> {
@@ -185,9 +187,10 @@ export class DataPlane {
       this.monitor.succeeded(route, requests, elapsedMs(startedAt), requestId, span);
       return outputs;
     } catch (e) {
-      this.monitor.failed(route, requests, elapsedMs(startedAt), e, requestId, span);
-      if (e instanceof AppError) throw e;
-      throw new AppError(ErrorCode.INFERENCE_FAILED, `Inference failed for model '${route.entry.name}' version ${route.version.version}`);
+      const failure = inferenceFailure(e, route.entry.name, route.version.version);
+      // Inputs the runtime refused are the caller's fault (counted as validation); other causes are logged as they came.
+      this.monitor.failed(route, requests, elapsedMs(startedAt), e instanceof RuntimeInputError ? failure : e, requestId, span);
+      throw failure;
     }
   }
 }

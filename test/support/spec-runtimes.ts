@@ -2,6 +2,7 @@ import { basename, dirname } from 'node:path';
 
 import { DefaultRuntimeFactory } from '../../src/models/runtimes/default-runtime.factory';
 import { ModelRuntime, ModelRuntimeFactory, RuntimeOptions, RuntimeSignature } from '../../src/models/runtimes/model-runtime';
+import { RuntimeInputError, RuntimeRunError } from '../../src/models/runtimes/runtime-errors';
 import { NamedTensors } from '../../src/models/tensors/tensor';
 
 /**
@@ -41,7 +42,8 @@ export class CountingRuntimeFactory extends ModelRuntimeFactory {
   }
 }
 
-export type FaultMode = 'ok' | 'reject' | 'stall';
+/** `refuse`: the library refuses the inputs (RuntimeInputError); `library`: the library fails otherwise (RuntimeRunError). */
+export type FaultMode = 'ok' | 'reject' | 'stall' | 'refuse' | 'library';
 
 /** Copied from what the bundled iris (and penguins) model.onnx reports. */
 const IRIS_SIGNATURE: RuntimeSignature = {
@@ -61,6 +63,8 @@ export class FaultyRuntime extends ModelRuntime {
 
   run(inputs: NamedTensors): Promise<NamedTensors> {
     if (this.control.mode === 'reject') return Promise.reject(new Error('CUDA error: device-side assert (injected)'));
+    if (this.control.mode === 'refuse') return Promise.reject(new RuntimeInputError('Invalid rank for input: input Got: 3 Expected: 2 (injected)'));
+    if (this.control.mode === 'library') return Promise.reject(new RuntimeRunError('Failed to allocate memory (injected)'));
     if (this.control.mode === 'stall') return new Promise<NamedTensors>(() => undefined);
     const rows = inputs.input.shape[0];
     const data = Float32Array.from({ length: rows * 3 }, (_, i) => [0.1, 0.2, 0.7][i % 3]);

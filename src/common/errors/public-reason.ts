@@ -24,3 +24,32 @@ export function publicLoadReason(error: unknown): string {
   if (error instanceof SafeLoadError) return error.message;
   return 'onnxruntime could not load model.onnx (its message is in the server log)';
 }
+
+/** The most of a library's run-time message an answer carries (the rest stays in the log). */
+export const MAX_PUBLIC_MESSAGE_LENGTH = 400;
+
+/** Absolute paths with a line number (`/src/onnxruntime/core/x.h:563`, `C:\src\x.cc:12`), then any other absolute path. */
+const SOURCE_LOCATION = /(?:[A-Za-z]:)?(?:[\\/][\w.+-]+)+\.\w+:\d+(?::\d+)?/g;
+const ABSOLUTE_PATH = /(?<![\w.])(?:[A-Za-z]:\\|\/)(?:[\w.+-]+[\\/])+[\w.+-]*/g;
+/** A C++ signature in an assertion text: `void onnxruntime::BroadcastIterator::Init(ptrdiff_t, ptrdiff_t)`. */
+const NATIVE_SIGNATURE = /(?:\b[\w:<>*&]+\s+)?\b\w+(?:::~?\w+)+\s*\([^()]*\)(?:\s*const)?/g;
+/** ANSI colour codes (onnxruntime colours its log lines). */
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/**
+ * What a library's run-time failure text (onnxruntime refusing an input) may say to a caller: its
+ * own words, without source locations, absolute paths, native signatures, colour codes or line
+ * breaks, at most {@link MAX_PUBLIC_MESSAGE_LENGTH} characters. Unlike a load failure, this text
+ * is the caller's only clue to what in its request the model cannot run.
+ */
+export function publicRuntimeMessage(text: string): string {
+  const clean = text
+    .replace(ANSI, '')
+    .replace(SOURCE_LOCATION, '')
+    .replace(ABSOLUTE_PATH, '<path>')
+    .replace(NATIVE_SIGNATURE, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (clean.length === 0) return 'no reason given';
+  return clean.length <= MAX_PUBLIC_MESSAGE_LENGTH ? clean : `${clean.slice(0, MAX_PUBLIC_MESSAGE_LENGTH - 1)}…`;
+}

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 
 import { RuntimeOptions } from '../model-runtime';
+import { RuntimeInputError } from '../runtime-errors';
 import { NamedTensors } from '../../tensors/tensor';
 import { OnnxRuntime } from './onnx-runtime';
+import { DET_MODEL, detInput } from '../../../../test/support/det-model';
 
 const MODELS = join(__dirname, '..', '..', '..', '..', 'models');
 const BENCH_MLP = join(MODELS, 'bench-mlp', '1', 'model.onnx');
@@ -71,6 +73,29 @@ describe('OnnxRuntime', () => {
     await sut.load(BENCH_MLP);
     await sut.unload();
     await expect(sut.run(benchInput())).rejects.toThrow('model is not loaded');
+  });
+
+  it('rejects inputs the model cannot take with RuntimeInputError and onnxruntime\'s message, free of source paths', async () => {
+    // Arrange
+    const sut = new OnnxRuntime();
+    await sut.load(DET_MODEL);
+
+    try {
+      // Act
+      const notMultiple = await sut.run(detInput([1, 3, 50, 50])).catch((e: unknown) => e);
+      const rank = await sut.run(detInput([3, 64, 64])).catch((e: unknown) => e);
+      const fine = await sut.run(detInput([1, 3, 64, 64]));
+
+      // Assert
+      expect(notMultiple).toBeInstanceOf(RuntimeInputError);
+      expect((notMultiple as RuntimeInputError).publicMessage).toMatch(/^Non-zero status code returned while running Add node\. .*Attempting to broadcast an axis by a dimension other than 1\./);
+      expect((notMultiple as RuntimeInputError).publicMessage).not.toMatch(/onnxruntime_src|\.h:\d+|::/);
+      expect(rank).toBeInstanceOf(RuntimeInputError);
+      expect((rank as RuntimeInputError).publicMessage).toBe('Invalid rank for input: x Got: 3 Expected: 4 Please fix either the inputs/outputs or the model.');
+      expect(Object.values(fine)[0].shape).toEqual([1, 1, 64, 64]);
+    } finally {
+      await sut.unload();
+    }
   });
 
   it('rejects a file that is not a model', async () => {

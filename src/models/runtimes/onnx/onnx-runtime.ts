@@ -4,6 +4,7 @@ import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { TensorDatatype, TensorSpec } from '../../repository/model-manifest';
 import { NamedTensors, TensorData } from '../../tensors/tensor';
 import { ModelRuntime, RuntimeOptions, RuntimeSignature } from '../model-runtime';
+import { ortRunError } from './ort-run-error';
 
 const TO_ORT: Record<TensorDatatype, OrtTensor.Type> = {
   BOOL: 'bool', UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
@@ -72,11 +73,16 @@ export class OnnxRuntime extends ModelRuntime {
     return { inputs: this.session.inputMetadata.map(specOf), outputs: this.session.outputMetadata.map(specOf) };
   }
 
+  /** Rejects with RuntimeInputError when onnxruntime refuses the inputs, RuntimeRunError when the run fails otherwise. */
   async run(inputs: NamedTensors): Promise<NamedTensors> {
     if (!this.session) throw new Error('model is not loaded');
-    const feeds: Record<string, OrtTensor> = {};
-    for (const [name, t] of Object.entries(toOrtData(inputs))) feeds[name] = new OrtTensor(t.type, t.data, t.dims);
-    return fromOrtData(await this.session.run(feeds));
+    try {
+      const feeds: Record<string, OrtTensor> = {};
+      for (const [name, t] of Object.entries(toOrtData(inputs))) feeds[name] = new OrtTensor(t.type, t.data, t.dims);
+      return fromOrtData(await this.session.run(feeds));
+    } catch (e) {
+      throw ortRunError(e);
+    }
   }
 
   async unload(): Promise<void> {

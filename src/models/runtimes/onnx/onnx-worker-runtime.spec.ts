@@ -4,8 +4,10 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 
+import { RuntimeInputError } from '../runtime-errors';
 import { NamedTensors } from '../../tensors/tensor';
 import { OnnxRuntime } from './onnx-runtime';
+import { DET_MODEL, detInput } from '../../../../test/support/det-model';
 import { OnnxWorkerRuntime } from './onnx-worker-runtime';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
@@ -46,6 +48,24 @@ describe('OnnxWorkerRuntime', () => {
     expect(actual.shape).toEqual([3, 10]);
     expect(actual.data).toBeInstanceOf(Float32Array);
     expect(Array.from(actual.data as Float32Array)).toEqual(Array.from(expected.data as Float32Array));
+  });
+
+  it('rejects inputs the model cannot take with RuntimeInputError and the message the in-process runtime gives, and keeps serving', async () => {
+    // Arrange
+    const inline = new OnnxRuntime();
+    await inline.load(DET_MODEL);
+    const expected = await inline.run(detInput([1, 3, 50, 50])).catch((e: unknown) => e);
+    await inline.unload();
+    await sut.load(DET_MODEL);
+
+    // Act
+    const refused = await sut.run(detInput([1, 3, 50, 50])).catch((e: unknown) => e);
+    const next = await sut.run(detInput([1, 3, 32, 32]));
+
+    // Assert
+    expect(refused).toBeInstanceOf(RuntimeInputError);
+    expect((refused as RuntimeInputError).publicMessage).toBe((expected as RuntimeInputError).publicMessage);
+    expect(Object.values(next)[0].shape).toEqual([1, 1, 32, 32]);
   });
 
   it('answers concurrent runs each with its own result', async () => {

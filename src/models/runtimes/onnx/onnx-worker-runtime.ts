@@ -7,6 +7,7 @@ import { ErrorCode } from '../../../common/errors/error-code';
 import { NamedTensors } from '../../tensors/tensor';
 import { ModelRuntime, RuntimeOptions, RuntimeSignature } from '../model-runtime';
 import { fromOrtData, OrtTensorData, sessionOptionsOf, specOf, toOrtData } from './onnx-runtime';
+import { ortRunError } from './ort-run-error';
 
 const WORKER_FILE = join(__dirname, 'onnx-worker.js');
 /** How long unload() waits for released threads to free their sessions (a run in progress finishes first). */
@@ -101,6 +102,7 @@ export class OnnxWorkerRuntime extends ModelRuntime {
   /**
    * Posts one run to the thread. If the thread died (its runs were rejected with the reason), the
    * next run starts a fresh one first, so one crash costs the requests in flight, not the version.
+   * A run onnxruntime fails rejects with RuntimeInputError (the inputs' fault) or RuntimeRunError.
    */
   run(inputs: NamedTensors): Promise<NamedTensors> {
     if (!this.thread && this.source) return this.restart().then(() => this.run(inputs));
@@ -169,7 +171,9 @@ export class OnnxWorkerRuntime extends ModelRuntime {
     if (!waiter) return;
     clearTimeout(waiter.timer);
     this.pending.delete(message.id);
-    if (message.error !== undefined || !message.outputs) waiter.reject(new Error(message.error ?? 'no outputs'));
+    // The thread answers a failed session.run with onnxruntime's text: classified as in-process (input fault or not).
+    if (message.error !== undefined) waiter.reject(ortRunError(message.error));
+    else if (!message.outputs) waiter.reject(new Error('no outputs'));
     else waiter.resolve(fromOrtData(message.outputs));
   }
 
