@@ -37,6 +37,8 @@ describe('buildConfig', () => {
       expect(sut.grpc).toEqual({ port: 8001, maxMessageBytes: 16 * 1024 * 1024 });
       expect(sut.serialization).toEqual({ preset: 'api' });
       expect(sut.app.port).toBe(8000);
+      expect(sut.app.bodyLimitBytes).toBe(1024 * 1024);
+      expect(sut.app.v2BodyLimitBytes).toBe(64 * 1024 * 1024);
     });
 
     it('resolves the model repository to an absolute path and puts the registry state file in it', () => {
@@ -186,6 +188,7 @@ describe('buildConfig', () => {
       ['NODE_ENV', 'staging'],
       ['MODEL_ID', '../etc'],
       ['BODY_LIMIT', 'huge'],
+      ['V2_BODY_LIMIT', '64 megabytes'],
     ])('rejects out-of-range %s=%j', (name, value) => {
       // Act
       const error = captureConfigError({ [name]: value });

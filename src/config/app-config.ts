@@ -18,6 +18,8 @@ export interface AllConfig {
     bodyLimit: string;
     /** BODY_LIMIT in bytes. */
     bodyLimitBytes: number;
+    /** V2_BODY_LIMIT in bytes: the body limit of the /v2 routes (JSON and binary), BODY_LIMIT's elsewhere. */
+    v2BodyLimitBytes: number;
     trustProxy: string;
     shutdownTimeoutSeconds: number;
     shutdownDelaySeconds: number;
@@ -140,6 +142,7 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
       corsOrigins: list(e.CORS_ORIGINS),
       bodyLimit: e.BODY_LIMIT,
       bodyLimitBytes: byteSize(e.BODY_LIMIT),
+      v2BodyLimitBytes: byteSize(e.V2_BODY_LIMIT),
       trustProxy: e.TRUST_PROXY,
       shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
       shutdownDelaySeconds: e.SHUTDOWN_DELAY_SECONDS,

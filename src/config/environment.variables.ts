@@ -73,6 +73,12 @@ export class EnvironmentVariables {
   @IsString() ADMIN_API_KEYS = '';
   @IsString() CORS_ORIGINS = '';
   @Matches(BYTE_SIZE, { message: 'BODY_LIMIT must be a size such as 1mb, 512kb or 1048576' }) BODY_LIMIT = '1mb';
+  /**
+   * Largest body of a /v2 request (JSON or binary tensor data), where BODY_LIMIT holds the rest of
+   * the API: a 1024x1024x3 FP32 image is 12.6 MB binary and about 61 MB as JSON at full precision
+   * (~19 bytes a value), which 64 MiB takes.
+   */
+  @Matches(BYTE_SIZE, { message: 'V2_BODY_LIMIT must be a size such as 64mb, 512kb or 1048576' }) V2_BODY_LIMIT = '64mb';
   @Matches(/^(rediss?:\/\/\S+)?$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })
   REDIS_URL = '';
   /** Prefix of every Redis key and pub/sub channel: one per deployment sharing a Redis. */

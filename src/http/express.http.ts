@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import { AppError } from '../common/errors/app-error';
 import { mapError } from '../common/errors/error-mapper';
 import { openContext } from '../common/http/request-context';
+import { isV2Path } from '../common/validation/input-limits';
 import { AllConfig } from '../config/app-config';
 import { answerClientError, nodeServerOptions } from './client-limits';
 import { helmetOptions, trustProxySetting } from './http-options';
@@ -31,7 +32,7 @@ export const expressAdapter = (http: AllConfig['app']): ExpressAdapter => new Li
 
 /**
  * Express-specific wiring: the request context first, helmet, the raw parser for V2 binary bodies
- * and body-parser's JSON parser with BODY_LIMIT, 415 for other bodies, and body-parser's errors
+ * and body-parser's JSON parser with V2_BODY_LIMIT on /v2 and BODY_LIMIT elsewhere, 415 for other bodies, and body-parser's errors
  * turned into AppErrors before Nest's error handler (which would make every SyntaxError a bare 400).
  * The app must be created with `{ bodyParser: false }`.
  */
@@ -47,7 +48,8 @@ export function configureExpress(app: NestExpressApplication, http: AllConfig['a
     next();
   });
   app.use(helmet(helmetOptions()));
-  app.useBodyParser('raw', { limit: http.bodyLimit, type: isBinaryInferRequest });
+  // Binary tensor data is only ever a /v2 body: V2_BODY_LIMIT.
+  app.useBodyParser('raw', { limit: http.v2BodyLimitBytes, type: isBinaryInferRequest });
   app.use((req: Request, _res: Response, next: NextFunction) => {
     if (!Buffer.isBuffer(req.body) || !isBinaryInferRequest(req)) return next();
     try {
@@ -58,7 +60,8 @@ export function configureExpress(app: NestExpressApplication, http: AllConfig['a
     }
   });
   app.use(contentTypeCheck);
-  app.useBodyParser('json', { limit: http.bodyLimit, type: (req: Request) => isJsonMedia(req.headers['content-type']) || isUntypedV2Body(req) });
+  app.useBodyParser('json', { limit: http.v2BodyLimitBytes, type: (req: Request) => isV2Path(req.url) && (isJsonMedia(req.headers['content-type']) || isUntypedV2Body(req)) });
+  app.useBodyParser('json', { limit: http.bodyLimit, type: (req: Request) => isJsonMedia(req.headers['content-type']) });
   app.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
     const mapped = mapError(err);
     next(mapped.unexpected ? err : new AppError(mapped.code, mapped.message, mapped.details, mapped.retryAfterSeconds));

@@ -1,13 +1,14 @@
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import helmet from 'helmet';
 import type { IncomingMessage } from 'node:http';
 
 import { contextOf, openContext } from '../common/http/request-context';
+import { isV2Path } from '../common/validation/input-limits';
 import { AllConfig } from '../config/app-config';
 import { answerClientError, nodeServerOptions } from './client-limits';
 import { helmetOptions, trustProxySetting } from './http-options';
-import { decodeContentEncoding, decodeText, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, parseJson, unsupportedMediaType } from './request-bodies';
+import { bodyLimitOf, decodeContentEncoding, decodeText, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, parseJson, unsupportedMediaType } from './request-bodies';
 
 /**
  * The Fastify adapter as this service needs it: routes matched as Express matches them (any case,
@@ -45,8 +46,8 @@ export function fastifyAdapter(http: AllConfig['app']): FastifyAdapter {
 
 /**
  * Fastify-specific wiring: the request context opened first (so even a malformed body's error
- * carries the request id), one body parser for every Content-Type (see request-bodies.ts), helmet's
- * security headers.
+ * carries the request id), one body parser for every Content-Type (see request-bodies.ts) under
+ * BODY_LIMIT, or V2_BODY_LIMIT on the /v2 routes, helmet's security headers.
  */
 export function configureFastify(app: NestFastifyApplication, http: AllConfig['app']): void {
   const fastify = app.getHttpAdapter().getInstance();
@@ -54,10 +55,14 @@ export function configureFastify(app: NestFastifyApplication, http: AllConfig['a
     reply.header('x-request-id', contextOf(req).id);
     done();
   });
+  // The /v2 routes take V2_BODY_LIMIT (tensors): a route's own bodyLimit wins over the parser's.
+  fastify.addHook('onRoute', (route: RouteOptions) => {
+    if (isV2Path(route.url)) route.bodyLimit = http.v2BodyLimitBytes;
+  });
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: http.bodyLimitBytes }, (req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
     try {
-      done(null, readBody(req, decodeContentEncoding(req.raw, body, http.bodyLimitBytes)));
+      done(null, readBody(req, decodeContentEncoding(req.raw, body, bodyLimitOf(req.url, http))));
     } catch (e) {
       done(e as Error);
     }

@@ -5,6 +5,7 @@ import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-code';
 import { contextOf } from '../common/http/request-context';
 import { isV2Path } from '../common/validation/input-limits';
+import { AllConfig } from '../config/app-config';
 import { headerLength, INFERENCE_HEADER_CONTENT_LENGTH } from '../inference/v2/v2-binary';
 
 /**
@@ -91,20 +92,31 @@ const DECODERS: Record<string, (body: Buffer, options: { maxOutputLength: number
   br: brotliDecompressSync,
 };
 
+/** A route's body limit: V2_BODY_LIMIT under /v2 (tensors), BODY_LIMIT elsewhere, with the variable's name for the 413. */
+export interface BodyLimit {
+  bytes: number;
+  name: 'BODY_LIMIT' | 'V2_BODY_LIMIT';
+}
+
+/** The body limit of a request to `url` (see {@link BodyLimit}). */
+export function bodyLimitOf(url: string, http: Pick<AllConfig['app'], 'bodyLimitBytes' | 'v2BodyLimitBytes'>): BodyLimit {
+  return isV2Path(url) ? { bytes: http.v2BodyLimitBytes, name: 'V2_BODY_LIMIT' } : { bytes: http.bodyLimitBytes, name: 'BODY_LIMIT' };
+}
+
 /**
  * The body under its Content-Encoding (gzip, deflate, br; identity or none as it is), at most
  * `limit` bytes decoded, as body-parser does it for Express: 415 for an encoding it does not know,
  * 400 for bytes that do not decode, 413 past the limit.
  */
-export function decodeContentEncoding(raw: IncomingMessage, body: Buffer, limit: number): Buffer {
+export function decodeContentEncoding(raw: IncomingMessage, body: Buffer, limit: BodyLimit): Buffer {
   const encoding = (raw.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding === 'identity') return body;
   const decode = DECODERS[encoding];
   if (!decode) throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Unsupported body encoding or charset '${encoding}'`);
   try {
-    return decode(body, { maxOutputLength: limit });
+    return decode(body, { maxOutputLength: limit.bytes });
   } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `Request body exceeds the limit of ${limit} bytes (BODY_LIMIT)`);
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `Request body exceeds the limit of ${limit.bytes} bytes (${limit.name})`);
     throw new AppError(ErrorCode.BAD_REQUEST, 'Request body does not decode under its Content-Encoding');
   }
 }

@@ -2,10 +2,12 @@ import { INestApplication } from '@nestjs/common';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 
 import { DET_MODEL } from '../support/det-model';
 import { createApp, expectEnvelope, REPO_MODELS } from './support/create-app';
+import { rawRequest } from './support/raw-http';
 
 const ENV = { REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false' };
 
@@ -29,6 +31,37 @@ function detJson(h: number, w: number): object {
   return { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, h, w], data: [[plane, plane, plane]] }] };
 }
 
+/** A binary-extension body: the JSON header, then the raw bytes of each binary input in order. */
+function binaryBody(header: object, ...tensors: ArrayBufferView[]): { body: Buffer; headerLength: number } {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const parts = tensors.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength));
+  return { body: Buffer.concat([json, ...parts]), headerLength: json.length };
+}
+
+/** A det request [1, 3, h, w] in the binary tensor data extension, the output asked for as binary too. */
+function detBinary(h: number, w: number, pixels = new Float32Array(3 * h * w).fill(0.5)): { body: Buffer; headerLength: number } {
+  return binaryBody({
+    inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, h, w], parameters: { binary_data_size: pixels.byteLength } }],
+    outputs: [{ name: 'sigmoid_0.tmp_0', parameters: { binary_data: true } }],
+  }, pixels);
+}
+
+/** Reads supertest's raw body for a binary answer. */
+const rawParser = (res: request.Response, done: (err: Error | null, body: Buffer) => void) => {
+  const stream = res as unknown as NodeJS.ReadableStream;
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => done(null, Buffer.concat(chunks)));
+};
+
+/** Sends a binary-extension request. */
+const sendBinary = (server: unknown, path: string, b: { body: Buffer; headerLength: number }) =>
+  request(server as never).post(path).set('Inference-Header-Content-Length', String(b.headerLength)).set('Content-Type', 'application/octet-stream')
+    .buffer(true).parse(rawParser).send(b.body);
+
+/** The `{error}` of a binary-route answer read raw. */
+const rawError = (res: request.Response): string => (JSON.parse((res.body as Buffer).toString('utf8')) as { error: string }).error;
+
 /** Asserts the V2 protocol's error body (exactly `{error}`, no stack, no source path) and returns its message. */
 function v2Error(res: request.Response): string {
   expect(Object.keys(res.body)).toEqual(['error']);
@@ -48,6 +81,40 @@ describe('V2 with image-sized tensors (PaddleOCR det, real AppModule)', () => {
     repository?.remove();
   });
   const server = () => app.getHttpServer();
+
+  describe('image-sized requests under the default limits (BODY_LIMIT 1mb, V2_BODY_LIMIT 64mb)', () => {
+    it('takes a 4.9 MB binary [1, 3, 640, 640] request and answers the binary output', async () => {
+      // Arrange
+      const b = detBinary(640, 640);
+      expect(b.body.length).toBeGreaterThan(4.9e6);
+
+      // Act
+      const res = await sendBinary(server(), '/v2/models/det/infer', b).expect(200);
+
+      // Assert
+      const all = res.body as Buffer;
+      const n = Number(res.headers['inference-header-content-length']);
+      const header = JSON.parse(all.subarray(0, n).toString('utf8'));
+      expect(header.outputs).toEqual([{ name: 'sigmoid_0.tmp_0', datatype: 'FP32', shape: [1, 1, 640, 640], parameters: { binary_data_size: 640 * 640 * 4 } }]);
+      expect(all.length).toBe(n + 640 * 640 * 4);
+    });
+
+    it('takes a 7 MB JSON [1, 3, 384, 384] request, far above BODY_LIMIT, and answers what the binary route answers', async () => {
+      // Arrange
+      const json = JSON.stringify(detJson(384, 384));
+      expect(json.length).toBeGreaterThan(1024 * 1024);
+
+      // Act
+      const res = await request(server()).post('/v2/models/det/infer').set('Content-Type', 'application/json').send(json).expect(200);
+      const bin = await sendBinary(server(), '/v2/models/det/infer', detBinary(384, 384)).expect(200);
+
+      // Assert
+      const n = Number(bin.headers['inference-header-content-length']);
+      const floats = new Float32Array(new Uint8Array((bin.body as Buffer).subarray(n)).buffer);
+      expect(res.body.outputs[0].shape).toEqual([1, 1, 384, 384]);
+      expect(res.body.outputs[0].data).toEqual(Array.from(floats));
+    });
+  });
 
   describe('runtime failures say what onnxruntime said', () => {
     it('det at 50x50 (not a multiple of 32) → 400 {error} with onnxruntime\'s message, sanitised', async () => {
@@ -86,5 +153,47 @@ describe('V2 with image-sized tensors (PaddleOCR det, real AppModule)', () => {
       expect(good1.body.outputs[0]).toMatchObject({ name: 'sigmoid_0.tmp_0', datatype: 'FP32', shape: [1, 1, 64, 64] });
       expect(good2.body.outputs[0].data).toEqual(good1.body.outputs[0].data);
     });
+  });
+});
+
+describe('V2_BODY_LIMIT holds /v2 bodies, BODY_LIMIT the rest (real AppModule)', () => {
+  let app: INestApplication;
+  beforeAll(async () => { app = await createApp({ env: { ...ENV, BODY_LIMIT: '1kb', V2_BODY_LIMIT: '64kb' } }); });
+  afterAll(async () => { await app?.close(); });
+  const server = () => app.getHttpServer();
+  /** An iris V2 JSON body padded with whitespace to `bytes`. */
+  const irisJson = (bytes: number): string => {
+    const text = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] });
+    return text + ' '.repeat(Math.max(0, bytes - text.length));
+  };
+
+  it('a 2 KB body: 413 envelope on /predict, answered on /v2', async () => {
+    // Act
+    const predict = await request(server()).post('/predict').set('Content-Type', 'application/json').send(JSON.stringify({ model_id: 'iris', features: [5.1, 3.5, 1.4, 0.2], pad: 'x'.repeat(2048) }));
+    const v2 = await request(server()).post('/v2/models/iris/infer').set('Content-Type', 'application/json').send(irisJson(2048));
+
+    // Assert
+    expect(predict.status).toBe(413);
+    expectEnvelope(predict.body, 'PAYLOAD_TOO_LARGE');
+    expect(v2.status).toBe(200);
+    expect(v2.body.outputs[0].shape).toEqual([1, 3]);
+  });
+
+  it('past V2_BODY_LIMIT: 413 {error} for JSON, gzip-encoded JSON and binary tensor data', async () => {
+    // Arrange
+    const big = irisJson(70 * 1024);
+    const rows = new Float32Array(70 * 1024 / 4);
+
+    // Act
+    const json = await request(server()).post('/v2/models/iris/infer').set('Content-Type', 'application/json').send(big);
+    const gzipped = await rawRequest(server(), 'POST', '/v2/models/iris/infer', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, gzipSync(Buffer.from(big)));
+    const binary = await sendBinary(server(), '/v2/models/iris/infer', binaryBody({ inputs: [{ name: 'input', datatype: 'FP32', shape: [rows.length / 4, 4], parameters: { binary_data_size: rows.byteLength } }] }, rows));
+
+    // Assert
+    // (Fastify refuses by Content-Length in its own words; a body that inflates past the limit is named by ours.)
+    expect([json.status, gzipped.status, binary.status]).toEqual([413, 413, 413]);
+    expect(v2Error(json)).toMatch(/too large|exceeds the limit/);
+    expect(JSON.parse(gzipped.raw.toString('utf8'))).toEqual({ error: expect.stringMatching(/^Request body exceeds the limit of 65536 bytes \((BODY_LIMIT; )?V2_BODY_LIMIT/) });
+    expect(rawError(binary)).toMatch(/too large|exceeds the limit/);
   });
 });

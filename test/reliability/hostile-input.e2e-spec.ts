@@ -69,6 +69,8 @@ const MAIN_ENV = {
   REQUESTS_PER_MINUTE: '0',
   REQUESTS_PER_HOUR: '0',
   BODY_LIMIT: '256kb',
+  // The /v2 routes have their own limit (64mb by default): the same here, so one limit holds every body route.
+  V2_BODY_LIMIT: '256kb',
   MAX_BATCH_ITEMS: String(MAX_BATCH_ITEMS),
   // Above any burst of the concurrency property: an OVERLOADED 503 would be the configuration's, not a finding.
   MAX_QUEUE: '4096',

@@ -53,7 +53,7 @@ function fromBodyParser(e: BodyParserError): MappedError | undefined {
     case 'entity.parse.failed':
       return { ...base, status: 400, code: ErrorCode.MALFORMED_JSON, message: 'Malformed JSON in request body' };
     case 'entity.too.large':
-      return { ...base, status: 413, code: ErrorCode.PAYLOAD_TOO_LARGE, message: `Request body exceeds the limit of ${e.limit} bytes (BODY_LIMIT)` };
+      return { ...base, status: 413, code: ErrorCode.PAYLOAD_TOO_LARGE, message: `Request body exceeds the limit of ${e.limit} bytes (BODY_LIMIT; V2_BODY_LIMIT on /v2)` };
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return { ...base, status: 415, code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, message: `Unsupported body encoding or charset${e.charset ? ` '${e.charset}'` : ''}` };
@@ -96,7 +96,7 @@ function fromFastify(e: FastifyError): MappedError | undefined {
   const base = { details: [], unexpected: false };
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { ...base, status: 413, code: ErrorCode.PAYLOAD_TOO_LARGE, message: 'Request body exceeds the limit (BODY_LIMIT)' };
+      return { ...base, status: 413, code: ErrorCode.PAYLOAD_TOO_LARGE, message: 'Request body exceeds the limit (BODY_LIMIT; V2_BODY_LIMIT on /v2)' };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { ...base, status: 415, code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, message: 'Content-Type is not supported; send application/json' };
     default:
