@@ -39,6 +39,7 @@ describe('buildConfig', () => {
       expect(sut.app.port).toBe(8000);
       expect(sut.app.bodyLimitBytes).toBe(1024 * 1024);
       expect(sut.app.v2BodyLimitBytes).toBe(64 * 1024 * 1024);
+      expect(sut.app.maxInflightBytes).toBe(256 * 1024 * 1024);
     });
 
     it('resolves the model repository to an absolute path and puts the registry state file in it', () => {
@@ -189,6 +190,7 @@ describe('buildConfig', () => {
       ['MODEL_ID', '../etc'],
       ['BODY_LIMIT', 'huge'],
       ['V2_BODY_LIMIT', '64 megabytes'],
+      ['MAX_INFLIGHT_MB', '-1'],
     ])('rejects out-of-range %s=%j', (name, value) => {
       // Act
       const error = captureConfigError({ [name]: value });
@@ -196,6 +198,18 @@ describe('buildConfig', () => {
       // Assert
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]).toMatch(new RegExp(`^${name}=`));
+    });
+
+    it('refuses a MAX_INFLIGHT_MB that could not admit one body of the largest limit, unless 0 (no cap)', () => {
+      // Act
+      const error = captureConfigError({ MAX_INFLIGHT_MB: '32', V2_BODY_LIMIT: '64mb' });
+      const off = buildConfig({ MAX_INFLIGHT_MB: '0', V2_BODY_LIMIT: '64mb' });
+      const enough = buildConfig({ MAX_INFLIGHT_MB: '64', V2_BODY_LIMIT: '64mb' });
+
+      // Assert
+      expect(error.problems).toEqual(['MAX_INFLIGHT_MB=32: must hold at least one body of the largest limit (BODY_LIMIT 1mb, V2_BODY_LIMIT 64mb), or be 0 (no cap)']);
+      expect(off.app.maxInflightBytes).toBe(0);
+      expect(enough.app.maxInflightBytes).toBe(64 * 1024 * 1024);
     });
 
     it('refuses NODE_ENV=production without API_KEYS, naming API_KEYS and the ALLOW_ANONYMOUS opt-out', () => {

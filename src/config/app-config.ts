@@ -20,6 +20,8 @@ export interface AllConfig {
     bodyLimitBytes: number;
     /** V2_BODY_LIMIT in bytes: the body limit of the /v2 routes (JSON and binary), BODY_LIMIT's elsewhere. */
     v2BodyLimitBytes: number;
+    /** MAX_INFLIGHT_MB in bytes: most bytes of request bodies in flight (0 = no cap). */
+    maxInflightBytes: number;
     trustProxy: string;
     shutdownTimeoutSeconds: number;
     shutdownDelaySeconds: number;
@@ -91,6 +93,10 @@ export function validateEnvironment(env: Record<string, string | undefined>): En
   if (errors.length === 0 && parsed.HEADERS_TIMEOUT_SECONDS > parsed.REQUEST_TIMEOUT_SECONDS) {
     problems.push(`HEADERS_TIMEOUT_SECONDS=${parsed.HEADERS_TIMEOUT_SECONDS}: must not exceed REQUEST_TIMEOUT_SECONDS (${parsed.REQUEST_TIMEOUT_SECONDS}), which covers the headers too`);
   }
+  const largestBody = errors.length === 0 ? Math.max(byteSize(parsed.BODY_LIMIT), byteSize(parsed.V2_BODY_LIMIT)) : 0;
+  if (errors.length === 0 && parsed.MAX_INFLIGHT_MB > 0 && parsed.MAX_INFLIGHT_MB * 1024 * 1024 < largestBody) {
+    problems.push(`MAX_INFLIGHT_MB=${parsed.MAX_INFLIGHT_MB}: must hold at least one body of the largest limit (BODY_LIMIT ${parsed.BODY_LIMIT}, V2_BODY_LIMIT ${parsed.V2_BODY_LIMIT}), or be 0 (no cap)`);
+  }
   if (errors.length === 0 && workerCount(parsed.WORKERS) > 1 && parsed.REDIS_URL === '') {
     problems.push(`WORKERS=${parsed.WORKERS}: more than one worker needs REDIS_URL (without it each worker would count its own rate limits, keep its own cache and apply rollouts alone)`);
   }
@@ -143,6 +149,7 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
       bodyLimit: e.BODY_LIMIT,
       bodyLimitBytes: byteSize(e.BODY_LIMIT),
       v2BodyLimitBytes: byteSize(e.V2_BODY_LIMIT),
+      maxInflightBytes: e.MAX_INFLIGHT_MB * 1024 * 1024,
       trustProxy: e.TRUST_PROXY,
       shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
       shutdownDelaySeconds: e.SHUTDOWN_DELAY_SECONDS,

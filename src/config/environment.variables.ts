@@ -45,6 +45,12 @@ export class EnvironmentVariables {
   @IsOptional() @IsString() REGISTRY_STATE_FILE = '';
 
   @Transform(toInt) @IsInt() @Min(16) MAX_MEMORY_MB = 1000;
+  /**
+   * Most bytes of request bodies in flight (read or being read, until answered), MiB; a request
+   * that would pass it gets 503 with Retry-After before its body is read. 0 = no cap. At least
+   * the largest body limit (V2_BODY_LIMIT), so any one request can be admitted.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1_048_576) MAX_INFLIGHT_MB = 256;
   @Transform(toInt) @IsInt() @Min(0) REQUESTS_PER_MINUTE = 100;
   @Transform(toInt) @IsInt() @Min(0) REQUESTS_PER_HOUR = 1000;
 

@@ -11,6 +11,7 @@ import { isV2Path } from '../common/validation/input-limits';
 import { AllConfig } from '../config/app-config';
 import { answerClientError, nodeServerOptions } from './client-limits';
 import { helmetOptions, trustProxySetting } from './http-options';
+import { InflightBodies } from './inflight-bodies';
 import { isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, unsupportedMediaType } from './request-bodies';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -31,12 +32,13 @@ class LimitedExpressAdapter extends ExpressAdapter {
 export const expressAdapter = (http: AllConfig['app']): ExpressAdapter => new LimitedExpressAdapter(http.clientLimits);
 
 /**
- * Express-specific wiring: the request context first, helmet, the raw parser for V2 binary bodies
+ * Express-specific wiring: the request context first, admission by bytes in flight (`admission`,
+ * MAX_INFLIGHT_MB), helmet, the raw parser for V2 binary bodies
  * and body-parser's JSON parser with V2_BODY_LIMIT on /v2 and BODY_LIMIT elsewhere, 415 for other bodies, and body-parser's errors
  * turned into AppErrors before Nest's error handler (which would make every SyntaxError a bare 400).
  * The app must be created with `{ bodyParser: false }`.
  */
-export function configureExpress(app: NestExpressApplication, http: AllConfig['app']): void {
+export function configureExpress(app: NestExpressApplication, http: AllConfig['app'], admission: InflightBodies | undefined): void {
   // A request the parser refuses (smuggling, oversized headers, a slow client) gets the envelope; Node would answer a bare 400.
   (app.getHttpServer() as Server).on('clientError', answerClientError);
   app.disable('x-powered-by');
@@ -47,6 +49,17 @@ export function configureExpress(app: NestExpressApplication, http: AllConfig['a
     res.setHeader('X-Request-Id', openContext(req).id);
     next();
   });
+  // MAX_INFLIGHT_MB, before any body parser reads the body.
+  if (admission) {
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      try {
+        admission.admit(req, res);
+        next();
+      } catch (e) {
+        next(e);
+      }
+    });
+  }
   app.use(helmet(helmetOptions()));
   // Binary tensor data is only ever a /v2 body: V2_BODY_LIMIT.
   app.useBodyParser('raw', { limit: http.v2BodyLimitBytes, type: isBinaryInferRequest });

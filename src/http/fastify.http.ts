@@ -8,6 +8,7 @@ import { isV2Path } from '../common/validation/input-limits';
 import { AllConfig } from '../config/app-config';
 import { answerClientError, nodeServerOptions } from './client-limits';
 import { helmetOptions, trustProxySetting } from './http-options';
+import { InflightBodies } from './inflight-bodies';
 import { bodyLimitOf, decodeContentEncoding, decodeText, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, parseJson, unsupportedMediaType } from './request-bodies';
 
 /**
@@ -46,15 +47,27 @@ export function fastifyAdapter(http: AllConfig['app']): FastifyAdapter {
 
 /**
  * Fastify-specific wiring: the request context opened first (so even a malformed body's error
- * carries the request id), one body parser for every Content-Type (see request-bodies.ts) under
- * BODY_LIMIT, or V2_BODY_LIMIT on the /v2 routes, helmet's security headers.
+ * carries the request id), admission by bytes in flight (`admission`, MAX_INFLIGHT_MB), one body
+ * parser for every Content-Type (see request-bodies.ts) under BODY_LIMIT, or V2_BODY_LIMIT on the
+ * /v2 routes, helmet's security headers.
  */
-export function configureFastify(app: NestFastifyApplication, http: AllConfig['app']): void {
+export function configureFastify(app: NestFastifyApplication, http: AllConfig['app'], admission: InflightBodies | undefined): void {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     reply.header('x-request-id', contextOf(req).id);
     done();
   });
+  // MAX_INFLIGHT_MB, before the body is read; a refusal goes through Nest's error handler (the exception filter).
+  if (admission) {
+    fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      try {
+        admission.admit(req.raw, reply.raw);
+        done();
+      } catch (e) {
+        fastify.errorHandler(e as Error, req, reply);
+      }
+    });
+  }
   // The /v2 routes take V2_BODY_LIMIT (tensors): a route's own bodyLimit wins over the parser's.
   fastify.addHook('onRoute', (route: RouteOptions) => {
     if (isV2Path(route.url)) route.bodyLimit = http.v2BodyLimitBytes;

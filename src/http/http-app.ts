@@ -15,6 +15,7 @@ import { AllConfig } from '../config/app-config';
 import { configureExpress, expressAdapter } from './express.http';
 import { configureFastify, fastifyAdapter } from './fastify.http';
 import { applyServerLimits } from './client-limits';
+import { InflightBodies } from './inflight-bodies';
 import { corsOptions } from './http-options';
 
 /** The adapter HTTP_ADAPTER names, built with the options it needs before the app exists. */
@@ -24,7 +25,7 @@ export function createHttpAdapter(http: AllConfig['app']): AbstractHttpAdapter {
 
 /**
  * HTTP wiring shared by main.ts and the e2e tests, so tests exercise exactly what production
- * runs: the adapter's own file (request context, body parsing, helmet), then what every adapter
+ * runs: the adapter's own file (request context, admission by bytes in flight, body parsing, helmet), then what every adapter
  * shares (logger, CORS, Swagger). Everything else is Nest: guards, pipes, interceptors, the filter.
  * Call before `init()`/`listen()`; an Express app must be created with `{ bodyParser: false }`.
  */
@@ -32,8 +33,9 @@ export async function configureHttp(app: INestApplication, http: AllConfig['app'
   installLeanAsyncResourceBind();
   app.useLogger(app.get(PinoLogger));
   applyServerLimits(app.getHttpServer() as Server, http.clientLimits);
-  if (app.getHttpAdapter().getType() === 'fastify') configureFastify(app as NestFastifyApplication, http);
-  else configureExpress(app as NestExpressApplication, http);
+  const admission = http.maxInflightBytes > 0 ? new InflightBodies(http.maxInflightBytes, http) : undefined;
+  if (app.getHttpAdapter().getType() === 'fastify') configureFastify(app as NestFastifyApplication, http, admission);
+  else configureExpress(app as NestExpressApplication, http, admission);
   if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));
   if (http.docs !== 'off') {
     gateDocs(app, http.docs === 'auth');

@@ -1,5 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -7,7 +9,8 @@ import request from 'supertest';
 
 import { DET_MODEL } from '../support/det-model';
 import { createApp, expectEnvelope, REPO_MODELS } from './support/create-app';
-import { rawRequest } from './support/raw-http';
+import { listeningPort, rawRequest } from './support/raw-http';
+import { until } from '../support/until';
 
 const ENV = { REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false' };
 
@@ -195,5 +198,87 @@ describe('V2_BODY_LIMIT holds /v2 bodies, BODY_LIMIT the rest (real AppModule)',
     expect(v2Error(json)).toMatch(/too large|exceeds the limit/);
     expect(JSON.parse(gzipped.raw.toString('utf8'))).toEqual({ error: expect.stringMatching(/^Request body exceeds the limit of 65536 bytes \((BODY_LIMIT; )?V2_BODY_LIMIT/) });
     expect(rawError(binary)).toMatch(/too large|exceeds the limit/);
+  });
+});
+
+/** A request whose body is only partly sent, holding its bytes in flight until the test finishes or drops it. */
+interface HeldRequest {
+  /** Sends the rest of the body; resolves with the answer's status line. */
+  finish(): Promise<string>;
+  /** Closes the connection with the body unfinished. */
+  drop(): void;
+}
+
+/** Opens a POST of `body` to `path` and sends its headers and its first kilobyte only. */
+async function holdRequest(server: Server, path: string, body: Buffer): Promise<HeldRequest> {
+  const port = await listeningPort(server);
+  const socket: Socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+  socket.write(body.subarray(0, 1024));
+  return {
+    finish: () => new Promise<string>((resolve) => {
+      socket.once('end', () => resolve(Buffer.concat(chunks).toString('latin1').split('\r\n')[0]));
+      socket.write(body.subarray(1024));
+    }),
+    drop: () => socket.destroy(),
+  };
+}
+
+describe('MAX_INFLIGHT_MB: admission by bytes of bodies in flight (real AppModule)', () => {
+  let app: INestApplication;
+  beforeAll(async () => { app = await createApp({ env: { ...ENV, BODY_LIMIT: '1mb', V2_BODY_LIMIT: '1mb', MAX_INFLIGHT_MB: '1' } }); });
+  afterAll(async () => { await app?.close(); });
+  const server = () => app.getHttpServer() as Server;
+  /** A valid iris V2 JSON body padded with whitespace to `bytes`. */
+  const irisBody = (bytes: number): Buffer => {
+    const text = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] });
+    return Buffer.from(text + ' '.repeat(bytes - text.length));
+  };
+  const probe = () => rawRequest(server(), 'POST', '/v2/models/iris/infer', { 'content-type': 'application/json' }, irisBody(400_000));
+  const refused = async () => (await probe()).status === 503;
+
+  it('refuses a body that would pass the cap with 503 {error} and Retry-After while another is being received; admits it once that one is answered', async () => {
+    // Arrange: 700 KB of a 1 MiB cap held by a request still sending its body.
+    const held = await holdRequest(server(), '/v2/models/iris/infer', irisBody(700_000));
+    let v2, predict, probeWithoutBody, answered, after;
+    try {
+      await until(refused, 'the held body counted in flight');
+
+      // Act
+      v2 = await probe();
+      predict = await rawRequest(server(), 'POST', '/predict', { 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ model_id: 'iris', features: [5.1, 3.5, 1.4, 0.2] }) + ' '.repeat(400_000)));
+      probeWithoutBody = await rawRequest(server(), 'GET', '/v2/health/ready');
+      answered = await held.finish();
+      after = await probe();
+    } finally {
+      held.drop();
+    }
+
+    // Assert
+    expect(v2.status).toBe(503);
+    expect(v2.headers['retry-after']).toBe('1');
+    expect(JSON.parse(v2.raw.toString('utf8'))).toEqual({ error: expect.stringMatching(/MAX_INFLIGHT_MB/) });
+    expect(predict.status).toBe(503);
+    expectEnvelope(JSON.parse(predict.raw.toString('utf8')), 'OVERLOADED');
+    expect(probeWithoutBody.status).toBe(200);
+    expect(answered).toBe('HTTP/1.1 200 OK');
+    expect(after.status).toBe(200);
+  });
+
+  it('releases the bytes of a body whose client went away before sending it all', async () => {
+    // Arrange
+    const held = await holdRequest(server(), '/v2/models/iris/infer', irisBody(700_000));
+    try {
+      await until(refused, 'the held body counted in flight');
+    } finally {
+      // Act
+      held.drop();
+    }
+
+    // Assert
+    await until(async () => (await probe()).status === 200, 'the dropped body released');
   });
 });
