@@ -2,6 +2,7 @@ import { NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { createServer, Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
+import compression from 'compression';
 import helmet from 'helmet';
 
 import { AppError } from '../common/errors/app-error';
@@ -10,7 +11,7 @@ import { openContext } from '../common/http/request-context';
 import { isV2Path } from '../common/validation/input-limits';
 import { AllConfig } from '../config/app-config';
 import { answerClientError, nodeServerOptions } from './client-limits';
-import { helmetOptions, trustProxySetting } from './http-options';
+import { COMPRESSION, helmetOptions, trustProxySetting } from './http-options';
 import { InflightBodies } from './inflight-bodies';
 import { isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, unsupportedMediaType } from './request-bodies';
 
@@ -33,7 +34,7 @@ export const expressAdapter = (http: AllConfig['app']): ExpressAdapter => new Li
 
 /**
  * Express-specific wiring: the request context first, admission by bytes in flight (`admission`,
- * MAX_INFLIGHT_MB), helmet, the raw parser for V2 binary bodies
+ * MAX_INFLIGHT_MB), helmet, response compression (see COMPRESSION), the raw parser for V2 binary bodies
  * and body-parser's JSON parser with V2_BODY_LIMIT on /v2 and BODY_LIMIT elsewhere, 415 for other bodies, and body-parser's errors
  * turned into AppErrors before Nest's error handler (which would make every SyntaxError a bare 400).
  * The app must be created with `{ bodyParser: false }`.
@@ -61,6 +62,7 @@ export function configureExpress(app: NestExpressApplication, http: AllConfig['a
     });
   }
   app.use(helmet(helmetOptions()));
+  app.use(compression({ threshold: COMPRESSION.thresholdBytes, ...COMPRESSION.zlib, brotli: COMPRESSION.brotli, filter: compressible }));
   // Binary tensor data is only ever a /v2 body: V2_BODY_LIMIT.
   app.useBodyParser('raw', { limit: http.v2BodyLimitBytes, type: isBinaryInferRequest });
   app.use((req: Request, _res: Response, next: NextFunction) => {
@@ -87,4 +89,9 @@ function contentTypeCheck(req: Request, _res: Response, next: NextFunction): voi
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (!BODY_METHODS.has(req.method) || !hasBody || isJsonMedia(req.headers['content-type']) || isUntypedV2Body(req)) return next();
   next(unsupportedMediaType(req.headers['content-type']));
+}
+
+/** What compression's own filter takes (JSON, text), and the V2 binary tensor data too, as @fastify/compress does. */
+function compressible(req: Request, res: Response): boolean {
+  return compression.filter(req, res) || /^application\/octet-stream\b/.test(String(res.getHeader('Content-Type') ?? ''));
 }

@@ -1,3 +1,4 @@
+import fastifyCompress from '@fastify/compress';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import helmet from 'helmet';
@@ -7,7 +8,7 @@ import { contextOf, openContext } from '../common/http/request-context';
 import { isV2Path } from '../common/validation/input-limits';
 import { AllConfig } from '../config/app-config';
 import { answerClientError, nodeServerOptions } from './client-limits';
-import { helmetOptions, trustProxySetting } from './http-options';
+import { COMPRESSION, helmetOptions, trustProxySetting } from './http-options';
 import { InflightBodies } from './inflight-bodies';
 import { bodyLimitOf, decodeContentEncoding, decodeText, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, parseJson, unsupportedMediaType } from './request-bodies';
 
@@ -49,9 +50,9 @@ export function fastifyAdapter(http: AllConfig['app']): FastifyAdapter {
  * Fastify-specific wiring: the request context opened first (so even a malformed body's error
  * carries the request id), admission by bytes in flight (`admission`, MAX_INFLIGHT_MB), one body
  * parser for every Content-Type (see request-bodies.ts) under BODY_LIMIT, or V2_BODY_LIMIT on the
- * /v2 routes, helmet's security headers.
+ * /v2 routes, response compression (see COMPRESSION), helmet's security headers.
  */
-export function configureFastify(app: NestFastifyApplication, http: AllConfig['app'], admission: InflightBodies | undefined): void {
+export async function configureFastify(app: NestFastifyApplication, http: AllConfig['app'], admission: InflightBodies | undefined): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     reply.header('x-request-id', contextOf(req).id);
@@ -79,6 +80,14 @@ export function configureFastify(app: NestFastifyApplication, http: AllConfig['a
     } catch (e) {
       done(e as Error);
     }
+  });
+  // Registered before Nest adds the routes (its onRoute hook gives each route the onSend hook); request bodies stay ours to decode.
+  await app.register(fastifyCompress, {
+    encodings: ['br', 'gzip', 'deflate'],
+    threshold: COMPRESSION.thresholdBytes,
+    zlibOptions: COMPRESSION.zlib,
+    brotliOptions: COMPRESSION.brotli,
+    globalDecompression: false,
   });
   // helmet's own middleware, built once: @fastify/helmet builds it again on every request (its
   // CSP parsing was 3% of CPU under load).

@@ -34,7 +34,7 @@ export async function configureHttp(app: INestApplication, http: AllConfig['app'
   app.useLogger(app.get(PinoLogger));
   applyServerLimits(app.getHttpServer() as Server, http.clientLimits);
   const admission = http.maxInflightBytes > 0 ? new InflightBodies(http.maxInflightBytes, http) : undefined;
-  if (app.getHttpAdapter().getType() === 'fastify') configureFastify(app as NestFastifyApplication, http, admission);
+  if (app.getHttpAdapter().getType() === 'fastify') await configureFastify(app as NestFastifyApplication, http, admission);
   else configureExpress(app as NestExpressApplication, http, admission);
   if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));
   if (http.docs !== 'off') {

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import request from 'supertest';
 
 import { DET_MODEL } from '../support/det-model';
@@ -116,6 +116,64 @@ describe('V2 with image-sized tensors (PaddleOCR det, real AppModule)', () => {
       const floats = new Float32Array(new Uint8Array((bin.body as Buffer).subarray(n)).buffer);
       expect(res.body.outputs[0].shape).toEqual([1, 1, 384, 384]);
       expect(res.body.outputs[0].data).toEqual(Array.from(floats));
+    });
+  });
+
+  describe('response compression (Accept-Encoding, as tritonclient asks)', () => {
+    const JSON_TYPE = { 'content-type': 'application/json' };
+    // The same id every time, so answers compare whole.
+    const detBody = () => Buffer.from(JSON.stringify({ id: 'same', ...detJson(64, 64) }));
+
+    it('answers gzip and deflate when asked, decoding to exactly the plain answer', async () => {
+      // Act
+      const plain = await rawRequest(server(), 'POST', '/v2/models/det/infer', JSON_TYPE, detBody());
+      const gzip = await rawRequest(server(), 'POST', '/v2/models/det/infer', { ...JSON_TYPE, 'accept-encoding': 'gzip' }, detBody());
+      const deflate = await rawRequest(server(), 'POST', '/v2/models/det/infer', { ...JSON_TYPE, 'accept-encoding': 'deflate' }, detBody());
+
+      // Assert
+      expect(plain.status).toBe(200);
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      expect([gzip.status, gzip.headers['content-encoding']]).toEqual([200, 'gzip']);
+      expect([deflate.status, deflate.headers['content-encoding']]).toEqual([200, 'deflate']);
+      expect(gzip.raw.length).toBeLessThan(plain.raw.length);
+      expect(JSON.parse(gunzipSync(gzip.raw).toString('utf8'))).toEqual(JSON.parse(plain.raw.toString('utf8')));
+      expect(JSON.parse(inflateSync(deflate.raw).toString('utf8'))).toEqual(JSON.parse(plain.raw.toString('utf8')));
+    });
+
+    it('compresses a binary tensor data answer too, header and bytes intact', async () => {
+      // Arrange
+      const pixels = new Float32Array(3 * 64 * 64).fill(0.5);
+      const b = binaryBody({
+        id: 'same',
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 64, 64], parameters: { binary_data_size: pixels.byteLength } }],
+        outputs: [{ name: 'sigmoid_0.tmp_0', parameters: { binary_data: true } }],
+      }, pixels);
+      const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(b.headerLength) };
+
+      // Act
+      const plain = await rawRequest(server(), 'POST', '/v2/models/det/infer', headers, b.body);
+      const gzip = await rawRequest(server(), 'POST', '/v2/models/det/infer', { ...headers, 'accept-encoding': 'gzip' }, b.body);
+
+      // Assert
+      expect(gzip.headers['content-encoding']).toBe('gzip');
+      expect(gzip.headers['inference-header-content-length']).toBe(plain.headers['inference-header-content-length']);
+      expect(gunzipSync(gzip.raw).equals(plain.raw)).toBe(true);
+    });
+
+    it('leaves answers under 1 KB, and answers to clients that do not ask, uncompressed', async () => {
+      // Arrange
+      const iris = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] }));
+
+      // Act
+      const small = await rawRequest(server(), 'POST', '/v2/models/iris/infer', { ...JSON_TYPE, 'accept-encoding': 'gzip, deflate' }, iris);
+      const predict = await rawRequest(server(), 'POST', '/predict', { ...JSON_TYPE, 'accept-encoding': 'gzip' }, Buffer.from(JSON.stringify({ model_id: 'iris', features: [5.1, 3.5, 1.4, 0.2] })));
+      const notAsked = await rawRequest(server(), 'POST', '/v2/models/det/infer', JSON_TYPE, detBody());
+
+      // Assert
+      expect([small.status, small.headers['content-encoding']]).toEqual([200, undefined]);
+      expect(JSON.parse(small.raw.toString('utf8')).outputs[0].shape).toEqual([1, 3]);
+      expect([predict.status, predict.headers['content-encoding']]).toEqual([200, undefined]);
+      expect([notAsked.status, notAsked.headers['content-encoding']]).toEqual([200, undefined]);
     });
   });
 
