@@ -32,7 +32,38 @@ describe('headerLength', () => {
 });
 
 describe('tensorDataFromBytes', () => {
-  it('reads every fixed-size datatype little-endian into its typed array, as an aligned copy', () => {
+  it('reads aligned bytes without copying: a typed array over the body\'s own memory', () => {
+    // Arrange: the tensor at byte 8 of a body (after an 8-byte header), as Buffer.concat lays a request out
+    const body = Buffer.alloc(8 + 16);
+    Buffer.from(Float32Array.from([1.5, -2.25, 3, 4]).buffer).copy(body, 8);
+    const f64 = Buffer.alloc(16 + 8);
+    Buffer.from(Float64Array.from([0.1]).buffer).copy(f64, 16);
+
+    // Act
+    const sut = tensorDataFromBytes(body.subarray(8), 'FP32', 4) as Float32Array;
+    const wide = tensorDataFromBytes(f64.subarray(16), 'FP64', 1) as Float64Array;
+
+    // Assert
+    expect(sut).toBeInstanceOf(Float32Array);
+    expect(sut.buffer).toBe(body.buffer);
+    expect(sut.byteOffset).toBe(body.byteOffset + 8);
+    expect(Array.from(sut)).toEqual([1.5, -2.25, 3, 4]);
+    expect(wide.buffer).toBe(f64.buffer);
+    expect(Array.from(wide)).toEqual([0.1]);
+  });
+
+  it('checks the floats of a view as of a copy: NaN and Infinity are named', () => {
+    // Arrange
+    const body = Buffer.alloc(4 + 12);
+    Buffer.from(Float32Array.from([1, Number.NaN, 2]).buffer).copy(body, 4);
+    const half = new Uint8Array(Uint16Array.from([0x3c00, 0x7c00]).buffer);
+
+    // Act / Assert
+    expect(tensorDataFromBytes(body.subarray(4), 'FP32', 3)).toBe('element 1 is not a finite number');
+    expect(tensorDataFromBytes(half, 'FP16', 2)).toBe('element 1 is not a finite number');
+  });
+
+  it('reads every fixed-size datatype little-endian into its typed array, as an aligned copy when misaligned', () => {
     // Arrange: an odd offset, as in a real body after a JSON header
     const f32 = Float32Array.from([1.5, -2.25]);
     const padded = new Uint8Array(9);

@@ -24,26 +24,48 @@ export function headerLength(value: string | string[] | undefined, bodyLength: n
   return n;
 }
 
-/** Reads `count` elements of `datatype` from `bytes` (a copy, so the data is aligned and owned); a string says what is wrong. */
+type NumericData = Exclude<TensorData, string[]>;
+
+/**
+ * Reads `count` elements of `datatype` from `bytes`, each checked (BOOL 0/1, floats finite); a
+ * string says what is wrong. Without copying when the bytes sit at an offset the datatype can be
+ * read at (a typed array over the request body's memory, which nothing writes to afterwards); a
+ * copy only when they do not (after a JSON header of any length they often do not: a Float32Array
+ * needs an offset that is a multiple of 4).
+ */
 export function tensorDataFromBytes(bytes: Uint8Array, datatype: TensorDatatype, count: number): TensorData | string {
   if (!LITTLE_ENDIAN) return 'binary tensor data needs a little-endian server';
   if (datatype === 'BYTES') return bytesElements(bytes, count);
   const size = ITEM_BYTES[datatype];
   if (bytes.length !== count * size) return `has ${bytes.length} bytes, ${count} ${datatype} elements need ${count * size}`;
-  // A copy (Buffer#slice would be a view into the socket's pooled memory, and may be unaligned).
-  const copy = new Uint8Array(bytes).buffer;
-  const data = new TYPED_ARRAYS[datatype](copy) as Exclude<TensorData, string[]>;
-  if (datatype === 'BOOL' && (data as Uint8Array).some((b) => b > 1)) return 'BOOL elements must be bytes 0 or 1';
-  if (datatype === 'FP32' || datatype === 'FP64') {
-    const bad = (data as Float32Array).findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) return `element ${bad} is not a finite number`;
-  }
-  if (datatype === 'FP16') {
-    // Exponent bits all ones: ±Infinity or NaN.
-    const bad = (data as Uint16Array).findIndex((bits) => (bits & 0x7c00) === 0x7c00);
-    if (bad >= 0) return `element ${bad} is not a finite number`;
-  }
+  const data = typedView(bytes, datatype, count);
+  const bad = firstInvalid(data, datatype);
+  if (bad >= 0) return datatype === 'BOOL' ? 'BOOL elements must be bytes 0 or 1' : `element ${bad} is not a finite number`;
   return data;
+}
+
+/** `count` elements of `datatype` over `bytes`: a view when aligned, else over an aligned copy. */
+function typedView(bytes: Uint8Array, datatype: Exclude<TensorDatatype, 'BYTES'>, count: number): NumericData {
+  const Ctor = TYPED_ARRAYS[datatype] as unknown as new (buffer: ArrayBufferLike, byteOffset?: number, length?: number) => NumericData;
+  if (bytes.byteOffset % ITEM_BYTES[datatype] === 0) return new Ctor(bytes.buffer, bytes.byteOffset, count);
+  return new Ctor(new Uint8Array(bytes).buffer, 0, count);
+}
+
+/** The first element that is not a value of `datatype` (BOOL not 0/1; a float NaN or ±Infinity), or -1. One plain loop. */
+function firstInvalid(data: NumericData, datatype: TensorDatatype): number {
+  if (datatype === 'BOOL') {
+    const bools = data as Uint8Array;
+    for (let i = 0; i < bools.length; i += 1) if (bools[i] > 1) return i;
+  } else if (datatype === 'FP32' || datatype === 'FP64') {
+    const floats = data as Float32Array | Float64Array;
+    // v - v is 0 for a finite v, NaN for NaN and ±Infinity.
+    for (let i = 0; i < floats.length; i += 1) if (floats[i] - floats[i] !== 0) return i;
+  } else if (datatype === 'FP16') {
+    // Exponent bits all ones: ±Infinity or NaN.
+    const halves = data as Uint16Array;
+    for (let i = 0; i < halves.length; i += 1) if ((halves[i] & 0x7c00) === 0x7c00) return i;
+  }
+  return -1;
 }
 
 function bytesElements(bytes: Uint8Array, count: number): string[] | string {

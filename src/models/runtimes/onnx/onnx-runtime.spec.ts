@@ -64,6 +64,28 @@ describe('OnnxRuntime', () => {
     }
   });
 
+  it('reads an input that is a view at an offset into a larger buffer (a request body) exactly as its own array', async () => {
+    // Arrange: the rows at byte 24 of a buffer holding other bytes around them
+    const own = benchInput();
+    const body = new ArrayBuffer(24 + 512 * 4 + 16);
+    new Uint8Array(body).fill(0x7f);
+    const view = new Float32Array(body, 24, 512);
+    view.set(own.input.data as Float32Array);
+    const sut = new OnnxRuntime();
+    await sut.load(BENCH_MLP);
+
+    try {
+      // Act
+      const expected = (await sut.run(own)).output.data as Float32Array;
+      const actual = (await sut.run({ input: { datatype: 'FP32', shape: [2, 256], data: view } })).output.data as Float32Array;
+
+      // Assert
+      expect(Array.from(actual)).toEqual(Array.from(expected));
+    } finally {
+      await sut.unload();
+    }
+  });
+
   it('refuses to run before load and after unload', async () => {
     // Arrange
     const sut = new OnnxRuntime();

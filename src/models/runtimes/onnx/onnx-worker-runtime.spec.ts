@@ -68,6 +68,24 @@ describe('OnnxWorkerRuntime', () => {
     expect(Object.values(next)[0].shape).toEqual([1, 1, 32, 32]);
   });
 
+  it('posts an input that is a view at an offset into a larger buffer (a request body) and answers as for its own array', async () => {
+    // Arrange
+    const own = rows(2);
+    const body = new ArrayBuffer(40 + 512 * 4 + 8);
+    new Uint8Array(body).fill(0x7f);
+    const view = new Float32Array(body, 40, 512);
+    view.set(own.input.data as Float32Array);
+    await sut.load(BENCH_MLP);
+
+    // Act
+    const expected = (await sut.run(own)).output.data as Float32Array;
+    const actual = (await sut.run({ input: { datatype: 'FP32', shape: [2, 256], data: view } })).output.data as Float32Array;
+
+    // Assert
+    expect(Array.from(actual)).toEqual(Array.from(expected));
+    expect(Array.from(view)).toEqual(Array.from(own.input.data as Float32Array));
+  });
+
   it('answers concurrent runs each with its own result', async () => {
     // Arrange
     await sut.load(BENCH_MLP);
