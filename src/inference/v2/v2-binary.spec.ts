@@ -1,4 +1,4 @@
-import { headerLength, tensorBytes, tensorDataFromBytes } from './v2-binary';
+import { answerStream, headerLength, tensorBytes, tensorDataFromBytes } from './v2-binary';
 
 /** BYTES elements as the extension lays them out: a 4-byte little-endian length before each. */
 function bytesOf(...items: string[]): Uint8Array {
@@ -122,5 +122,26 @@ describe('tensorBytes', () => {
 
   it('lays BYTES out with length prefixes', () => {
     expect(tensorBytes({ datatype: 'BYTES', shape: [2], data: ['hi', 'é'] })).toEqual(Buffer.from(bytesOf('hi', 'é')));
+  });
+});
+
+describe('answerStream', () => {
+  it('streams the header and each output\'s own bytes, as they are, with the total length', async () => {
+    // Arrange
+    const header = Buffer.from('{"outputs":[]}');
+    const output = Float32Array.from([1, 2, 3]);
+    const bytes = tensorBytes({ datatype: 'FP32', shape: [3], data: output });
+
+    // Act
+    const sut = answerStream([header, bytes]);
+    // Flowing, as the adapters pipe it into the response: one chunk per part.
+    const chunks: Buffer[] = [];
+    sut.stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await new Promise((resolve) => sut.stream.once('end', resolve));
+
+    // Assert
+    expect(sut.length).toBe(header.length + 12);
+    expect(Buffer.concat(chunks)).toEqual(Buffer.concat([header, bytes]));
+    expect(chunks[1].buffer).toBe(output.buffer);
   });
 });

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+
 import { TensorDatatype } from '../../models/repository/model-manifest';
 import { Tensor, TensorData, TYPED_ARRAYS } from '../../models/tensors/tensor';
 
@@ -97,4 +99,16 @@ export function tensorBytes(t: Tensor): Buffer {
   }
   const data = t.data as Exclude<TensorData, string[]>;
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * A binary-extension answer's parts (the JSON header, then each output's bytes: views over the
+ * output tensors' memory) as one byte stream and its length, nothing copied: Buffer.concat would
+ * copy every output once more before the socket does.
+ */
+export function answerStream(parts: Buffer[]): { stream: Readable; length: number } {
+  const stream = new Readable({ read: () => undefined });
+  for (const part of parts) stream.push(part);
+  stream.push(null);
+  return { stream, length: parts.reduce((n, part) => n + part.length, 0) };
 }

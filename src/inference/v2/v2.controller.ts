@@ -12,6 +12,7 @@ import { notePrediction } from '../../common/http/request-context';
 import type { RequestContext } from '../../common/http/request-context';
 import { V2ModelParamDto, V2ModelVersionParamDto } from '../dto/v2-params.dto';
 import { V2CatalogService } from './v2-catalog.service';
+import { answerStream } from './v2-binary';
 import type { V2InferResult } from './v2-codec';
 import { V2_INFER_REQUEST_EXAMPLE, V2_INFER_RESPONSE_EXAMPLE } from './v2-examples';
 import { V2InferenceService } from './v2-inference.service';
@@ -113,7 +114,8 @@ function inferReply({ response, binary }: V2InferResult, res: HttpReply, ctx: Re
   res.header('Inference-Header-Content-Length', String(header.length));
   // The logging interceptor cannot read a binary answer: the prediction facts are noted here.
   notePrediction(ctx, response);
-  return new StreamableFile(Buffer.concat([header, ...binary]), { type: 'application/octet-stream' });
+  const { stream, length } = answerStream([header, ...binary]);
+  return new StreamableFile(stream, { type: 'application/octet-stream', length });
 }
 
 /** The protocol's health answer: 200 when ready, a 4xx (400, as Triton) when not, with the body either way. */
