@@ -1,6 +1,6 @@
 import { TensorSpec } from '../../models/repository/model-manifest';
 import { Tensor } from '../../models/tensors/tensor';
-import { tensorFromNested, toHalfBits } from '../codec/nested-tensor';
+import { tensorFromNested, toHalfBits, typedData } from '../codec/nested-tensor';
 
 const spec = (datatype: TensorSpec['datatype'], shape: number[]): TensorSpec => ({ name: 'x', datatype, shape });
 
@@ -80,6 +80,41 @@ describe('tensorFromNested', () => {
 
       // Assert
       expect(sut).toBe('is nested deeper than its shape [1, 2]');
+    });
+  });
+
+  describe('image-sized nested data', () => {
+    /** [1, 3, h, w] of distinct values, nested as JSON carries an image, and the same values flat. */
+    const image = (h: number, w: number) => {
+      const flat = Array.from({ length: 3 * h * w }, (_, i) => Math.sin(i) * 3);
+      const at = (c: number, y: number) => flat.slice((c * h + y) * w, (c * h + y + 1) * w);
+      return { flat, nested: [[0, 1, 2].map((c) => Array.from({ length: h }, (_, y) => at(c, y)))] };
+    };
+
+    it('fills the typed array row-major in one walk, exactly as the flat values convert', () => {
+      // Arrange
+      const { flat, nested } = image(64, 48);
+
+      // Act
+      const sut = tensor(tensorFromNested(nested, spec('FP32', [-1, 3, -1, -1])));
+
+      // Assert
+      expect(sut.shape).toEqual([1, 3, 64, 48]);
+      expect(sut.data).toEqual(typedData(flat, spec('FP32', [-1])));
+    });
+
+    it('names a bad value deep inside, and a row that is short', () => {
+      // Arrange
+      const { nested } = image(8, 8);
+      const bad = structuredClone(nested);
+      bad[0][2][7][3] = 'x' as unknown as number;
+      const short = structuredClone(nested);
+      short[0][1][5] = short[0][1][5].slice(1);
+
+      // Act / Assert
+      expect(problem(tensorFromNested(bad, spec('FP32', [-1, 3, -1, -1])))).toBe('must hold finite numbers (FP32)');
+      expect(problem(tensorFromNested(short, spec('FP32', [-1, 3, -1, -1])))).toBe('is not rectangular: expected 8 items at depth 3');
+      expect(problem(tensorFromNested([[[[1e39]]]], spec('FP32', [-1, 1, -1, -1])))).toBe('value 1e+39 is out of range for FP32 (it would round to infinity)');
     });
   });
 

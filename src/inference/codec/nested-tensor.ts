@@ -1,7 +1,7 @@
 import { TensorSpec } from '../../models/repository/model-manifest';
 import { Tensor, TensorData, TYPED_ARRAYS } from '../../models/tensors/tensor';
 
-/** Shape read along the first item of each level; {@link flatten} then checks it is rectangular. */
+/** Shape read along the first item of each level; {@link fillFrom} then checks it is rectangular. */
 function shapeOf(value: unknown): number[] {
   const shape: number[] = [];
   let level: unknown = value;
@@ -11,20 +11,6 @@ function shapeOf(value: unknown): number[] {
     level = level[0];
   }
   return shape;
-}
-
-function flatten(value: unknown, shape: number[], depth: number, out: unknown[]): string | undefined {
-  if (depth === shape.length) {
-    if (Array.isArray(value)) return `is nested deeper than its shape [${shape.join(', ')}]`;
-    out.push(value);
-    return undefined;
-  }
-  if (!Array.isArray(value) || value.length !== shape[depth]) return `is not rectangular: expected ${shape[depth]} items at depth ${depth}`;
-  for (const item of value) {
-    const problem = flatten(item, shape, depth + 1, out);
-    if (problem) return problem;
-  }
-  return undefined;
 }
 
 /** Inclusive value range of each integer datatype (BOOL as 0/1); values outside are refused, not wrapped. */
@@ -104,33 +90,92 @@ function checkNumber(v: unknown, spec: TensorSpec, range: [number, number] | und
   return n;
 }
 
-type NumberSink = { [index: number]: number | bigint; length: number };
-
-/** Each checked value converted by `convert` straight into a fresh typed array: one pass, no intermediate array. */
-function fill<T extends NumberSink>(out: T, values: unknown[], spec: TensorSpec, rules: ValueRules, convert: (n: number) => number | bigint): T | string {
-  const range = INTEGER_RANGES[spec.datatype];
-  for (let i = 0; i < values.length; i += 1) {
-    const n = checkNumber(values[i], spec, range, rules);
-    if (typeof n === 'string') return n;
-    out[i] = convert(n);
-  }
-  return out;
+/** Checked values written one by one into a fresh array of a datatype: the array, and the writer (a string says what is wrong). */
+interface ValueWriter {
+  data: TensorData;
+  write(v: unknown): string | undefined;
 }
 
 const same = (n: number): number => n;
+
+/**
+ * A writer of `count` values of `spec`'s datatype, each checked under `rules` as it comes: one
+ * pass, no intermediate array. FP32 and FP64 take a finite number in range at once (the common
+ * case of a tensor-sized body); anything else goes through {@link checkNumber} for its message.
+ */
+function writerFor(spec: TensorSpec, count: number, rules: ValueRules): ValueWriter {
+  let i = 0;
+  if (spec.datatype === 'BYTES') {
+    const strings = new Array<string>(count);
+    return { data: strings, write: (v) => (typeof v === 'string' ? ((strings[i++] = v), undefined) : 'must hold strings (BYTES)') };
+  }
+  const range = INTEGER_RANGES[spec.datatype];
+  if (spec.datatype === 'FP32' || spec.datatype === 'FP64') {
+    const floats = spec.datatype === 'FP32' ? new Float32Array(count) : new Float64Array(count);
+    const limit = FLOAT_LIMITS[spec.datatype] ?? Number.POSITIVE_INFINITY;
+    return {
+      data: floats,
+      write: (v) => {
+        // v - v is 0 only for a finite number.
+        if (typeof v === 'number' && v - v === 0 && v < limit && v > -limit) {
+          floats[i++] = v;
+          return undefined;
+        }
+        const n = checkNumber(v, spec, range, rules);
+        if (typeof n === 'string') return n;
+        floats[i++] = n;
+        return undefined;
+      },
+    };
+  }
+  const Ctor = TYPED_ARRAYS[spec.datatype];
+  const big = Ctor === BigInt64Array || Ctor === BigUint64Array;
+  const out = new (Ctor as unknown as new (n: number) => { [index: number]: number | bigint })(count);
+  const convert: (n: number) => number | bigint = spec.datatype === 'FP16' ? toHalfBits : big ? BigInt : same;
+  return {
+    data: out as unknown as TensorData,
+    write: (v) => {
+      const n = checkNumber(v, spec, range, rules);
+      if (typeof n === 'string') return n;
+      out[i++] = convert(n);
+      return undefined;
+    },
+  };
+}
 
 /** Flat values → the typed data of `spec`'s datatype, each value checked under `rules`; a string says what is wrong. */
 export function typedData(values: unknown[], spec: TensorSpec, rules: ValueRules = LENIENT): TensorData | string {
   if (spec.datatype === 'BYTES') {
     return values.every((v) => typeof v === 'string') ? (values as string[]) : 'must hold strings (BYTES)';
   }
-  if (spec.datatype === 'FP16') return fill(new Uint16Array(values.length), values, spec, rules, toHalfBits);
-  const Ctor = TYPED_ARRAYS[spec.datatype];
-  if (Ctor === BigInt64Array || Ctor === BigUint64Array) return fill(new Ctor(values.length), values, spec, rules, (n) => BigInt(n));
-  return fill(new (Ctor as Float32ArrayConstructor)(values.length), values, spec, rules, same);
+  const writer = writerFor(spec, values.length, rules);
+  for (let i = 0; i < values.length; i += 1) {
+    const problem = writer.write(values[i]);
+    if (problem !== undefined) return problem;
+  }
+  return writer.data;
 }
 
-/** A nested JSON array → a tensor of the declared datatype (values read under `rules`); a string says what is wrong. */
+/**
+ * Writes nested `value` (which must nest exactly as `shape`: rectangular, no deeper) into
+ * `writer` in row-major order, in the same walk that checks the nesting; the first problem found.
+ */
+function fillFrom(value: unknown, shape: number[], depth: number, writer: ValueWriter): string | undefined {
+  if (depth === shape.length) return Array.isArray(value) ? `is nested deeper than its shape [${shape.join(', ')}]` : writer.write(value);
+  if (!Array.isArray(value) || value.length !== shape[depth]) return `is not rectangular: expected ${shape[depth]} items at depth ${depth}`;
+  const innermost = depth === shape.length - 1;
+  for (let i = 0; i < value.length; i += 1) {
+    const item: unknown = value[i];
+    const problem = innermost && !Array.isArray(item) ? writer.write(item) : fillFrom(item, shape, depth + 1, writer);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+/**
+ * A nested JSON array → a tensor of the declared datatype (values read under `rules`), in one
+ * walk straight into the typed array (no flat copy of the values); a string says what is wrong.
+ */
 export function tensorFromNested(value: unknown, spec: TensorSpec, rules: ValueRules = LENIENT): Tensor | string {
   const shape = shapeOf(value);
   if (shape.length !== spec.shape.length) {
@@ -138,9 +183,7 @@ export function tensorFromNested(value: unknown, spec: TensorSpec, rules: ValueR
   }
   const mismatch = spec.shape.findIndex((d, i) => d !== -1 && d !== shape[i]);
   if (mismatch >= 0) return `dimension ${mismatch} must be ${spec.shape[mismatch]}, got ${shape[mismatch]}`;
-  const flat: unknown[] = [];
-  const problem = flatten(value, shape, 0, flat);
-  if (problem) return problem;
-  const data = typedData(flat, spec, rules);
-  return typeof data === 'string' ? data : { datatype: spec.datatype, shape, data };
+  const writer = writerFor(spec, shape.reduce((n, d) => n * d, 1), rules);
+  const problem = fillFrom(value, shape, 0, writer);
+  return problem !== undefined ? problem : { datatype: spec.datatype, shape, data: writer.data };
 }

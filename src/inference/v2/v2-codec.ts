@@ -79,9 +79,15 @@ function decodeInput(raw: unknown, field: string, model: ModelInputs, details: E
   return jsonInput(data as unknown[], spec, dims, where, details);
 }
 
+/** True when an item of `data` is an array (nested data): one plain loop over a tensor-sized array. */
+function isNested(data: unknown[]): boolean {
+  for (let i = 0; i < data.length; i += 1) if (Array.isArray(data[i])) return true;
+  return false;
+}
+
 /** JSON data, flat or nested as the shape says, each value checked for the datatype (which is the model's). */
 function jsonInput(data: unknown[], spec: TensorSpec, dims: number[], where: string, details: ErrorDetail[]): Tensor | undefined {
-  if (data.some(Array.isArray)) {
+  if (isNested(data)) {
     // Nested data must nest exactly as the shape says (rectangular, same dims).
     const tensor = tensorFromNested(data, { name: spec.name, datatype: spec.datatype, shape: dims }, STRICT);
     if (typeof tensor === 'string') {
