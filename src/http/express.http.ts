@@ -13,7 +13,7 @@ import { AllConfig } from '../config/app-config';
 import { answerClientError, nodeServerOptions } from './client-limits';
 import { COMPRESSION, helmetOptions, trustProxySetting } from './http-options';
 import { InflightBodies } from './inflight-bodies';
-import { isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, unsupportedMediaType } from './request-bodies';
+import { isBinaryInferRequest, isJsonInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, readJsonBody, unsupportedMediaType } from './request-bodies';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -63,12 +63,14 @@ export function configureExpress(app: NestExpressApplication, http: AllConfig['a
   }
   app.use(helmet(helmetOptions()));
   app.use(compression({ threshold: COMPRESSION.thresholdBytes, ...COMPRESSION.zlib, brotli: COMPRESSION.brotli, filter: compressible }));
-  // Binary tensor data is only ever a /v2 body: V2_BODY_LIMIT.
-  app.useBodyParser('raw', { limit: http.v2BodyLimitBytes, type: isBinaryInferRequest });
+  // Inference bodies are only ever /v2 bodies (V2_BODY_LIMIT), read raw: binary tensor data, and
+  // JSON for the tensor fast path (as on Fastify: see readJsonBody).
+  app.useBodyParser('raw', { limit: http.v2BodyLimitBytes, type: (req: Request) => isBinaryInferRequest(req) || isJsonInferRequest(req) });
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    if (!Buffer.isBuffer(req.body) || !isBinaryInferRequest(req)) return next();
+    if (!Buffer.isBuffer(req.body)) return next();
     try {
-      req.body = parseBinaryInferBody(req, req, req.body);
+      if (isBinaryInferRequest(req)) req.body = parseBinaryInferBody(req, req, req.body);
+      else if (isJsonInferRequest(req)) req.body = readJsonBody(req, req.body);
       next();
     } catch (e) {
       next(e);

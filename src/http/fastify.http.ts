@@ -10,7 +10,7 @@ import { AllConfig } from '../config/app-config';
 import { answerClientError, nodeServerOptions } from './client-limits';
 import { COMPRESSION, helmetOptions, trustProxySetting } from './http-options';
 import { InflightBodies } from './inflight-bodies';
-import { bodyLimitOf, decodeContentEncoding, decodeText, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, parseJson, unsupportedMediaType } from './request-bodies';
+import { bodyLimitOf, decodeContentEncoding, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, readJsonBody, unsupportedMediaType } from './request-bodies';
 
 /**
  * The Fastify adapter as this service needs it: routes matched as Express matches them (any case,
@@ -98,7 +98,7 @@ export async function configureFastify(app: NestFastifyApplication, http: AllCon
 function readBody(req: FastifyRequest, body: Buffer): unknown {
   if (isBinaryInferRequest(req.raw)) return parseBinaryInferBody(req, req.raw, body);
   const type = req.headers['content-type'];
-  if (isJsonMedia(type) || isUntypedV2Body(req.raw)) return parseJson(decodeText(body, type));
+  if (isJsonMedia(type) || isUntypedV2Body(req.raw)) return readJsonBody(req.raw, body);
   if (body.length === 0) return undefined;
   throw unsupportedMediaType(type);
 }

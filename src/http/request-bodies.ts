@@ -7,6 +7,7 @@ import { contextOf } from '../common/http/request-context';
 import { isV2Path } from '../common/validation/input-limits';
 import { AllConfig } from '../config/app-config';
 import { headerLength, INFERENCE_HEADER_CONTENT_LENGTH } from '../inference/v2/v2-binary';
+import { parseInferJson } from './infer-json';
 
 /**
  * How request bodies are read, the same on every adapter: JSON (application/json, +json, and
@@ -20,6 +21,12 @@ const INFER_PATH = /^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer\/?$/i;
 /** A V2 inference request in the binary tensor data extension (tritonclient's default). */
 export function isBinaryInferRequest(req: IncomingMessage): boolean {
   return req.method === 'POST' && req.headers[INFERENCE_HEADER_CONTENT_LENGTH] !== undefined && INFER_PATH.test((req.url ?? '').split('?')[0]);
+}
+
+/** A V2 inference request with a JSON body (not the binary extension): the tensor fast path may read it. */
+export function isJsonInferRequest(req: IncomingMessage): boolean {
+  return req.method === 'POST' && req.headers[INFERENCE_HEADER_CONTENT_LENGTH] === undefined && INFER_PATH.test((req.url ?? '').split('?')[0])
+    && (isJsonMedia(req.headers['content-type']) || isUntypedV2Body(req));
 }
 
 /** A body on a /v2 route with no Content-Type at all: JSON, as the V2 protocol's clients send it. */
@@ -66,6 +73,27 @@ export function decodeText(body: Buffer, contentType: string | undefined): strin
   } catch {
     throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Unsupported body encoding or charset '${charset}'`);
   }
+}
+
+/** A Content-Type whose charset is UTF-8 (or unnamed: JSON's default). */
+const isUtf8 = (contentType: string | undefined): boolean => {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
+};
+
+/**
+ * A JSON body's value: a V2 inference body in UTF-8 through the tensor fast path (its numeric
+ * data arrays read straight into typed arrays, see infer-json.ts), anything else (or a body the
+ * fast path leaves) as text under its charset through {@link parseJson}.
+ */
+export function readJsonBody(raw: IncomingMessage, body: Buffer): unknown {
+  const type = raw.headers['content-type'];
+  // A byte-order mark is for TextDecoder to drop.
+  if (isJsonInferRequest(raw) && isUtf8(type) && !(body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf)) {
+    const value = parseInferJson(body, parseJson);
+    if (value !== undefined) return value;
+  }
+  return parseJson(decodeText(body, type));
 }
 
 /**

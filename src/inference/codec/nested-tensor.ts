@@ -143,10 +143,14 @@ function writerFor(spec: TensorSpec, count: number, rules: ValueRules): ValueWri
   };
 }
 
-/** Flat values → the typed data of `spec`'s datatype, each value checked under `rules`; a string says what is wrong. */
-export function typedData(values: unknown[], spec: TensorSpec, rules: ValueRules = LENIENT): TensorData | string {
+/**
+ * Flat values (a JSON array, or the doubles the body parser read: see JsonNumbers) → the typed
+ * data of `spec`'s datatype, each value checked under `rules`; a string says what is wrong.
+ */
+export function typedData(values: ArrayLike<unknown>, spec: TensorSpec, rules: ValueRules = LENIENT): TensorData | string {
   if (spec.datatype === 'BYTES') {
-    return values.every((v) => typeof v === 'string') ? (values as string[]) : 'must hold strings (BYTES)';
+    if (values.length === 0) return [];
+    return Array.isArray(values) && values.every((v) => typeof v === 'string') ? (values as string[]) : 'must hold strings (BYTES)';
   }
   const writer = writerFor(spec, values.length, rules);
   for (let i = 0; i < values.length; i += 1) {

@@ -1,4 +1,5 @@
 import { ErrorDetail } from '../../common/errors/app-error';
+import { JsonNumbers } from '../codec/json-numbers';
 import { fromHalfBits, tensorFromNested, typedData } from '../codec/nested-tensor';
 import { TensorDatatype, TensorSpec } from '../../models/repository/model-manifest';
 import { RuntimeSignature } from '../../models/runtimes/model-runtime';
@@ -51,7 +52,7 @@ function decodeInput(raw: unknown, field: string, model: ModelInputs, details: E
     details.push({ field: `${field}.datatype`, message: `must be one of ${[...DATATYPES].join(', ')}` });
   }
   if (binary && data !== undefined) details.push({ field: `${field}.data`, message: 'must be absent when parameters.binary_data_size is given' });
-  if (!binary && !Array.isArray(data)) details.push({ field: `${field}.data`, message: 'must be an array (flat in row-major order, or nested)' });
+  if (!binary && !Array.isArray(data) && !(data instanceof JsonNumbers)) details.push({ field: `${field}.data`, message: 'must be an array (flat in row-major order, or nested)' });
   if (details.length > before) return undefined;
 
   const spec = model.specs.get(name as string);
@@ -76,7 +77,36 @@ function decodeInput(raw: unknown, field: string, model: ModelInputs, details: E
     return undefined;
   }
   if (binary) return binaryInput(binary, spec, dims, where, details);
+  if (data instanceof JsonNumbers) return numbersInput(data, spec, dims, where, details);
   return jsonInput(data as unknown[], spec, dims, where, details);
+}
+
+/**
+ * Data the body parser read straight into doubles (see JsonNumbers): the same checks and messages
+ * as {@link jsonInput} for the same JSON (a flat array's element count, a nested one's nesting),
+ * then one pass into the datatype.
+ */
+function numbersInput(data: JsonNumbers, spec: TensorSpec, dims: number[], where: string, details: ErrorDetail[]): Tensor | undefined {
+  const problem = data.flat ? countProblem(data.values.length, dims) : nestingProblem(data.shape, dims);
+  const converted = problem ?? typedData(data.values, spec, STRICT);
+  if (typeof converted === 'string') {
+    details.push({ field: `${where}.data`, message: converted });
+    return undefined;
+  }
+  return { datatype: spec.datatype, shape: dims, data: converted };
+}
+
+/** Why `count` flat elements do not fill `dims`, or undefined. */
+function countProblem(count: number, dims: number[]): string | undefined {
+  const expected = elementCount(dims);
+  return count === expected ? undefined : `has ${count} elements, shape [${dims.join(', ')}] needs ${expected}`;
+}
+
+/** Why data nested as `nesting` is not shaped `dims` (tensorFromNested's words), or undefined. */
+function nestingProblem(nesting: readonly number[], dims: number[]): string | undefined {
+  if (nesting.length !== dims.length) return `must have rank ${dims.length} (shape [${dims.join(', ')}], -1 = any), got rank ${nesting.length}`;
+  const mismatch = dims.findIndex((d, i) => d !== nesting[i]);
+  return mismatch >= 0 ? `dimension ${mismatch} must be ${dims[mismatch]}, got ${nesting[mismatch]}` : undefined;
 }
 
 /** True when an item of `data` is an array (nested data): one plain loop over a tensor-sized array. */
@@ -96,9 +126,9 @@ function jsonInput(data: unknown[], spec: TensorSpec, dims: number[], where: str
     }
     return tensor;
   }
-  const expected = elementCount(dims);
-  if (data.length !== expected) {
-    details.push({ field: `${where}.data`, message: `has ${data.length} elements, shape [${dims.join(', ')}] needs ${expected}` });
+  const count = countProblem(data.length, dims);
+  if (count) {
+    details.push({ field: `${where}.data`, message: count });
     return undefined;
   }
   const converted = typedData(data, spec, STRICT);

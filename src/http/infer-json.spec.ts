@@ -1,0 +1,146 @@
+import fc from 'fast-check';
+
+import { JsonNumbers } from '../inference/codec/json-numbers';
+import { parseInferJson } from './infer-json';
+import { parseJson } from './request-bodies';
+
+/** A parsed body with every JsonNumbers turned back into the arrays it stands for. */
+function plain(value: unknown): unknown {
+  if (value instanceof JsonNumbers) return nest(Array.from(value.values), value.shape);
+  if (Array.isArray(value)) return value.map(plain);
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}
+
+function nest(values: number[], shape: readonly number[]): unknown {
+  if (shape.length <= 1) return values;
+  const size = values.length / shape[0];
+  return Array.from({ length: shape[0] }, (_, i) => nest(values.slice(i * size, (i + 1) * size), shape.slice(1)));
+}
+
+const read = (text: string): unknown => parseInferJson(Buffer.from(text, 'utf8'), parseJson);
+
+/** Where `read` put JsonNumbers: the inputs whose data came off the fast path. */
+const fast = (value: unknown): boolean[] => ((value as { inputs: { data: unknown }[] }).inputs ?? []).map((i) => i.data instanceof JsonNumbers);
+
+describe('parseInferJson', () => {
+  it('reads flat and nested numeric data into doubles with the nesting\'s shape; the rest as JSON.parse does', () => {
+    // Arrange
+    const text = JSON.stringify({
+      id: 'a',
+      inputs: [
+        { name: 'x', datatype: 'FP32', shape: [2, 2], data: [[1, 2.5], [-3e-5, 0]] },
+        { name: 'y', datatype: 'INT64', shape: [3], data: [7, -9007199254740991, 12] },
+      ],
+      outputs: [{ name: 'out', parameters: { binary_data: false } }],
+    });
+
+    // Act
+    const sut = read(text) as { inputs: { data: JsonNumbers }[] };
+
+    // Assert
+    expect(fast(sut)).toEqual([true, true]);
+    expect(sut.inputs[0].data.shape).toEqual([2, 2]);
+    expect(Array.from(sut.inputs[0].data.values)).toEqual([1, 2.5, -3e-5, 0]);
+    expect(sut.inputs[1].data.flat).toBe(true);
+    expect(plain(sut)).toEqual(JSON.parse(text));
+  });
+
+  it.each([
+    ['17 significant digits', '0.10000000149011612'],
+    ['a long mantissa', '123456789012345678901234567890'],
+    ['exponents', '1.5e-7'],
+    ['a capital exponent with a sign', '2E+21'],
+    ['the smallest subnormal', '5e-324'],
+    ['negative zero', '-0'],
+    ['past the doubles', '1e400'],
+    ['many leading zeros in the fraction', '0.000000000000000000000000123'],
+    ['an integer past 2^53', '9007199254740993'],
+  ])('gives exactly JSON.parse\'s double for %s', (_, number) => {
+    // Act
+    const sut = read(`{"inputs":[{"name":"x","data":[${number}, 1]}]}`) as { inputs: { data: JsonNumbers }[] };
+
+    // Assert
+    expect(Object.is(sut.inputs[0].data.values[0], JSON.parse(number))).toBe(true);
+  });
+
+  it('leaves data that is not plainly numbers to JSON.parse: booleans, strings, null, ragged or mixed nesting', () => {
+    // Arrange
+    const inputs = [[true, false], ['a', 'b'], [1, null], [[1, 2], [3]], [[1], 2], [1, [2]]];
+    const text = JSON.stringify({ inputs: [...inputs.map((data) => ({ data })), { data: [1, 2] }] });
+
+    // Act
+    const sut = read(text);
+
+    // Assert
+    expect(fast(sut)).toEqual([false, false, false, false, false, false, true]);
+    expect(plain(sut)).toEqual(JSON.parse(text));
+  });
+
+  it('is not fooled by a "data" inside a string, an escaped key, or data outside an input', () => {
+    // Arrange
+    const text = '{"id":"\\"data\\":[1,2]","parameters":{"data":[5]},"inputs":[{"d\\u0061ta":[3],"name":"x"},{"data":[4]}],"data":[6]}';
+
+    // Act
+    const sut = read(text);
+
+    // Assert
+    expect(fast(sut)).toEqual([false, true]);
+    expect(plain(sut)).toEqual(JSON.parse(text));
+  });
+
+  it('keeps the last of a repeated key, as JSON.parse does', () => {
+    // Arrange
+    const text = '{"inputs":[{"data":[1],"data":[2,3]}],"inputs":[{"data":[4,5,6]}]}';
+
+    // Act / Assert
+    expect(plain(read(text))).toEqual(JSON.parse(text));
+  });
+
+  it.each([
+    ['a trailing comma', '{"inputs":[{"data":[1,2,]}]}'],
+    ['a leading zero', '{"inputs":[{"data":[01]}]}'],
+    ['a bare dot', '{"inputs":[{"data":[1.]}]}'],
+    ['a plus sign', '{"inputs":[{"data":[+1]}]}'],
+    ['NaN', '{"inputs":[{"data":[NaN]}]}'],
+    ['a missing bracket', '{"inputs":[{"data":[1,2}]}'],
+    ['a cut body', '{"inputs":[{"data":[1,2'],
+  ])('refuses malformed JSON with %s as the ordinary path does', (_, text) => {
+    // Act / Assert
+    expect(() => read(text) ?? parseJson(text)).toThrow('Malformed JSON in request body');
+  });
+
+  it('takes no fast path without numeric input data', () => {
+    // Act / Assert
+    expect(read('{"inputs":[{"name":"x","data":["a"]}]}')).toBeUndefined();
+    expect(read('{"ready":true}')).toBeUndefined();
+    expect(read('')).toBeUndefined();
+  });
+
+  it('hides the values from a walk over the parsed body (the input limits): one key, the shape', () => {
+    // Act
+    const sut = read('{"inputs":[{"data":[1,2,3]}]}') as { inputs: { data: object }[] };
+
+    // Assert
+    expect(Object.keys(sut.inputs[0].data)).toEqual(['shape']);
+  });
+
+  it('reads any body of numeric tensors as JSON.parse does (property)', () => {
+    const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.constantFrom(0, -0, 1e-300, 5e-324, 1.7976931348623157e308));
+    const tensor = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 4 })).chain(([rows, cols]) =>
+      fc.oneof(
+        fc.array(fc.array(number, { minLength: cols, maxLength: cols }), { minLength: rows, maxLength: rows }),
+        fc.array(number, { maxLength: 6 }),
+      ));
+    const body = fc.record({
+      id: fc.string(),
+      inputs: fc.array(fc.record({ name: fc.string(), datatype: fc.constantFrom('FP32', 'FP64'), shape: fc.array(fc.nat(4)), data: tensor }), { minLength: 1, maxLength: 3 }),
+    });
+    const spacing = fc.constantFrom(0, 1, '\t');
+    fc.assert(fc.property(body, spacing, (value, space) => {
+      const text = JSON.stringify(value, null, space);
+      const sut = read(text);
+      expect(plain(sut)).toEqual(JSON.parse(text));
+    }), { numRuns: 300 });
+  });
+});

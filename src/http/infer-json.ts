@@ -1,0 +1,289 @@
+import { randomBytes } from 'node:crypto';
+
+import { JsonNumbers } from '../inference/codec/json-numbers';
+
+/**
+ * A fast path for V2 inference JSON bodies, where nearly every byte is tensor data: the
+ * `inputs[i].data` arrays that hold only numbers (flat or nested, rectangular) are read straight
+ * from the bytes into Float64Arrays ({@link JsonNumbers}), and only the rest (names, shapes,
+ * datatypes, parameters) goes through JSON.parse. Measured on a [1, 3, 640, 640] FP32 body
+ * (24 MB), decoding it to a string, JSON.parse and the input-limits walk over 1.2 M values took
+ * most of a JSON request's time. Any other body, and any data array that is not plainly numbers
+ * (strings, booleans, ragged, an escaped or repeated key), takes the ordinary path unchanged, so
+ * its errors are the ordinary ones.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+/** Deepest nesting read here; deeper data takes the ordinary path (and its MAX_DEPTH check). */
+const MAX_NESTING = 32;
+/** Mantissas below this take one more digit and stay exact integers (< 2^53). */
+const EXACT_MANTISSA = 9e14;
+/** 10^0 … 10^22: exact doubles, so m · 10^e and m / 10^e round once (Clinger's fast path). */
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
+
+/** A data array read from the bytes: where it is and what it holds. */
+interface Span {
+  start: number;
+  end: number;
+  numbers: JsonNumbers;
+}
+
+/** Growable Float64Array. */
+class Doubles {
+  private buffer = new Float64Array(1024);
+  length = 0;
+
+  push(v: number): void {
+    if (this.length === this.buffer.length) {
+      const bigger = new Float64Array(this.buffer.length * 2);
+      bigger.set(this.buffer);
+      this.buffer = bigger;
+    }
+    this.buffer[this.length++] = v;
+  }
+
+  done(): Float64Array {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
+/**
+ * Reads one JSON number at `at` exactly as JSON.parse does (strict grammar), into `out`; the
+ * index after it, or -1 when the bytes there are not a JSON number.
+ */
+function readNumber(b: Buffer, at: number, out: Doubles): number {
+  let i = at;
+  const negative = b[i] === MINUS;
+  if (negative) i += 1;
+  let mantissa = 0;
+  let exact = true;
+  let scale = 0;
+  if (b[i] === ZERO) {
+    i += 1;
+  } else if (isDigit(b[i])) {
+    for (; isDigit(b[i]); i += 1) {
+      if (mantissa < EXACT_MANTISSA) mantissa = mantissa * 10 + (b[i] - ZERO);
+      else exact = false;
+    }
+  } else {
+    return -1;
+  }
+  if (b[i] === DOT) {
+    i += 1;
+    if (!isDigit(b[i])) return -1;
+    for (; isDigit(b[i]); i += 1) {
+      if (mantissa < EXACT_MANTISSA) {
+        mantissa = mantissa * 10 + (b[i] - ZERO);
+        scale -= 1;
+      } else {
+        exact = false;
+      }
+    }
+  }
+  if (b[i] === 0x65 || b[i] === 0x45) {
+    i += 1;
+    let sign = 1;
+    if (b[i] === PLUS || b[i] === MINUS) sign = b[i++] === MINUS ? -1 : 1;
+    if (!isDigit(b[i])) return -1;
+    let exponent = 0;
+    for (; isDigit(b[i]); i += 1) exponent = Math.min(exponent * 10 + (b[i] - ZERO), 100_000);
+    scale += sign * exponent;
+  }
+  let value: number;
+  if (exact && scale >= -22 && scale <= 22) value = scale < 0 ? mantissa / POWERS_OF_TEN[-scale] : mantissa * POWERS_OF_TEN[scale];
+  else value = Number(b.toString('latin1', negative ? at + 1 : at, i));
+  out.push(negative ? -value : value);
+  return i;
+}
+
+/**
+ * Reads the array at `at` (a `[`) when it holds only numbers, nested rectangularly; undefined
+ * otherwise (the ordinary path then reads it).
+ */
+function readNumbers(b: Buffer, at: number): { end: number; numbers: JsonNumbers } | undefined {
+  const out = new Doubles();
+  const shape: number[] = [];
+  const counts: number[] = [];
+  /** Per depth: whether its items are arrays (true), numbers (false), or not seen yet. */
+  const nested: (boolean | undefined)[] = [];
+  let depth = -1;
+  let i = at;
+  for (;;) {
+    if (b[i] === OPEN_BRACKET) {
+      if (depth >= 0) {
+        if (nested[depth] === false) return undefined;
+        nested[depth] = true;
+        counts[depth] += 1;
+      }
+      depth += 1;
+      if (depth >= MAX_NESTING) return undefined;
+      counts[depth] = 0;
+      i += 1;
+      while (isSpace(b[i])) i += 1;
+      // Not empty: its first item comes next; empty: it closes below.
+      if (b[i] !== CLOSE_BRACKET) continue;
+    } else {
+      if (depth < 0 || nested[depth] === true) return undefined;
+      nested[depth] = false;
+      i = readNumber(b, i, out);
+      if (i < 0) return undefined;
+      counts[depth] += 1;
+    }
+    // After an item: ',' then the next one, or ']' closing arrays (each must match its depth's length).
+    for (;;) {
+      while (isSpace(b[i])) i += 1;
+      if (b[i] === COMMA) {
+        i += 1;
+        while (isSpace(b[i])) i += 1;
+        if (b[i] === CLOSE_BRACKET) return undefined;
+        break;
+      }
+      if (b[i] !== CLOSE_BRACKET) return undefined;
+      if (shape[depth] === undefined) shape[depth] = counts[depth];
+      else if (shape[depth] !== counts[depth]) return undefined;
+      i += 1;
+      depth -= 1;
+      if (depth < 0) return finish(i, out, shape);
+    }
+  }
+}
+
+function finish(end: number, out: Doubles, shape: number[]): { end: number; numbers: JsonNumbers } | undefined {
+  const values = out.done();
+  // Every leaf array holds numbers and the arrays are rectangular: values = product of the shape.
+  return values.length === shape.reduce((n, d) => n * d, 1) ? { end, numbers: new JsonNumbers(values, shape) } : undefined;
+}
+
+/** The index after the string that starts at `at` (a `"`), escapes skipped; -1 when it never ends. */
+function skipString(b: Buffer, at: number): number {
+  for (let i = at + 1; i < b.length; i += 1) {
+    if (b[i] === BACKSLASH) i += 1;
+    else if (b[i] === QUOTE) return i + 1;
+  }
+  return -1;
+}
+
+/** True when the bytes between the quotes at `start` and `end` (exclusive) are exactly `word`. */
+const isKey = (b: Buffer, start: number, end: number, word: string): boolean =>
+  end - start - 2 === word.length && b.toString('latin1', start + 1, end - 1) === word;
+
+interface Frame {
+  object: boolean;
+  /** For an object: the key whose value comes next (`inputs`, `data`, or '' for any other). */
+  key?: string;
+  /** Where it is: the root object, the root's `inputs` array, or one of its items (an input). */
+  role?: 'root' | 'inputs' | 'input';
+}
+
+/** The role of a container opened inside `top` (see {@link Frame.role}). */
+function roleOf(object: boolean, top: Frame | undefined): Frame['role'] {
+  if (object && top === undefined) return 'root';
+  if (!object && top?.role === 'root' && top.key === 'inputs') return 'inputs';
+  return object && top?.role === 'inputs' ? 'input' : undefined;
+}
+
+/**
+ * The numeric data arrays of `inputs[i].data` in a JSON body, found by a walk over its structure
+ * (strings skipped with their escapes, keys compared unescaped); undefined when there is none or
+ * the walk cannot follow the bytes. Everything outside the spans is left to JSON.parse.
+ */
+function dataSpans(b: Buffer): Span[] | undefined {
+  const spans: Span[] = [];
+  const stack: Frame[] = [];
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    const top = stack[stack.length - 1];
+    if (c === QUOTE) {
+      const end = skipString(b, i);
+      if (end < 0) return undefined;
+      let next = end;
+      while (isSpace(b[next])) next += 1;
+      // A key: the string before a colon in an object.
+      if (top?.object && b[next] === COLON) {
+        top.key = isKey(b, i, end, 'inputs') ? 'inputs' : isKey(b, i, end, 'data') ? 'data' : '';
+        next += 1;
+      } else {
+        next = end;
+      }
+      i = next;
+      continue;
+    }
+    if (c === OPEN_BRACKET && top?.role === 'input' && top.key === 'data') {
+      const read = readNumbers(b, i);
+      if (read) {
+        spans.push({ start: i, end: read.end, numbers: read.numbers });
+        top.key = undefined;
+        i = read.end;
+        continue;
+      }
+    }
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      stack.push({ object: c === OPEN_BRACE, role: roleOf(c === OPEN_BRACE, top) });
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      if (stack.pop() === undefined) return undefined;
+      const parent = stack[stack.length - 1];
+      if (parent?.object) parent.key = undefined;
+    } else if (c === COMMA && top?.object) {
+      top.key = undefined;
+    }
+    i += 1;
+  }
+  return spans.length > 0 ? spans : undefined;
+}
+
+/** Strings starting with `prefix` anywhere in a parsed value (an iterative walk: the skeleton is small). */
+function countMarked(root: unknown, prefix: string): number {
+  let count = 0;
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') count += v.startsWith(prefix) ? 1 : 0;
+    else if (typeof v === 'object' && v !== null && !(v instanceof JsonNumbers)) {
+      const items = Array.isArray(v) ? v : Object.values(v);
+      for (let i = 0; i < items.length; i += 1) stack.push(items[i]);
+    }
+  }
+  return count;
+}
+
+/**
+ * A V2 inference JSON body (UTF-8) → its value, with each `inputs[i].data` array of plain numbers
+ * a {@link JsonNumbers}; `parse` (the ordinary strict JSON.parse) reads the rest, where each data
+ * array stands as a marker string no client can send (a NUL and a per-request nonce). Undefined
+ * when the body takes the ordinary path: no such array, or a marker that did not come back as an
+ * input's data (the body was not the shape the walk took it for).
+ */
+export function parseInferJson(body: Buffer, parse: (text: string) => unknown): unknown {
+  const spans = dataSpans(body);
+  if (!spans) return undefined;
+  const prefix = `\u0000${randomBytes(8).toString('hex')}:`;
+  const pieces: string[] = [];
+  let at = 0;
+  spans.forEach((span, k) => {
+    pieces.push(body.toString('utf8', at, span.start), `"\\u0000${prefix.slice(1)}${k}"`);
+    at = span.end;
+  });
+  pieces.push(body.toString('utf8', at));
+  const value = parse(pieces.join('')) as { inputs?: unknown };
+  const inputs = Array.isArray(value?.inputs) ? (value.inputs as unknown[]) : [];
+  for (const input of inputs) {
+    const data = (input as { data?: unknown } | null)?.data;
+    if (typeof data === 'string' && data.startsWith(prefix)) (input as { data: unknown }).data = spans[Number(data.slice(prefix.length))].numbers;
+  }
+  return countMarked(value, prefix) === 0 ? value : undefined;
+}

@@ -1,0 +1,25 @@
+/**
+ * A JSON array of numbers (flat or nested) read by the body parser straight into a Float64Array
+ * of the same doubles JSON.parse would give, with the nesting's shape (rectangular by
+ * construction; `[n]` for a flat array). It stands in for the parsed array of a V2 input's `data`,
+ * so a tensor-sized body never becomes a JS array of a million values. The values are a private
+ * field: a walk over the parsed body (the input limits) sees an object with one key, `shape`.
+ */
+export class JsonNumbers {
+  readonly #values: Float64Array;
+
+  constructor(values: Float64Array, readonly shape: readonly number[]) {
+    this.#values = values;
+  }
+
+  /** The values in row-major order. */
+  get values(): Float64Array {
+    return this.#values;
+  }
+
+  /** True for a flat array (any length), false for nested arrays. */
+  get flat(): boolean {
+    return this.shape.length === 1;
+  }
+}
+
