@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import request from 'supertest';
 
+import { GraphBuilder } from '../../scripts/lib/onnx-graph';
 import { DET_MODEL } from '../support/det-model';
 import { createApp, expectEnvelope, REPO_MODELS } from './support/create-app';
 import { listeningPort, rawRequest } from './support/raw-http';
@@ -14,9 +15,20 @@ import { until } from '../support/until';
 
 const ENV = { REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false' };
 
+/** Width of the `scale` model's rows. */
+const SCALE_WIDTH = 4096;
+
+/** A one-node ONNX model, y = x · 1.5 on [-1, 4096] FP32: dense, full-precision outputs of any size. */
+function scaleModel(): Uint8Array {
+  const graph = new GraphBuilder({ name: 'x', datatype: 'FP32', shape: [-1, SCALE_WIDTH] });
+  graph.node('Mul', ['x', graph.constant('factor', [1], [1.5])], 'y');
+  return graph.toModel('scale', { name: 'y', datatype: 'FP32', shape: [-1, SCALE_WIDTH] }, 1, 'y = 1.5 x (e2e)');
+}
+
 /**
- * A model repository with the bundled iris and PaddleOCR's text detector `det` (x: [N, 3, H, W]
- * FP32, H and W multiples of 32; model.json names it only, the signature comes from the file).
+ * A model repository with the bundled iris, PaddleOCR's text detector `det` (x: [N, 3, H, W]
+ * FP32, H and W multiples of 32; model.json names it only, the signature comes from the file)
+ * and `scale` ({@link scaleModel}).
  */
 function detRepository(): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'nms-large-'));
@@ -24,6 +36,9 @@ function detRepository(): { dir: string; remove: () => void } {
   mkdirSync(join(dir, 'det', '1'), { recursive: true });
   cpSync(DET_MODEL, join(dir, 'det', '1', 'model.onnx'));
   writeFileSync(join(dir, 'det', 'model.json'), JSON.stringify({ name: 'det' }));
+  mkdirSync(join(dir, 'scale', '1'), { recursive: true });
+  writeFileSync(join(dir, 'scale', '1', 'model.onnx'), scaleModel());
+  writeFileSync(join(dir, 'scale', 'model.json'), JSON.stringify({ name: 'scale' }));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -32,6 +47,15 @@ function detJson(h: number, w: number): object {
   const row = new Array<number>(w).fill(0.5);
   const plane = Array.from({ length: h }, () => row);
   return { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, h, w], data: [[plane, plane, plane]] }] };
+}
+
+/** `n` pixels in [0, 1) from a 32-bit LCG, the same every run. */
+function noise(n: number, seed = 7): Float32Array {
+  let state = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  });
 }
 
 /** A binary-extension body: the JSON header, then the raw bytes of each binary input in order. */
@@ -117,6 +141,26 @@ describe('V2 with image-sized tensors (PaddleOCR det, real AppModule)', () => {
       expect(res.body.outputs[0].shape).toEqual([1, 1, 384, 384]);
       expect(res.body.outputs[0].data).toEqual(Array.from(floats));
     });
+  });
+
+  it('answers 655,360 full-precision values as JSON (~13 MB, past the api serialization preset\'s 10 MiB), equal to the binary answer', async () => {
+    // Arrange: binary input, so only the answer is large JSON
+    const rows = 160;
+    const x = noise(rows * SCALE_WIDTH);
+    const input = { name: 'x', datatype: 'FP32', shape: [rows, SCALE_WIDTH], parameters: { binary_data_size: x.byteLength } };
+
+    // Act
+    const json = await sendBinary(server(), '/v2/models/scale/infer', binaryBody({ inputs: [input] }, x));
+    const bin = await sendBinary(server(), '/v2/models/scale/infer', binaryBody({ inputs: [input], parameters: { binary_data_output: true } }, x));
+
+    // Assert
+    expect(json.status).toBe(200);
+    expect(json.headers['content-type']).toMatch(/^application\/json/);
+    expect((json.body as Buffer).length).toBeGreaterThan(10 * 1024 * 1024);
+    const body = JSON.parse((json.body as Buffer).toString('utf8'));
+    expect(body.outputs[0]).toMatchObject({ name: 'y', datatype: 'FP32', shape: [rows, SCALE_WIDTH] });
+    const n = Number(bin.headers['inference-header-content-length']);
+    expect(body.outputs[0].data).toEqual(Array.from(new Float32Array(new Uint8Array((bin.body as Buffer).subarray(n)).buffer)));
   });
 
   describe('response compression (Accept-Encoding, as tritonclient asks)', () => {

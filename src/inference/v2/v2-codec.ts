@@ -1,5 +1,5 @@
 import { ErrorDetail } from '../../common/errors/app-error';
-import { JsonNumbers } from '../codec/json-numbers';
+import { JsonNumbers, plainNumbers } from '../codec/json-numbers';
 import { fromHalfBits, tensorFromNested, typedData } from '../codec/nested-tensor';
 import { TensorDatatype, TensorSpec } from '../../models/repository/model-manifest';
 import { RuntimeSignature } from '../../models/runtimes/model-runtime';
@@ -254,7 +254,7 @@ function jsonData(t: Tensor): unknown[] {
   if (t.datatype === 'BOOL') return Array.from(data as Uint8Array, (v) => v !== 0);
   if (t.datatype === 'FP16') return Array.from(data as Uint16Array, fromHalfBits);
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Array.from(data, (v) => Number(v));
-  return Array.from(data as ArrayLike<number>);
+  return plainNumbers(data as ArrayLike<number>);
 }
 
 /** A V2 inference answer: the JSON response, and the bytes of its binary outputs in output order (none for plain JSON). */

@@ -15,6 +15,7 @@ import { V2CatalogService } from './v2-catalog.service';
 import { answerStream } from './v2-binary';
 import type { V2InferResult } from './v2-codec';
 import { V2_INFER_REQUEST_EXAMPLE, V2_INFER_RESPONSE_EXAMPLE } from './v2-examples';
+import { largeJsonAnswer } from './v2-json-answer';
 import { V2InferenceService } from './v2-inference.service';
 import type { V2InferResponse, V2ModelMetadata, V2ModelReady, V2ServerMetadata } from './v2.types';
 
@@ -109,7 +110,13 @@ export class V2Controller {
  * outputs' bytes, with `Inference-Header-Content-Length` (the binary tensor data extension).
  */
 function inferReply({ response, binary }: V2InferResult, res: HttpReply, ctx: RequestContext): V2InferResponse | StreamableFile {
-  if (binary.length === 0) return response;
+  if (binary.length === 0) {
+    // An image-sized JSON answer is written directly (see largeJsonAnswer); the prediction facts are noted here then.
+    const large = largeJsonAnswer(response);
+    if (!large) return response;
+    notePrediction(ctx, response);
+    return new StreamableFile(large, { type: 'application/json; charset=utf-8' });
+  }
   const header = Buffer.from(JSON.stringify(response), 'utf8');
   res.header('Inference-Header-Content-Length', String(header.length));
   // The logging interceptor cannot read a binary answer: the prediction facts are noted here.
