@@ -1,10 +1,16 @@
 import { ErrorDetail } from '../../common/errors/app-error';
 import { NamedTensors } from './tensor';
 
+/** True when `floats` holds NaN or ±Infinity: one plain loop (v - v is 0 only for a finite v), no callback per element. */
+function hasNonFinite(floats: Float32Array | Float64Array): boolean {
+  for (let i = 0; i < floats.length; i += 1) if (floats[i] - floats[i] !== 0) return true;
+  return false;
+}
+
 /** The float outputs holding NaN or ±Infinity (a model overflowing on extreme inputs). */
 export function nonFiniteOutputs(outputs: NamedTensors): string[] {
   return Object.entries(outputs)
-    .filter(([, t]) => (t.datatype === 'FP32' || t.datatype === 'FP64') && (t.data as Float32Array).some((v) => !Number.isFinite(v)))
+    .filter(([, t]) => (t.datatype === 'FP32' || t.datatype === 'FP64') && hasNonFinite(t.data as Float32Array))
     .map(([name]) => name);
 }
 
