@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 
 import { GrpcLoadGenerator } from './grpc-load';
 import { irisBody, IRIS_ROWS, JSON_HEADERS, uniqueIrisRequests } from './iris-bodies';
+import { largeTensorsLines, runLargeTensors } from './large-tensors';
 import { LoadResult, mergeLoads, runLoad } from './load';
 import { bestRows, measureRawOrt, OrtMeasurement, seededRandom } from './raw-ort';
 import {
@@ -51,7 +52,9 @@ const TRACING_ROUNDS = Math.floor(positive(process.env.BENCH_TRACING_ROUNDS, 3))
 const GRPC_CALLERS_PER_CHANNEL = Math.floor(positive(process.env.BENCH_GRPC_CALLERS_PER_CHANNEL, 8));
 /** Where results.json / results.md go (default bench/); point it elsewhere for quick runs. */
 const OUT_DIR = resolve(process.env.BENCH_OUT_DIR?.trim() || __dirname);
-const FILTER = (process.env.BENCH_SCENARIOS ?? '')
+/** BENCH_SCENARIOS, or `--only <names>` (`npm run bench -- --only large-tensors`): comma lists of name prefixes. */
+const ONLY = process.argv.indexOf('--only');
+const FILTER = (ONLY >= 0 ? process.argv[ONLY + 1] ?? '' : process.env.BENCH_SCENARIOS ?? '')
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
@@ -326,6 +329,10 @@ const SCENARIOS: Scenario[] = [
 /** The decay run: its own fresh svc-fastify process, steady c=32 iris load in back-to-back slices. */
 const DECAY_NAME = 'decay';
 const DECAY_CONNECTIONS = 32;
+
+/** The large-tensor scenario (bench/large-tensors.ts): selected by its name like the others. */
+const LARGE_TENSORS = 'large-tensors';
+const LARGE_TITLE = 'Large tensors (issue 14): PaddleOCR det, one [1, 3, 640, 640] FP32 image';
 
 /** BENCH_SCENARIOS=targets: only what the issue-10 targets need. */
 const TARGET_SCENARIOS = ['ref-c32', 'nest-express-c32', 'nest-fastify-c32', 'iris-fastify-c32', 'iris-express-c32', DECAY_NAME];
@@ -768,6 +775,10 @@ async function main(): Promise<number> {
   // 2b. Tracing off / ratio 1 / ratio 0.01, interleaved (see runTracingComparison).
   results.push(...(await runTracingComparison(defaultRepository)));
 
+  // 2c. Image-sized tensors (issue 14): raw onnxruntime, V2 binary and JSON, RSS under 8 at once.
+  const largeTensors = selected(LARGE_TENSORS) ? await runLargeTensors(log) : undefined;
+  const largeText = largeTensors ? largeTensorsLines(largeTensors).map((line) => `- ${line}`).join('\n') : '';
+
   // 3. Decay, last: minutes of steady load on a fresh service process.
   const decay = runDecayToo ? await runDecay(defaultRepository) : undefined;
 
@@ -794,6 +805,7 @@ async function main(): Promise<number> {
     '',
     ...(decayText ? [`${decayTitle}:`, '', decayText, ''] : []),
     ...(ortText ? ["Raw onnxruntime (in-process; default = onnxruntime's session options, served = the service's; the limit is the better):", '', ortText, ''] : []),
+    ...(largeText ? [`${LARGE_TITLE}:`, '', largeText, ''] : []),
     `${ratioTitle}:`,
     '',
     ratioText,
@@ -813,6 +825,7 @@ async function main(): Promise<number> {
     '',
     ...(decayText ? [`## ${decayTitle}`, '', decayText, ''] : []),
     ...(ortText ? ["## Raw onnxruntime (in-process; default = onnxruntime's session options, served = the service's; the limit is the better)", '', ortText, ''] : []),
+    ...(largeText ? [`## ${LARGE_TITLE}`, '', largeText, ''] : []),
     `## ${ratioTitle}`,
     '',
     ratioText,
@@ -831,6 +844,7 @@ async function main(): Promise<number> {
         scenarios: results,
         decay,
         rawOrt: ort,
+        largeTensors,
         ratios: ratioRows,
       },
       null,
