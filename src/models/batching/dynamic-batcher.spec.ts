@@ -170,6 +170,21 @@ describe('DynamicBatcher', () => {
       expect(values(await good2)).toEqual([4, 4]);
     });
 
+    it('merges requests only up to maxBatchBytes of input: larger ones run one by one, a request past it alone', async () => {
+      // Arrange: rows of 4 floats (16 bytes); the cap holds two of them
+      const sut = new DynamicBatcher(runner, options({ maxBatchSize: 8, maxBatchBytes: 32, maxConcurrentBatches: 4 }));
+      const row = (v: number) => fp32([[v, v, v, v]]);
+      const requests = [row(1), row(2), row(3), fp32([[4, 4, 4, 4], [5, 5, 5, 5], [6, 6, 6, 6]])].map((r) => sut.run(r));
+
+      // Act
+      await jest.advanceTimersByTimeAsync(50);
+      const outputs = await Promise.all(requests);
+
+      // Assert
+      expect(runner.rowsPerCall).toEqual([2, 1, 3]);
+      expect(outputs.map((o) => values(o)[0])).toEqual([2, 4, 6, 8]);
+    });
+
     it('runs a request with more rows than maxBatchSize alone', async () => {
       // Arrange
       const batches: [number, number][] = [];

@@ -24,6 +24,13 @@ export interface DynamicBatcherOptions {
   maxQueueDelayMs: number;
   /** Most requests waiting or in flight; one more is refused with OVERLOADED (MAX_QUEUE). */
   maxQueue: number;
+  /**
+   * Most bytes of input tensors (summed over requests) merged into one batch; a request that
+   * would pass it waits for a later batch, one larger on its own runs alone. Undefined = no cap.
+   * The runtime's working memory grows with the batch (onnxruntime keeps its arena at the largest
+   * batch it ran): image-sized requests are not worth merging into one large run.
+   */
+  maxBatchBytes?: number;
   /** Most batches executing at once (default 1). At the cap requests keep queuing, so the next batch is bigger. */
   maxConcurrentBatches?: number;
   /**
@@ -50,6 +57,8 @@ interface Waiter {
   inputs: NamedTensors;
   /** Rows in dim 0, or undefined when the request cannot share a batch (rank 0, or inputs disagreeing on dim 0). */
   rows: number | undefined;
+  /** Bytes of its input tensors (strings counted at two bytes a character). */
+  bytes: number;
   /** performance.now() at enqueue, in milliseconds. */
   enqueuedAt: number;
   resolve(outputs: NamedTensors): void;
@@ -83,6 +92,16 @@ function batchRows(inputs: NamedTensors): number | undefined {
   return tensors.every((t) => t.shape[0] === rows) ? rows : undefined;
 }
 
+/** Bytes of a request's input tensors (strings at two bytes a character). */
+function inputBytes(inputs: NamedTensors): number {
+  let bytes = 0;
+  for (const { data } of Object.values(inputs)) {
+    if (Array.isArray(data)) for (const s of data as string[]) bytes += 2 * s.length;
+    else bytes += data.byteLength;
+  }
+  return bytes;
+}
+
 function validate(o: DynamicBatcherOptions): void {
   const problems = [
     !(Number.isInteger(o.maxBatchSize) && o.maxBatchSize >= 1) && 'maxBatchSize must be an integer >= 1',
@@ -99,9 +118,9 @@ function validate(o: DynamicBatcherOptions): void {
  * calls queue; a batch flushes when the queued rows reach `maxBatchSize` or when the oldest
  * queued request has waited `maxQueueDelayMs` (one timer for the whole queue). A batch is one
  * `runner.run` on the inputs stacked along dim 0, and its output is split back per request in
- * order. Requests that cannot stack with the head of the queue wait for a later batch; a request
- * with more rows than `maxBatchSize` runs alone. A runner (or split) failure rejects every
- * request of that batch with the same error and nothing else — except a RuntimeRunError (the
+ * order. Requests that cannot stack with the head of the queue, or would take the batch past
+ * `maxBatchBytes`, wait for a later batch; a request with more rows than `maxBatchSize` runs
+ * alone. A runner (or split) failure rejects every request of that batch with the same error and nothing else — except a RuntimeRunError (the
  * runtime's library failed the merged run): each request then runs again alone and gets its own outcome.
  */
 export class DynamicBatcher {
@@ -154,7 +173,7 @@ export class DynamicBatcher {
     if (!this.options.enabled) return this.passThrough(inputs, span);
     return new Promise<NamedTensors>((resolve, reject) => {
       const rows = batchRows(inputs);
-      const waiter: Waiter = { inputs, rows, enqueuedAt: now(), resolve, reject, span };
+      const waiter: Waiter = { inputs, rows, bytes: inputBytes(inputs), enqueuedAt: now(), resolve, reject, span };
       if (signal) {
         const onAbort = (): void => this.withdraw(waiter);
         signal.addEventListener('abort', onAbort, { once: true });
@@ -270,10 +289,13 @@ export class DynamicBatcher {
     const remaining: Waiter[] = [];
     // A head that cannot share (or is oversize) takes nobody along.
     let rows = head.rows ?? Number.POSITIVE_INFINITY;
+    let bytes = head.bytes;
+    const maxBytes = this.options.maxBatchBytes ?? Number.POSITIVE_INFINITY;
     for (const w of rest) {
-      if (w.rows !== undefined && rows + w.rows <= this.options.maxBatchSize && canStack([head.inputs, w.inputs])) {
+      if (w.rows !== undefined && rows + w.rows <= this.options.maxBatchSize && bytes + w.bytes <= maxBytes && canStack([head.inputs, w.inputs])) {
         batch.push(w);
         rows += w.rows;
+        bytes += w.bytes;
       } else {
         remaining.push(w);
       }
