@@ -1,0 +1,295 @@
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+
+import { createApp, SETOSA, VIRGINICA } from './support/create-app';
+
+const CLIENT = 'triton-client-key';
+const ENV = { API_KEYS: `svc:${CLIENT}`, REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false' };
+const SETOSA_ROW = Object.values(SETOSA);
+const VIRGINICA_ROW = Object.values(VIRGINICA);
+const VERSICOLOR_ROW = [5.9, 3.0, 4.2, 1.5];
+/** Finite FP32 inputs the bundled iris model answers with NaN probabilities (a failed inference). */
+const OUT_OF_RANGE_ROW = [3e38, 3e38, 3e38, 3e38];
+
+/** tritonclient.http's InferInput: JSON `data` (set_data_from_numpy(binary_data=False)) or raw bytes after the JSON header. */
+interface InferInput { name: string; datatype: string; shape: number[]; data?: number[]; binary?: Buffer }
+/** tritonclient.http's InferRequestedOutput(name, binary_data=True, class_count=0). */
+interface RequestedOutput { name: string; binary_data?: boolean; class_count?: number }
+
+const fp32Input = (rows: number[][], binary = false): InferInput =>
+  binary
+    ? { name: 'input', datatype: 'FP32', shape: [rows.length, 4], binary: Buffer.from(Float32Array.from(rows.flat()).buffer) }
+    : { name: 'input', datatype: 'FP32', shape: [rows.length, 4], data: rows.flat() };
+
+/**
+ * The request body tritonclient.http builds (_get_inference_request): inputs with `data` or
+ * `parameters.binary_data_size`; each requested output's `parameters` holding `classification`
+ * (when class_count != 0) and `binary_data`; with no outputs, `parameters.binary_data_output`.
+ * The raw input bytes follow the JSON, whose length goes in Inference-Header-Content-Length.
+ */
+function tritonBody(inputs: InferInput[], outputs?: RequestedOutput[], id = ''): { body: Buffer; headerLength?: number } {
+  const infer: Record<string, unknown> = {};
+  if (id !== '') infer.id = id;
+  infer.inputs = inputs.map((i) => ({
+    name: i.name, shape: i.shape, datatype: i.datatype,
+    ...(i.binary ? { parameters: { binary_data_size: i.binary.length } } : { data: i.data }),
+  }));
+  if (outputs?.length) {
+    infer.outputs = outputs.map((o) => ({
+      name: o.name,
+      parameters: { ...(o.class_count ? { classification: o.class_count } : {}), binary_data: o.binary_data ?? true },
+    }));
+  } else {
+    infer.parameters = { binary_data_output: true };
+  }
+  const json = Buffer.from(JSON.stringify(infer), 'utf8');
+  const raw = inputs.flatMap((i) => (i.binary ? [i.binary] : []));
+  return raw.length ? { body: Buffer.concat([json, ...raw]), headerLength: json.length } : { body: json };
+}
+
+/** Reads supertest's raw body (a binary answer). */
+const rawParser = (res: request.Response, done: (err: Error | null, body: Buffer) => void) => {
+  const chunks: Buffer[] = [];
+  const stream = res as unknown as NodeJS.ReadableStream;
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => done(null, Buffer.concat(chunks)));
+};
+
+interface OutputHeader { name: string; datatype: string; shape: number[]; data?: unknown[]; parameters?: { binary_data_size: number } }
+
+/** An answer as tritonclient's InferResult reads it: the JSON header, and each binary output's bytes by name. */
+function inferResult(res: request.Response): { header: { model_version: string; outputs: OutputHeader[] }; binary: Map<string, Buffer> } {
+  const all = Buffer.isBuffer(res.body) ? res.body : Buffer.from(JSON.stringify(res.body));
+  const length = res.headers['inference-header-content-length'] === undefined ? all.length : Number(res.headers['inference-header-content-length']);
+  const header = JSON.parse(all.subarray(0, length).toString('utf8'));
+  const binary = new Map<string, Buffer>();
+  let offset = length;
+  for (const o of header.outputs as OutputHeader[]) {
+    const size = o.parameters?.binary_data_size;
+    if (size === undefined) continue;
+    binary.set(o.name, all.subarray(offset, offset + size));
+    offset += size;
+  }
+  return { header, binary };
+}
+
+/** BYTES elements of the binary tensor data extension: each a 4-byte little-endian length, then its bytes. */
+function bytesElements(bytes: Buffer): string[] {
+  const out: string[] = [];
+  for (let offset = 0; offset < bytes.length;) {
+    const length = bytes.readUInt32LE(offset);
+    out.push(bytes.subarray(offset + 4, offset + 4 + length).toString('utf8'));
+    offset += 4 + length;
+  }
+  return out;
+}
+
+/** Asserts the V2 protocol's error body and returns its message. */
+function v2Error(res: request.Response, pattern: RegExp): string {
+  const body = Buffer.isBuffer(res.body) ? JSON.parse(res.body.toString('utf8')) : res.body;
+  expect(Object.keys(body)).toEqual(['error']);
+  expect(body.error).toMatch(pattern);
+  return body.error as string;
+}
+
+interface Duration { count: number; ns: number }
+interface ModelStat {
+  name: string; version: string; last_inference: number; inference_count: number; execution_count: number;
+  inference_stats: Record<'success' | 'fail' | 'queue' | 'compute_input' | 'compute_infer' | 'compute_output' | 'cache_hit' | 'cache_miss', Duration>;
+  batch_stats: { batch_size: number; compute_input: Duration; compute_infer: Duration; compute_output: Duration }[];
+}
+
+describe("Triton's extensions as tritonclient calls them (real AppModule, real ONNX models)", () => {
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    app = await createApp({ env: ENV });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const server = () => app.getHttpServer();
+  const authed = (r: request.Test) => r.set('Authorization', `Bearer ${CLIENT}`);
+
+  /** tritonclient.http get_model_config(model_name, model_version=''). */
+  const getModelConfig = (model: string, version = '') =>
+    authed(request(server()).get(version === '' ? `/v2/models/${model}/config` : `/v2/models/${model}/versions/${version}/config`));
+
+  /** tritonclient.http get_inference_statistics(model_name='', model_version=''). */
+  const getInferenceStatistics = (model = '', version = '') => {
+    const path = model === '' ? '/v2/models/stats' : version === '' ? `/v2/models/${model}/stats` : `/v2/models/${model}/versions/${version}/stats`;
+    return authed(request(server()).get(path));
+  };
+
+  /** One version's statistics, through get_inference_statistics(model, version). */
+  const statsOf = async (model: string, version: string): Promise<ModelStat> => {
+    const res = await getInferenceStatistics(model, version).expect(200);
+    expect(res.body.model_stats).toHaveLength(1);
+    return res.body.model_stats[0] as ModelStat;
+  };
+
+  /** tritonclient.http infer(): the body as it builds it, no Content-Type, the answer read raw. */
+  const infer = (model: string, inputs: InferInput[], outputs?: RequestedOutput[], version = '') => {
+    const { body, headerLength } = tritonBody(inputs, outputs);
+    const req = authed(request(server()).post(version === '' ? `/v2/models/${model}/infer` : `/v2/models/${model}/versions/${version}/infer`));
+    if (headerLength !== undefined) req.set('Inference-Header-Content-Length', String(headerLength));
+    return req.buffer(true).parse(rawParser).send(body);
+  };
+
+  it('GET /v2 lists model_configuration and statistics among the extensions', async () => {
+    // Act
+    const res = await request(server()).get('/v2').expect(200);
+
+    // Assert
+    expect(res.body.extensions).toEqual(expect.arrayContaining(['model_repository', 'binary_tensor_data', 'model_configuration', 'statistics']));
+  });
+
+  describe('model configuration (get_model_config)', () => {
+    it("answers iris's Triton configuration: onnxruntime, batching on dim 0, dims without it, one CPU instance", async () => {
+      // Act
+      const res = await getModelConfig('iris').expect(200);
+
+      // Assert
+      expect(res.body).toEqual({
+        name: 'iris',
+        platform: 'onnxruntime_onnx',
+        backend: 'onnxruntime',
+        version_policy: { all: {} },
+        max_batch_size: 32,
+        input: [{ name: 'input', data_type: 'TYPE_FP32', format: 'FORMAT_NONE', dims: [4], is_shape_tensor: false, allow_ragged_batch: false, optional: false }],
+        output: [{ name: 'probabilities', data_type: 'TYPE_FP32', dims: [3], label_filename: '', is_shape_tensor: false }],
+        batch_input: [],
+        batch_output: [],
+        dynamic_batching: { preferred_batch_size: [], max_queue_delay_microseconds: 0, preserve_ordering: false, priority_levels: 0, default_priority_level: 0, priority_queue_policy: {} },
+        instance_group: [{ name: 'iris_0', kind: 'KIND_CPU', count: 1, gpus: [], secondary_devices: [], profile: [], passive: false, host_policy: '' }],
+        default_model_filename: 'model.onnx',
+        cc_model_filenames: {},
+        metric_tags: {},
+        parameters: {},
+        model_warmup: [],
+      });
+    });
+
+    it('answers each version likewise, and reads each model.json batching and thread settings', async () => {
+      // Act
+      const v1 = await getModelConfig('iris', '1').expect(200);
+      const bench = await getModelConfig('bench-mlp').expect(200);
+
+      // Assert
+      expect(v1.body).toEqual((await getModelConfig('iris').expect(200)).body);
+      expect(bench.body).toMatchObject({
+        name: 'bench-mlp',
+        max_batch_size: 64,
+        input: [{ name: 'input', data_type: 'TYPE_FP32', dims: [256] }],
+        output: [{ name: 'output', data_type: 'TYPE_FP32', dims: [10] }],
+        dynamic_batching: { max_queue_delay_microseconds: 2000 },
+        instance_group: [{ kind: 'KIND_CPU', count: 1 }],
+        parameters: { intra_op_thread_count: { string_value: '2' } },
+      });
+    });
+
+    it('answers 404 {error} for an unknown model or version, and 401 without a key', async () => {
+      // Act
+      const model = await getModelConfig('tulips').expect(404);
+      const version = await getModelConfig('iris', '9').expect(404);
+      const anonymous = await request(server()).get('/v2/models/iris/config').expect(401);
+
+      // Assert
+      v2Error(model, /tulips/);
+      v2Error(version, /version 9/);
+      v2Error(anonymous, /API key is required/);
+    });
+  });
+
+  describe('statistics (get_inference_statistics)', () => {
+    it('lists every READY version of every model, by name then version, in Triton\'s shape', async () => {
+      // Act
+      const res = await getInferenceStatistics().expect(200);
+
+      // Assert
+      const stats = res.body.model_stats as ModelStat[];
+      expect(stats.map((s) => `${s.name}/${s.version}`)).toEqual(['bench-mlp/1', 'car-mpg/1', 'iris/1', 'iris/2', 'penguins/1']);
+      const bench = stats[0];
+      expect(Object.keys(bench)).toEqual(['name', 'version', 'last_inference', 'inference_count', 'execution_count', 'inference_stats', 'batch_stats']);
+      expect(Object.keys(bench.inference_stats)).toEqual(['success', 'fail', 'queue', 'compute_input', 'compute_infer', 'compute_output', 'cache_hit', 'cache_miss']);
+    });
+
+    it('lists a model\'s versions, or one version', async () => {
+      // Act
+      const model = await getInferenceStatistics('iris').expect(200);
+      const version = await getInferenceStatistics('iris', '1').expect(200);
+
+      // Assert
+      expect((model.body.model_stats as ModelStat[]).map((s) => s.version)).toEqual(['1', '2']);
+      expect((version.body.model_stats as ModelStat[]).map((s) => `${s.name}/${s.version}`)).toEqual(['iris/1']);
+    });
+
+    it('answers 404 {error} for an unknown model or version', async () => {
+      // Act
+      const model = await getInferenceStatistics('tulips').expect(404);
+      const version = await getInferenceStatistics('iris', '9').expect(404);
+
+      // Assert
+      v2Error(model, /tulips/);
+      v2Error(version, /version 9/);
+    });
+
+    it('counts /predict, /predict/batch, V2 JSON and V2 binary requests by their rows, each run alone once', async () => {
+      // Arrange: one request at a time, so every request is its own execution
+      const before = await statsOf('iris', '1');
+      const startedAt = Date.now();
+
+      // Act
+      await authed(request(server()).post('/predict')).send({ model_id: 'iris', model_version: '1', features: SETOSA }).expect(200);
+      await authed(request(server()).post('/predict/batch?model_id=iris&model_version=1')).send([SETOSA, VIRGINICA]).expect(200);
+      await infer('iris', [fp32Input([SETOSA_ROW, VIRGINICA_ROW, VERSICOLOR_ROW])], [{ name: 'probabilities', binary_data: false }], '1').expect(200);
+      await infer('iris', [fp32Input([VERSICOLOR_ROW, SETOSA_ROW, VIRGINICA_ROW, SETOSA_ROW], true)], undefined, '1').expect(200);
+
+      // Assert
+      const after = await statsOf('iris', '1');
+      const delta = (pick: (s: ModelStat) => number) => pick(after) - pick(before);
+      expect(delta((s) => s.inference_stats.success.count)).toBe(4);
+      expect(delta((s) => s.inference_count)).toBe(1 + 2 + 3 + 4);
+      expect(delta((s) => s.execution_count)).toBe(4);
+      expect(delta((s) => s.inference_stats.queue.count)).toBe(4);
+      expect(delta((s) => s.inference_stats.compute_input.count)).toBe(4);
+      expect(delta((s) => s.inference_stats.compute_infer.count)).toBe(4);
+      expect(delta((s) => s.inference_stats.compute_output.count)).toBe(4);
+      expect(delta((s) => s.inference_stats.fail.count)).toBe(0);
+      expect(delta((s) => s.inference_stats.cache_hit.count + s.inference_stats.cache_miss.count)).toBe(0);
+      expect(delta((s) => s.inference_stats.success.ns)).toBeGreaterThan(0);
+      expect(delta((s) => s.inference_stats.compute_infer.ns)).toBeGreaterThan(0);
+      const executions = (size: number, s: ModelStat) => s.batch_stats.find((b) => b.batch_size === size)?.compute_infer.count ?? 0;
+      expect([1, 2, 3, 4].map((size) => executions(size, after) - executions(size, before))).toEqual([1, 1, 1, 1]);
+      expect(after.last_inference).toBeGreaterThanOrEqual(startedAt);
+      expect(after.last_inference).toBeLessThanOrEqual(Date.now());
+    });
+
+    it('counts a request whose outputs could not be answered (non-finite) as a failure', async () => {
+      // Arrange
+      const before = await statsOf('iris', '2');
+
+      // Act
+      const res = await infer('iris', [fp32Input([OUT_OF_RANGE_ROW])], [{ name: 'probabilities', binary_data: false }], '2').expect(400);
+
+      // Assert
+      v2Error(res, /Invalid features|finite/i);
+      const after = await statsOf('iris', '2');
+      expect(after.inference_stats.fail.count - before.inference_stats.fail.count).toBe(1);
+      expect(after.inference_stats.success.count).toBe(before.inference_stats.success.count);
+    });
+
+    it('counts a request refused before inference (unknown input) nowhere: it never reached the model', async () => {
+      // Arrange
+      const before = await statsOf('iris', '2');
+
+      // Act
+      await infer('iris', [{ name: 'nope', datatype: 'FP32', shape: [1, 4], data: SETOSA_ROW }], undefined, '2').expect(400);
+
+      // Assert
+      expect(await statsOf('iris', '2')).toEqual(before);
+    });
+  });
+});
