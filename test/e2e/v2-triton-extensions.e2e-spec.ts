@@ -138,12 +138,12 @@ describe("Triton's extensions as tritonclient calls them (real AppModule, real O
     return req.buffer(true).parse(rawParser).send(body);
   };
 
-  it('GET /v2 lists model_configuration and statistics among the extensions', async () => {
+  it('GET /v2 lists model_configuration, statistics and classification among the extensions', async () => {
     // Act
     const res = await request(server()).get('/v2').expect(200);
 
     // Assert
-    expect(res.body.extensions).toEqual(expect.arrayContaining(['model_repository', 'binary_tensor_data', 'model_configuration', 'statistics']));
+    expect(res.body.extensions).toEqual(expect.arrayContaining(['model_repository', 'binary_tensor_data', 'model_configuration', 'statistics', 'classification']));
   });
 
   describe('model configuration (get_model_config)', () => {
@@ -290,6 +290,85 @@ describe("Triton's extensions as tritonclient calls them (real AppModule, real O
 
       // Assert
       expect(await statsOf('iris', '2')).toEqual(before);
+    });
+  });
+
+  describe('classification (InferRequestedOutput(name, binary_data, class_count))', () => {
+    const ROWS = [SETOSA_ROW, VIRGINICA_ROW];
+
+    /** iris version 2's probabilities for `rows`, as plain JSON floats (one array per row). */
+    async function probabilitiesOf(rows: number[][]): Promise<number[][]> {
+      const res = await infer('iris', [fp32Input(rows)], [{ name: 'probabilities', binary_data: false }], '2').expect(200);
+      const flat = inferResult(res).header.outputs[0].data as number[];
+      return rows.map((_, r) => flat.slice(r * 3, r * 3 + 3));
+    }
+
+    /**
+     * Triton's strings for the top `k` of each row: "value:index:label", the value as %f prints it
+     * (toFixed(6) agrees with it but on exact ties, which softmax outputs do not hit).
+     */
+    const expected = (rows: number[][], k: number, labels: string[]) =>
+      rows.flatMap((p) => p.map((v, i) => ({ v, i })).sort((a, b) => b.v - a.v || a.i - b.i).slice(0, k).map(({ v, i }) => `${v.toFixed(6)}:${i}:${labels[i]}`));
+
+    it('answers a JSON output as BYTES [batch, k] of "value:index:label", top-k by value', async () => {
+      // Arrange
+      const probabilities = await probabilitiesOf(ROWS);
+
+      // Act
+      const res = await infer('iris', [fp32Input(ROWS)], [{ name: 'probabilities', binary_data: false, class_count: 2 }], '2').expect(200);
+
+      // Assert
+      const [output] = inferResult(res).header.outputs;
+      expect(output).toEqual({ name: 'probabilities', datatype: 'BYTES', shape: [2, 2], data: expected(probabilities, 2, ['setosa', 'versicolor', 'virginica']) });
+      expect((output.data as string[])[0]).toMatch(/^0\.\d{6}:0:setosa$/);
+      expect((output.data as string[])[2]).toMatch(/:2:virginica$/);
+    });
+
+    it('answers a binary output (tritonclient\'s default) as BYTES elements after the JSON header', async () => {
+      // Arrange
+      const probabilities = await probabilitiesOf(ROWS);
+
+      // Act
+      const res = await infer('iris', [fp32Input(ROWS, true)], [{ name: 'probabilities', class_count: 3 }], '2').expect(200);
+
+      // Assert
+      const { header, binary } = inferResult(res);
+      expect(header.outputs[0]).toMatchObject({ name: 'probabilities', datatype: 'BYTES', shape: [2, 3] });
+      expect(bytesElements(binary.get('probabilities')!)).toEqual(expected(probabilities, 3, ['setosa', 'versicolor', 'virginica']));
+    });
+
+    it("labels each model's classes with its own model.json labels, and gives none to a model without them", async () => {
+      // Act
+      const penguins = await infer('penguins', [fp32Input([[38.8, 18.3, 190, 3700]])], [{ name: 'probabilities', binary_data: false, class_count: 1 }]).expect(200);
+      const mpg = await infer('car-mpg', [{ name: 'input', datatype: 'FP32', shape: [1, 6], data: [4, 97, 88, 2130, 14.5, 1970] }], [{ name: 'value', binary_data: false, class_count: 1 }]).expect(200);
+
+      // Assert
+      expect(inferResult(penguins).header.outputs[0].data).toEqual([expect.stringMatching(/^\d\.\d{6}:0:Adelie$/)]);
+      expect(inferResult(mpg).header.outputs[0]).toMatchObject({ datatype: 'BYTES', shape: [1, 1], data: [expect.stringMatching(/^\d+\.\d{6}:0$/)] });
+    });
+
+    it('answers 400 {error} naming a class count beyond the output\'s classes, or not a positive integer', async () => {
+      // Act
+      const tooMany = await infer('iris', [fp32Input(ROWS)], [{ name: 'probabilities', class_count: 4 }]).expect(400);
+      const { body } = tritonBody([fp32Input(ROWS)]);
+      const raw = JSON.parse(body.toString('utf8'));
+      const notInteger = await authed(request(server()).post('/v2/models/iris/infer'))
+        .send({ ...raw, parameters: {}, outputs: [{ name: 'probabilities', parameters: { classification: 'two' } }] }).expect(400);
+      const zero = await authed(request(server()).post('/v2/models/iris/infer'))
+        .send({ ...raw, parameters: {}, outputs: [{ name: 'probabilities', parameters: { classification: 0 } }] }).expect(400);
+
+      // Assert
+      v2Error(tooMany, /outputs\[0\]\.parameters\.classification 4 is more than the 3 classes of output 'probabilities'/);
+      v2Error(notInteger, /outputs\[0\]\.parameters\.classification must be a positive integer.*"two"/);
+      v2Error(zero, /outputs\[0\]\.parameters\.classification must be a positive integer.*got 0/);
+    });
+
+    it('leaves the other outputs and requests without classification as they were', async () => {
+      // Act
+      const res = await infer('iris', [fp32Input(ROWS)], [{ name: 'probabilities', binary_data: false }], '2').expect(200);
+
+      // Assert
+      expect(inferResult(res).header.outputs[0]).toMatchObject({ datatype: 'FP32', shape: [2, 3] });
     });
   });
 });

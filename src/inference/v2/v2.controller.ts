@@ -24,7 +24,7 @@ const { version: SERVER_VERSION } = require('../../../package.json') as { versio
  * The protocol extensions GET /v2 lists: one entry per extension this server implements (add
  * yours here when you implement one; gRPC's ServerMetadata lists its own).
  */
-export const V2_EXTENSIONS: readonly string[] = ['model_repository', 'binary_tensor_data', 'model_configuration', 'statistics'];
+export const V2_EXTENSIONS: readonly string[] = ['model_repository', 'binary_tensor_data', 'model_configuration', 'statistics', 'classification'];
 
 const INFER_DESCRIPTION =
   'KServe V2 / Open Inference Protocol inference. `data` may be flat (row-major) or nested; numeric data is converted to the ' +
