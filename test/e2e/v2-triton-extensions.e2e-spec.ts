@@ -1,7 +1,11 @@
+import { status } from '@grpc/grpc-js';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
+import { GrpcServerService } from '../../src/inference/grpc/grpc-server.service';
+import { freePort } from './support/child-server';
 import { createApp, SETOSA, VIRGINICA } from './support/create-app';
+import { GrpcReply, GrpcTestClient } from './support/grpc-client';
 
 const CLIENT = 'triton-client-key';
 const ENV = { API_KEYS: `svc:${CLIENT}`, REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false' };
@@ -101,14 +105,24 @@ interface ModelStat {
 
 describe("Triton's extensions as tritonclient calls them (real AppModule, real ONNX models)", () => {
   let app: INestApplication;
+  let grpc: GrpcTestClient;
+  const GRPC_AUTH = { authorization: `Bearer ${CLIENT}` };
 
   beforeAll(async () => {
-    app = await createApp({ env: ENV });
+    app = await createApp({ env: { ...ENV, GRPC_PORT: String(await freePort()), HOST: '127.0.0.1' } });
+    grpc = new GrpcTestClient(`127.0.0.1:${app.get(GrpcServerService).port!}`);
   });
 
   afterAll(async () => {
+    grpc?.close();
     await app?.close();
   });
+
+  /** A gRPC reply's message; fails the test when the call failed. */
+  const ok = <T>(reply: GrpcReply<T>): T => {
+    expect(reply.error?.details).toBeUndefined();
+    return reply.response!;
+  };
 
   const server = () => app.getHttpServer();
   const authed = (r: request.Test) => r.set('Authorization', `Bearer ${CLIENT}`);
@@ -144,6 +158,14 @@ describe("Triton's extensions as tritonclient calls them (real AppModule, real O
 
     // Assert
     expect(res.body.extensions).toEqual(expect.arrayContaining(['model_repository', 'binary_tensor_data', 'model_configuration', 'statistics', 'classification']));
+  });
+
+  it('gRPC ServerMetadata lists them too', async () => {
+    // Act
+    const meta = ok(await grpc.call<{ extensions: string[] }>('ServerMetadata', {}));
+
+    // Assert
+    expect(meta.extensions).toEqual(['model_repository', 'model_configuration', 'statistics', 'classification']);
   });
 
   describe('model configuration (get_model_config)', () => {
@@ -188,6 +210,23 @@ describe("Triton's extensions as tritonclient calls them (real AppModule, real O
         instance_group: [{ kind: 'KIND_CPU', count: 1 }],
         parameters: { intra_op_thread_count: { string_value: '2' } },
       });
+    });
+
+    it('answers the same configuration over gRPC ModelConfig (enums by name, as proto-loader reads them)', async () => {
+      // Act
+      const iris = ok(await grpc.call<{ config: Record<string, unknown> }>('ModelConfig', { name: 'iris' }, GRPC_AUTH)).config;
+      const bench = ok(await grpc.call<{ config: Record<string, unknown> }>('ModelConfig', { name: 'bench-mlp', version: '1' }, GRPC_AUTH)).config;
+
+      // Assert
+      const rest = (await getModelConfig('iris').expect(200)).body;
+      expect(iris).toMatchObject({
+        name: rest.name, platform: rest.platform, backend: rest.backend, version_policy: { all: {} }, max_batch_size: rest.max_batch_size,
+        input: rest.input, output: rest.output, default_model_filename: 'model.onnx', scheduling_choice: 'dynamic_batching',
+        dynamic_batching: { preferred_batch_size: [], max_queue_delay_microseconds: 0, preserve_ordering: false, priority_levels: 0, default_priority_level: 0 },
+        instance_group: [{ name: 'iris_0', kind: 'KIND_CPU', count: 1, gpus: [], profile: [], passive: false, host_policy: '' }],
+        parameters: {},
+      });
+      expect(bench).toMatchObject({ max_batch_size: 64, dynamic_batching: { max_queue_delay_microseconds: 2000 }, parameters: { intra_op_thread_count: { string_value: '2' } } });
     });
 
     it('answers 404 {error} for an unknown model or version, and 401 without a key', async () => {
@@ -236,7 +275,23 @@ describe("Triton's extensions as tritonclient calls them (real AppModule, real O
       v2Error(version, /version 9/);
     });
 
-    it('counts /predict, /predict/batch, V2 JSON and V2 binary requests by their rows, each run alone once', async () => {
+    it('answers the same statistics over gRPC ModelStatistics, and NOT_FOUND / INVALID_ARGUMENT as REST answers 404 / 400', async () => {
+      // Act
+      const all = ok(await grpc.call<{ model_stats: ModelStat[] }>('ModelStatistics', {}, GRPC_AUTH));
+      const rest = (await getInferenceStatistics().expect(200)).body;
+      const unknown = await grpc.call('ModelStatistics', { name: 'tulips' }, GRPC_AUTH);
+      const versionOnly = await grpc.call('ModelStatistics', { version: '1' }, GRPC_AUTH);
+      const anonymous = await grpc.call('ModelStatistics', {});
+
+      // Assert
+      expect(all).toEqual(rest);
+      expect(unknown.error?.code).toBe(status.NOT_FOUND);
+      expect(versionOnly.error?.code).toBe(status.INVALID_ARGUMENT);
+      expect(versionOnly.error?.details).toMatch(/version needs a model name/);
+      expect(anonymous.error?.code).toBe(status.UNAUTHENTICATED);
+    });
+
+    it('counts /predict, /predict/batch, V2 JSON, V2 binary and gRPC requests by their rows, each run alone once', async () => {
       // Arrange: one request at a time, so every request is its own execution
       const before = await statsOf('iris', '1');
       const startedAt = Date.now();
@@ -246,23 +301,27 @@ describe("Triton's extensions as tritonclient calls them (real AppModule, real O
       await authed(request(server()).post('/predict/batch?model_id=iris&model_version=1')).send([SETOSA, VIRGINICA]).expect(200);
       await infer('iris', [fp32Input([SETOSA_ROW, VIRGINICA_ROW, VERSICOLOR_ROW])], [{ name: 'probabilities', binary_data: false }], '1').expect(200);
       await infer('iris', [fp32Input([VERSICOLOR_ROW, SETOSA_ROW, VIRGINICA_ROW, SETOSA_ROW], true)], undefined, '1').expect(200);
+      ok(await grpc.call('ModelInfer', {
+        model_name: 'iris', model_version: '1',
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [5, 4], contents: { fp32_contents: [SETOSA_ROW, VIRGINICA_ROW, VERSICOLOR_ROW, SETOSA_ROW, VIRGINICA_ROW].flat() } }],
+      }, GRPC_AUTH));
 
       // Assert
       const after = await statsOf('iris', '1');
       const delta = (pick: (s: ModelStat) => number) => pick(after) - pick(before);
-      expect(delta((s) => s.inference_stats.success.count)).toBe(4);
-      expect(delta((s) => s.inference_count)).toBe(1 + 2 + 3 + 4);
-      expect(delta((s) => s.execution_count)).toBe(4);
-      expect(delta((s) => s.inference_stats.queue.count)).toBe(4);
-      expect(delta((s) => s.inference_stats.compute_input.count)).toBe(4);
-      expect(delta((s) => s.inference_stats.compute_infer.count)).toBe(4);
-      expect(delta((s) => s.inference_stats.compute_output.count)).toBe(4);
+      expect(delta((s) => s.inference_stats.success.count)).toBe(5);
+      expect(delta((s) => s.inference_count)).toBe(1 + 2 + 3 + 4 + 5);
+      expect(delta((s) => s.execution_count)).toBe(5);
+      expect(delta((s) => s.inference_stats.queue.count)).toBe(5);
+      expect(delta((s) => s.inference_stats.compute_input.count)).toBe(5);
+      expect(delta((s) => s.inference_stats.compute_infer.count)).toBe(5);
+      expect(delta((s) => s.inference_stats.compute_output.count)).toBe(5);
       expect(delta((s) => s.inference_stats.fail.count)).toBe(0);
       expect(delta((s) => s.inference_stats.cache_hit.count + s.inference_stats.cache_miss.count)).toBe(0);
       expect(delta((s) => s.inference_stats.success.ns)).toBeGreaterThan(0);
       expect(delta((s) => s.inference_stats.compute_infer.ns)).toBeGreaterThan(0);
       const executions = (size: number, s: ModelStat) => s.batch_stats.find((b) => b.batch_size === size)?.compute_infer.count ?? 0;
-      expect([1, 2, 3, 4].map((size) => executions(size, after) - executions(size, before))).toEqual([1, 1, 1, 1]);
+      expect([1, 2, 3, 4, 5].map((size) => executions(size, after) - executions(size, before))).toEqual([1, 1, 1, 1, 1]);
       expect(after.last_inference).toBeGreaterThanOrEqual(startedAt);
       expect(after.last_inference).toBeLessThanOrEqual(Date.now());
     });
@@ -361,6 +420,37 @@ describe("Triton's extensions as tritonclient calls them (real AppModule, real O
       v2Error(tooMany, /outputs\[0\]\.parameters\.classification 4 is more than the 3 classes of output 'probabilities'/);
       v2Error(notInteger, /outputs\[0\]\.parameters\.classification must be a positive integer.*"two"/);
       v2Error(zero, /outputs\[0\]\.parameters\.classification must be a positive integer.*got 0/);
+    });
+
+    it('answers gRPC classification (int64_param) in bytes_contents, or raw when the inputs were raw', async () => {
+      // Arrange
+      const probabilities = await probabilitiesOf(ROWS);
+      const outputs = [{ name: 'probabilities', parameters: { classification: { int64_param: 2 } } }];
+      const typed = { model_name: 'iris', model_version: '2', outputs, inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 4], contents: { fp32_contents: ROWS.flat() } }] };
+      const raw = { model_name: 'iris', model_version: '2', outputs, inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 4] }], raw_input_contents: [Buffer.from(Float32Array.from(ROWS.flat()).buffer)] };
+
+      // Act
+      const fromTyped = ok(await grpc.call<{ outputs: { datatype: string; shape: number[]; contents: { bytes_contents: Buffer[] } }[] }>('ModelInfer', typed, GRPC_AUTH));
+      const fromRaw = ok(await grpc.call<{ outputs: { datatype: string; shape: number[] }[]; raw_output_contents: Buffer[] }>('ModelInfer', raw, GRPC_AUTH));
+
+      // Assert
+      const want = expected(probabilities, 2, ['setosa', 'versicolor', 'virginica']);
+      expect(fromTyped.outputs[0]).toMatchObject({ datatype: 'BYTES', shape: [2, 2] });
+      expect(fromTyped.outputs[0].contents.bytes_contents.map((b) => Buffer.from(b).toString('utf8'))).toEqual(want);
+      expect(fromRaw.outputs[0]).toMatchObject({ datatype: 'BYTES', shape: [2, 2] });
+      expect(bytesElements(Buffer.from(fromRaw.raw_output_contents[0]))).toEqual(want);
+    });
+
+    it('answers gRPC INVALID_ARGUMENT for a class count beyond the classes', async () => {
+      // Act
+      const reply = await grpc.call('ModelInfer', {
+        model_name: 'iris', outputs: [{ name: 'probabilities', parameters: { classification: { int64_param: 9 } } }],
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: SETOSA_ROW } }],
+      }, GRPC_AUTH);
+
+      // Assert
+      expect(reply.error?.code).toBe(status.INVALID_ARGUMENT);
+      expect(reply.error?.details).toMatch(/classification 9 is more than the 3 classes of output 'probabilities'/);
     });
 
     it('leaves the other outputs and requests without classification as they were', async () => {
