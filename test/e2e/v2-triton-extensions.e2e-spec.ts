@@ -160,6 +160,21 @@ describe("Triton's extensions as tritonclient calls them (real AppModule, real O
     expect(res.body.extensions).toEqual(expect.arrayContaining(['model_repository', 'binary_tensor_data', 'model_configuration', 'statistics', 'classification']));
   });
 
+  it('documents every new route in the OpenAPI document, with an example answer and the API-key security of the V2 routes', async () => {
+    // Act
+    const doc = (await authed(request(server()).get('/docs-json')).expect(200)).body;
+
+    // Assert
+    expect(doc.paths['/v2/models/{name}'].get.security.length).toBeGreaterThan(0);
+    const routes = ['/v2/models/stats', '/v2/models/{name}/stats', '/v2/models/{name}/versions/{v}/stats', '/v2/models/{name}/config', '/v2/models/{name}/versions/{v}/config'];
+    for (const path of routes) {
+      const get = doc.paths[path]?.get;
+      expect(get?.tags).toEqual(['v2']);
+      expect(get?.responses['200'].content['application/json'].schema.example).toBeDefined();
+      expect(get?.security).toEqual(doc.paths['/v2/models/{name}'].get.security);
+    }
+  });
+
   it('gRPC ServerMetadata lists them too', async () => {
     // Act
     const meta = ok(await grpc.call<{ extensions: string[] }>('ServerMetadata', {}));
