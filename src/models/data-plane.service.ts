@@ -141,26 +141,38 @@ export class DataPlane {
     }
   }
 
-  /** {@link infer} once routed; `span` is the request's `predict` span (or an unsampled caller's span, for the log lines). */
+  /**
+   * {@link infer} once routed; `span` is the request's `predict` span (or an unsampled caller's
+   * span, for the log lines). A stacked /predict/batch group is one request of that many rows in
+   * the statistics extension, as a batched V2 request is.
+   */
   private async serve(route: Route, request: InferenceRequest, startedAt: number, span: Span | undefined): Promise<InferenceResult> {
+    const statsStart = this.monitor.statsStart();
     const single = request.stackedRequests === undefined;
     const useCache = single && request.cache !== false && this.cache.enabled;
     const key = useCache ? cacheKey(route.entry.name, route.version.version, request.inputs) : undefined;
-    const hit = key === undefined ? undefined : await this.lookup(route, key, startedAt, request.requestId, span);
+    const hit = key === undefined ? undefined : await this.lookup(route, key, startedAt, statsStart, request.requestId, span);
     if (hit) return resultOf(route, hit, true);
-    const outputs = await this.execute(route, request, startedAt, single, span);
+    const outputs = await this.execute(route, request, startedAt, statsStart, single, span);
     if (single) {
-      if (key !== undefined) await this.cache.set(key, { outputs, model_version: String(route.version.version) });
+      if (key !== undefined) await this.store(route, key, outputs);
       this.traffic.shadow(route, request.inputs, outputs, span);
     }
+    this.monitor.inferred(route, route.version.batchSizeOf(request.inputs), statsStart);
     return resultOf(route, outputs, false);
   }
 
-  /** A cached answer counts as a served (successful) prediction of that version. */
-  private async lookup(route: Route, key: string, startedAt: number, requestId: string | undefined, span: Span | undefined): Promise<NamedTensors | undefined> {
+  private async store(route: Route, key: string, outputs: NamedTensors): Promise<void> {
+    const startNs = this.monitor.statsStart();
+    await this.cache.set(key, { outputs, model_version: String(route.version.version) });
+    this.monitor.cacheStored(route, startNs);
+  }
+
+  /** A cached answer counts as a served (successful) prediction of that version; `statsStart`: the lookup's start (hashing the key included). */
+  private async lookup(route: Route, key: string, startedAt: number, statsStart: number, requestId: string | undefined, span: Span | undefined): Promise<NamedTensors | undefined> {
     const lookup = span && childSpan(span, 'cache.lookup');
     const cached = await this.cache.get(key);
-    this.monitor.cacheLookup(route, cached !== undefined);
+    this.monitor.cacheLookup(route, cached !== undefined, statsStart);
     if (lookup) {
       lookup.setAttribute('cache.hit', cached !== undefined);
       endSpan(lookup);
@@ -171,7 +183,7 @@ export class DataPlane {
   }
 
   /** Runs inference for `requests` requests and records each outcome; failures are recorded, then rethrown as AppError. */
-  private async execute(route: Route, request: InferenceRequest, startedAt: number, checkFinite: boolean, span: Span | undefined): Promise<NamedTensors> {
+  private async execute(route: Route, request: InferenceRequest, startedAt: number, statsStart: number, checkFinite: boolean, span: Span | undefined): Promise<NamedTensors> {
     const { requestId } = request;
     const requests = request.stackedRequests ?? 1;
     this.monitor.started(route, requests, requestId, span);
@@ -186,6 +198,7 @@ export class DataPlane {
       return outputs;
     } catch (e) {
       this.monitor.failed(route, requests, elapsedMs(startedAt), e, requestId, span);
+      this.monitor.inferenceFailed(route, statsStart);
       if (e instanceof AppError) throw e;
       throw new AppError(ErrorCode.INFERENCE_FAILED, `Inference failed for model '${route.entry.name}' version ${route.version.version}`);
     }

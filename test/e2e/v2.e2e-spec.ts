@@ -79,7 +79,7 @@ describe('KServe V2 Open Inference Protocol (real AppModule, real ONNX models)',
   describe('server metadata and health', () => {
     it('GET /v2 answers name, package version and extensions, with no key although API_KEYS is set', async () => {
       const res = await request(server()).get('/v2').expect(200).expect('content-type', /application\/json/);
-      expect(res.body).toEqual({ name: 'nest-model-server', version: PACKAGE_VERSION, extensions: ['model_repository', 'binary_tensor_data'] });
+      expect(res.body).toEqual({ name: 'nest-model-server', version: PACKAGE_VERSION, extensions: ['model_repository', 'binary_tensor_data', 'model_configuration', 'statistics', 'classification'] });
     });
 
     it('GET /v2/health/live and /v2/health/ready answer 200 true with no key once the models are loaded', async () => {

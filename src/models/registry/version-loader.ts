@@ -1,16 +1,17 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { stat } from 'node:fs/promises';
 
 import { publicLoadReason, SafeLoadError } from '../../common/errors/public-reason';
 import { AllConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
-import { batcherOptions, BatchingDefaults } from '../batching/batcher-options';
+import { batcherOptions, BatchingDefaults, stacksOnDimZero } from '../batching/batcher-options';
 import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { ModelManifest } from '../repository/model-manifest';
-import { ModelRuntime, ModelRuntimeFactory, RuntimeSignature } from '../runtimes/model-runtime';
+import { ModelRuntime, ModelRuntimeFactory } from '../runtimes/model-runtime';
+import { HrtimeStatsClock, StatsClock } from '../wrapper/stats-clock';
 import { ModelEntry } from './model-entry';
-import { ModelVersion } from './model-version';
+import { ModelVersion, ServingSettings } from './model-version';
 import { signatureProblems } from './signature-check';
 import { warmUpInputs } from './warm-up';
 
@@ -39,8 +40,17 @@ export class VersionLoader {
   private readonly logger = new Logger('ModelRegistry');
   private readonly batching: BatchingDefaults;
 
-  constructor(private readonly runtimes: ModelRuntimeFactory, private readonly metrics: MetricsService, config: ConfigService<AllConfig, true>) {
+  private readonly clock: StatsClock;
+
+  /** `clock`: the statistics extension's clock of every batcher (default: process.hrtime). */
+  constructor(
+    private readonly runtimes: ModelRuntimeFactory,
+    private readonly metrics: MetricsService,
+    config: ConfigService<AllConfig, true>,
+    @Optional() clock?: StatsClock,
+  ) {
     this.batching = config.getOrThrow('models', { infer: true });
+    this.clock = clock ?? new HrtimeStatsClock();
   }
 
   /** Resolves true when the version is READY. */
@@ -50,7 +60,8 @@ export class VersionLoader {
     try {
       if (!manifest) throw new SafeLoadError(entry.error ?? 'model.json is missing');
       if (!(await stat(version.path).then((s) => s.isFile(), () => false))) throw new SafeLoadError(`no model.onnx in ${entry.name}/${version.version}/`);
-      runtime = this.runtimes.create(manifest.runtime ?? 'onnx', { workerThread: await runsOnWorker(manifest, version.path) });
+      const workerThread = await runsOnWorker(manifest, version.path);
+      runtime = this.runtimes.create(manifest.runtime ?? 'onnx', { workerThread });
       const options = manifest.session_options;
       const signature = await runtime.load(version.path, {
         intraOpNumThreads: options?.intra_op_num_threads,
@@ -61,7 +72,13 @@ export class VersionLoader {
       const problems = signatureProblems(manifest, signature);
       if (problems.length) throw new SafeLoadError(problems.join('; '));
       await runtime.run(warmUpInputs(signature.inputs));
-      version.serve(runtime, signature, this.batcherFor(entry, version, runtime, signature));
+      const settings: ServingSettings = {
+        batching: batcherOptions(manifest, signature, this.batching),
+        batchDimension: stacksOnDimZero(signature),
+        workerThread,
+        intraOpNumThreads: options?.intra_op_num_threads,
+      };
+      version.serve(runtime, signature, this.batcherFor(entry, version, runtime, settings), settings);
       this.metrics.rolloutEvent(entry.name, 'load');
       return true;
     } catch (e) {
@@ -74,14 +91,15 @@ export class VersionLoader {
     }
   }
 
-  private batcherFor(entry: ModelEntry, version: ModelVersion, runtime: ModelRuntime, signature: RuntimeSignature): DynamicBatcher {
+  private batcherFor(entry: ModelEntry, version: ModelVersion, runtime: ModelRuntime, settings: ServingSettings): DynamicBatcher {
     const { name } = entry;
     const number = version.version;
     const traceAttributes = { 'model.id': name, 'model.version': String(number) };
-    return new DynamicBatcher(runtime, { ...batcherOptions(entry.manifest!, signature, this.batching), traceAttributes }, {
+    const clock = this.clock;
+    return new DynamicBatcher(runtime, { ...settings.batching, traceAttributes }, {
       onBatch: (requests) => this.metrics.observeBatch(name, number, requests),
       onQueueWait: (seconds) => this.metrics.observeQueueWait(name, number, seconds),
       onQueueDepth: (depth) => this.metrics.setQueueDepth(name, number, depth),
-    });
+    }, { stats: version.inferenceStats, nowNs: () => clock.nowNs(), batchDimension: settings.batchDimension });
   }
 }
