@@ -26,10 +26,10 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
   let prefix: string;
   const running: { connection: RedisConnection; shutdown: () => Promise<void> }[] = [];
 
-  async function replica(clientName = `replica-${randomUUID()}`, repository?: string) {
+  async function replica(clientName = `replica-${randomUUID()}`, repository?: string, storeLogger = quiet) {
     const config = configOf({ ENABLE_CACHING: 'false', REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, ...(repository ? { MODEL_REPOSITORY: repository } : {}) });
     const connection = new RedisConnection({ url: server.url, keyPrefix: prefix, timeoutMs: 500, clientName }, { redisError: () => undefined }, quiet);
-    const store = new RedisRegistryStateStore(connection, quiet);
+    const store = new RedisRegistryStateStore(connection, storeLogger);
     await connection.open(5000);
     const wired = wireModels(config, new DefaultRuntimeFactory(), undefined, store);
     running.push({ connection, shutdown: () => wired.registry.onApplicationShutdown() });
@@ -195,6 +195,25 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
     expect(refused.message).toMatch(/^Redis at redis:\/\/127\.0\.0\.1:\d+ is unavailable: rollout changes are refused until it is back/);
     expect(servedDuring).toBe(1);
     expect(restored!.models.get('iris')?.state).toMatchObject({ active: 1, staging: 2, previous_active: 2 });
+  });
+
+  it('an invalid, hand-edited document in Redis is reported once, and the next change replaces it instead of being refused (409) for ever', async () => {
+    // Arrange: a promotion through A (revision 1), then the document is broken by hand; B starts after that
+    const a = await replica();
+    await a.rollout.promote('iris', 1);
+    await a.connection.client.hset(`${prefix}registry:models`, 'iris', '{"active":"one"}');
+    const logger = { ...quiet, warn: jest.fn() };
+    const b = await replica(undefined, undefined, logger);
+
+    // Act: B serves its model.json defaults for iris (active 2) and promotes 1 from there
+    const stages = await b.rollout.promote('iris', 1);
+    await until(() => a.registry.get('iris').staging === 2 && a.registry.get('iris').previousActive === 2, 'replica A applying the change', 1000);
+
+    // Assert
+    expect(stages).toMatchObject({ active_version: '1', staging_version: '2' });
+    expect((await b.store.snapshot())!.models.get('iris')).toEqual({ state: { active: 1, staging: 2, previous_active: 2 }, revision: 2 });
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/registry state of 'iris' in Redis at .* is invalid: models\.iris\.active must be a positive integer .*the next change of 'iris' replaces it/));
   });
 
   it('a change committed while a replica was disconnected from Redis is applied once it reconnects', async () => {

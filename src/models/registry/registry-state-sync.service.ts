@@ -189,6 +189,8 @@ export class RegistryStateSync implements OnApplicationBootstrap {
     if (!snapshot) return;
     if (snapshot.epoch !== this.epoch) await this.adoptEpoch(snapshot);
     for (const [model, { state, revision }] of snapshot.models) this.apply({ model, epoch: snapshot.epoch, revision, state }, true);
+    // Not applied (the store reported it), but the next change must compare-and-set on it to replace it.
+    for (const [model, revision] of snapshot.unusable) this.revisions.set(model, Math.max(revision, this.revisions.get(model) ?? 0));
     this.synced = this.shared!.writable;
     this.everSynced = true;
   }
@@ -200,7 +202,8 @@ export class RegistryStateSync implements OnApplicationBootstrap {
    * announced). Nothing changed while the store was away: changes were refused.
    */
   private async adoptEpoch(snapshot: SharedSnapshot): Promise<void> {
-    const lost = this.epoch !== undefined ? [...this.revisions.keys()].filter((m) => !snapshot.models.has(m)) : [];
+    const held = (m: string) => snapshot.models.has(m) || snapshot.unusable.has(m);
+    const lost = this.epoch !== undefined ? [...this.revisions.keys()].filter((m) => !held(m)) : [];
     this.epoch = snapshot.epoch;
     this.revisions = new Map();
     const restored: string[] = [];

@@ -124,23 +124,45 @@ describeWithRedis('RedisRegistryStateStore (a real redis-server)', () => {
     expect(other).toEqual({ committed: true, revision: 1 });
   });
 
-  it('refuses to commit an invalid state, and skips (reporting) an invalid document found in Redis', async () => {
+  it('refuses to commit an invalid state, and skips an invalid document found in Redis, reporting it once and giving its revision', async () => {
     // Arrange
     const prefix = `r-${randomUUID()}:`;
     const a = await replica(prefix);
     const { epoch } = (await a.sut.snapshot())!;
     await a.connection.client.hset(`${prefix}registry:models`, 'hand-edited', '{"active":"two"}', 'broken', '{oops');
+    await a.connection.client.hset(`${prefix}registry:revisions`, 'hand-edited', 4);
     await a.sut.commit('iris', { active: 1 }, { epoch, revision: 0 });
 
     // Act
     const invalid = await a.sut.commit('iris', { active: -1 }, { epoch, revision: 1 }).then(() => undefined, (e: unknown) => e);
     const read = await a.sut.snapshot();
+    const again = await a.sut.snapshot();
 
     // Assert
     expect(String(invalid)).toMatch(/invalid registry state: models\.iris\.active must be a positive integer/);
     expect([...read!.models.keys()]).toEqual(['iris']);
-    expect(a.logger.error).toHaveBeenCalledWith(expect.stringMatching(/'hand-edited' .* is invalid: models\.hand-edited\.active must be a positive integer/));
-    expect(a.logger.error).toHaveBeenCalledWith(expect.stringMatching(/'broken' .* is not JSON/));
+    expect(read!.unusable).toEqual(new Map([['hand-edited', 4], ['broken', 0]]));
+    expect(again!.unusable).toEqual(read!.unusable);
+    expect(a.logger.warn).toHaveBeenCalledTimes(2);
+    expect(a.logger.warn).toHaveBeenCalledWith(expect.stringMatching(/'hand-edited' .* is invalid: models\.hand-edited\.active must be a positive integer.*the next change of 'hand-edited' replaces it/));
+    expect(a.logger.warn).toHaveBeenCalledWith(expect.stringMatching(/'broken' .* is not JSON/));
+  });
+
+  it('replaces an invalid document by a commit at its revision', async () => {
+    // Arrange
+    const prefix = `r-${randomUUID()}:`;
+    const a = await replica(prefix);
+    const { epoch } = (await a.sut.snapshot())!;
+    await a.connection.client.hset(`${prefix}registry:models`, 'iris', '{"active":"two"}');
+    await a.connection.client.hset(`${prefix}registry:revisions`, 'iris', 3);
+    const revision = (await a.sut.snapshot())!.unusable.get('iris')!;
+
+    // Act
+    const result = await a.sut.commit('iris', { active: 2 }, { epoch, revision });
+
+    // Assert
+    expect(result).toEqual({ committed: true, revision: 4 });
+    expect((await a.sut.snapshot())!.models.get('iris')).toEqual({ state: { active: 2 }, revision: 4 });
   });
 
   it('refuses whole-document saves (a shared store is changed per model)', async () => {

@@ -57,13 +57,17 @@ function pairs(flat: string[]): [string, string][] {
  *   commit script itself, so no committed change goes unannounced.
  * A commit is one Lua script (compare epoch and revision, set, bump, publish): two replicas
  * changing the same model at once cannot interleave — one commits, the other is told to reload.
- * Invalid documents (hand edits) are reported and skipped per model, never applied.
+ * Invalid documents (hand edits) are skipped per model, never applied, and reported once each
+ * (a warning naming the problem); their revision is still given, so the next change of the model
+ * compare-and-sets on it and replaces the document.
  */
 export class RedisRegistryStateStore extends SharedRegistryStateStore {
   private readonly snapshotScript: RedisScript;
   private readonly commitScript: RedisScript;
   private readonly keys: [string, string, string];
   private readonly listeners: ((change: ModelStateChange) => void)[] = [];
+  /** Per model, the unusable document last reported (each is reported once, not at every read). */
+  private readonly reported = new Map<string, string>();
 
   constructor(private readonly connection: RedisConnection, private readonly logger: StateStoreLogger = new Logger('RegistryState')) {
     super();
@@ -108,11 +112,14 @@ export class RedisRegistryStateStore extends SharedRegistryStateStore {
     const [epoch, states, revisions] = reply;
     const revisionOf = new Map(pairs(revisions).map(([model, n]) => [model, Number(n)]));
     const models = new Map<string, RevisedModelState>();
+    const unusable = new Map<string, number>();
     for (const [model, text] of pairs(states)) {
       const state = this.parse(model, text);
-      if (state) models.set(model, { state, revision: revisionOf.get(model) ?? 0 });
+      const revision = revisionOf.get(model) ?? 0;
+      if (state) models.set(model, { state, revision });
+      else unusable.set(model, revision);
     }
-    return { epoch, models };
+    return { epoch, models, unusable };
   }
 
   override async commit(model: string, state: ModelRoutingState, expected: { epoch: string; revision: number }): Promise<CommitResult> {
@@ -138,20 +145,28 @@ export class RedisRegistryStateStore extends SharedRegistryStateStore {
     this.connection.onReady(listener);
   }
 
+  /** The model's state from its document, or undefined (reported once per document) when the document is not JSON or invalid. */
   private parse(model: string, text: string): ModelRoutingState | undefined {
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch (e) {
-      this.logger.error(`registry state of '${model}' in ${this.location} is not JSON (${reason(e)}); ignored`);
+      this.reportUnusable(model, text, `is not JSON (${reason(e)})`);
       return undefined;
     }
     const problems = problemsOf(model, raw);
     if (problems.length) {
-      this.logger.error(`registry state of '${model}' in ${this.location} is invalid: ${problems.join('; ')}; ignored`);
+      this.reportUnusable(model, text, `is invalid: ${problems.join('; ')}`);
       return undefined;
     }
+    this.reported.delete(model);
     return raw as ModelRoutingState;
+  }
+
+  private reportUnusable(model: string, text: string, problem: string): void {
+    if (this.reported.get(model) === text) return;
+    this.reported.set(model, text);
+    this.logger.warn(`registry state of '${model}' in ${this.location} ${problem}; ignored: the next change of '${model}' replaces it`);
   }
 
   private received(message: string): void {

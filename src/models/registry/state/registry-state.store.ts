@@ -41,8 +41,13 @@ export interface SharedSnapshot {
    * restarted without persistence, or another one) and revisions start again from 0.
    */
   epoch: string;
-  /** By model name; models absent here were never changed through the shared store. */
+  /** By model name; models absent here (and from {@link unusable}) were never changed through the shared store. */
   models: Map<string, RevisedModelState>;
+  /**
+   * Models whose document in the store cannot be used (not JSON, or invalid: a hand edit), by the
+   * revision it is at. Never applied; a change compare-and-sets on that revision, and so replaces it.
+   */
+  unusable: Map<string, number>;
 }
 
 export type CommitResult = { committed: true; revision: number } | { committed: false };
