@@ -216,6 +216,30 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
     expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/registry state of 'iris' in Redis at .* is invalid: models\.iris\.active must be a positive integer .*the next change of 'iris' replaces it/));
   });
 
+  it('a change refused by compare-and-set after which Redis cannot be read answers 503 naming Redis, not 409', async () => {
+    // Arrange: before each of A's commits another replica's change lands (written into Redis directly); Redis stops after the third
+    const a = await replica();
+    await a.connection.client.hset(`${prefix}registry:models`, 'iris', JSON.stringify({ active: 2 }));
+    const commit = a.store.commit.bind(a.store);
+    let commits = 0;
+    jest.spyOn(a.store, 'commit').mockImplementation(async (...args) => {
+      commits += 1;
+      await a.connection.client.hincrby(`${prefix}registry:revisions`, 'iris', 1);
+      const result = await commit(...args);
+      if (commits === 3) await server.stop();
+      return result;
+    });
+
+    // Act
+    const refused = await captureAppError(a.rollout.setCanary('iris', { version: 1, percentage: 10, sticky: false }));
+
+    // Assert
+    expect(commits).toBe(3);
+    expect(refused.code).toBe(ErrorCode.DEPENDENCY_UNAVAILABLE);
+    expect(refused.message).toMatch(/^Redis at redis:\/\/127\.0\.0\.1:\d+ is unavailable/);
+    expect(a.registry.get('iris').canary).toBeUndefined();
+  });
+
   it('a change committed while a replica was disconnected from Redis is applied once it reconnects', async () => {
     // Arrange
     const [a, b] = [await replica(), await replica('replica-b')];

@@ -41,8 +41,8 @@ export class RegistryStateSync implements OnApplicationBootstrap {
   private readonly partial = new Map<string, { state: ModelRoutingState; dropped: string[] }>();
   private synced = false;
   private everSynced = false;
-  private initialSync: Promise<void> = Promise.resolve();
-  private resyncing: Promise<void> | undefined;
+  private initialSync: Promise<unknown> = Promise.resolve();
+  private resyncing: Promise<boolean> | undefined;
   private readAgain = false;
 
   constructor(private readonly registry: ModelRegistryService, private readonly store: RegistryStateStore) {
@@ -97,7 +97,9 @@ export class RegistryStateSync implements OnApplicationBootstrap {
   /**
    * Makes `next` the model's routing state everywhere it must be: true once done; false when
    * another replica changed the model first (the registry then holds the fresh shared state:
-   * plan the change again). Rejects with 503 when the shared store cannot be reached.
+   * plan the change again). Rejects with 503 when the shared store cannot be reached, also when
+   * the fresh state cannot be read after such a refusal (planning again on a stale state would
+   * only be refused again, and the caller would wrongly answer 409).
    */
   async commit(entry: ModelEntry, next: ModelRoutingState): Promise<boolean> {
     if (!this.shared) {
@@ -122,7 +124,8 @@ export class RegistryStateSync implements OnApplicationBootstrap {
       this.apply({ model: entry.name, epoch, revision: result.revision, state: next }, false);
       return true;
     }
-    await this.resync();
+    // Planning again needs the fresh state: without it the change would only be refused again.
+    if (!(await this.resync())) throw this.unavailable();
     return false;
   }
 
@@ -167,32 +170,39 @@ export class RegistryStateSync implements OnApplicationBootstrap {
   /**
    * Reads the shared state whole and applies what is newer, after the boot-time loads. One at a
    * time: asked again while one runs (a reconnection, an announcement of an unknown epoch), it
-   * reads once more afterwards, so nothing announced during a read is lost.
+   * reads once more afterwards, so nothing announced during a read is lost. Resolves true when the
+   * (last) read succeeded, false when the store could not be read (changes then wait for the next).
    */
-  private resync(): Promise<void> {
+  private resync(): Promise<boolean> {
     if (this.resyncing) {
       this.readAgain = true;
       return this.resyncing;
     }
     this.resyncing = (async () => {
+      let read: boolean;
       do {
         this.readAgain = false;
-        await this.readAndApply();
+        read = await this.readAndApply();
       } while (this.readAgain);
+      return read;
     })().finally(() => { this.resyncing = undefined; });
     return this.resyncing;
   }
 
-  private async readAndApply(): Promise<void> {
+  private async readAndApply(): Promise<boolean> {
     await this.registry.whenLoaded();
     const snapshot = await this.shared!.snapshot();
-    if (!snapshot) return;
+    if (!snapshot) {
+      this.synced = false;
+      return false;
+    }
     if (snapshot.epoch !== this.epoch) await this.adoptEpoch(snapshot);
     for (const [model, { state, revision }] of snapshot.models) this.apply({ model, epoch: snapshot.epoch, revision, state }, true);
     // Not applied (the store reported it), but the next change must compare-and-set on it to replace it.
     for (const [model, revision] of snapshot.unusable) this.revisions.set(model, Math.max(revision, this.revisions.get(model) ?? 0));
     this.synced = this.shared!.writable;
     this.everSynced = true;
+    return true;
   }
 
   /**
