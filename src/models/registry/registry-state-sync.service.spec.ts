@@ -10,6 +10,7 @@ import { until } from '../../../test/support/until';
 import { configOf, MODELS_DIR, wireModels } from '../../../test/support/wire-models';
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
+import type { RedisOperation } from '../../metrics/metrics.service';
 import { RedisConnection } from '../../redis/redis-connection';
 import { DefaultRuntimeFactory } from '../runtimes/default-runtime.factory';
 import { RedisRegistryStateStore } from './state/redis-registry-state.store';
@@ -26,9 +27,20 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
   let prefix: string;
   const running: { connection: RedisConnection; shutdown: () => Promise<void> }[] = [];
 
-  async function replica(clientName = `replica-${randomUUID()}`, repository?: string, storeLogger = quiet) {
+  interface ReplicaOptions {
+    clientName?: string;
+    repository?: string;
+    storeLogger?: typeof quiet;
+    /** Told of every failed Redis call, by operation. */
+    onRedisError?: (operation: RedisOperation) => void;
+    /** Called with the connection before the store defines its scripts on it (fault injection). */
+    prepare?: (connection: RedisConnection) => void;
+  }
+
+  async function replica({ clientName = `replica-${randomUUID()}`, repository, storeLogger = quiet, onRedisError = () => undefined, prepare }: ReplicaOptions = {}) {
     const config = configOf({ ENABLE_CACHING: 'false', REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, ...(repository ? { MODEL_REPOSITORY: repository } : {}) });
-    const connection = new RedisConnection({ url: server.url, keyPrefix: prefix, timeoutMs: 500, clientName }, { redisError: () => undefined }, quiet);
+    const connection = new RedisConnection({ url: server.url, keyPrefix: prefix, timeoutMs: 500, clientName }, { redisError: onRedisError }, quiet);
+    prepare?.(connection);
     const store = new RedisRegistryStateStore(connection, storeLogger);
     await connection.open(5000);
     const wired = wireModels(config, new DefaultRuntimeFactory(), undefined, store);
@@ -52,6 +64,7 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
   });
 
   afterEach(async () => {
+    server.resume();
     for (const r of running.splice(0)) {
       r.connection.onApplicationShutdown();
       await r.shutdown();
@@ -83,8 +96,8 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
     const [repo, repoB] = [await mkdtemp(join(tmpdir(), 'sync-partial-a-')), await mkdtemp(join(tmpdir(), 'sync-partial-b-'))];
     for (const dir of [repo, repoB]) await cp(join(MODELS_DIR, 'iris'), join(dir, 'iris'), { recursive: true });
     await cp(join(MODELS_DIR, 'iris', '1'), join(repo, 'iris', '3'), { recursive: true });
-    const a = await replica(undefined, repo);
-    const b = await replica(undefined, repoB);
+    const a = await replica({ repository: repo });
+    const b = await replica({ repository: repoB });
     try {
       // (A starts on its highest version, 3; promoting 1 makes 3 the staging and previous version everywhere.)
       await a.rollout.promote('iris', 1);
@@ -203,7 +216,7 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
     await a.rollout.promote('iris', 1);
     await a.connection.client.hset(`${prefix}registry:models`, 'iris', '{"active":"one"}');
     const logger = { ...quiet, warn: jest.fn() };
-    const b = await replica(undefined, undefined, logger);
+    const b = await replica({ storeLogger: logger });
 
     // Act: B serves its model.json defaults for iris (active 2) and promotes 1 from there
     const stages = await b.rollout.promote('iris', 1);
@@ -240,9 +253,73 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
     expect(a.registry.get('iris').canary).toBeUndefined();
   });
 
+  it('a commit whose reply comes after REDIS_TIMEOUT_MS (Redis frozen meanwhile) but which was made is answered as made, and applied everywhere', async () => {
+    // Arrange: Redis answers again as soon as the commit has timed out
+    const failed: RedisOperation[] = [];
+    const a = await replica({
+      onRedisError: (operation) => {
+        failed.push(operation);
+        if (operation === 'state_commit') server.resume();
+      },
+    });
+    const b = await replica();
+    server.pause();
+
+    // Act
+    const stats = await a.rollout.setCanary('iris', { version: 1, percentage: 10, sticky: false });
+    await until(() => b.registry.get('iris').canary?.version === 1, 'replica B knowing the canary', 2000);
+
+    // Assert
+    expect(failed).toContain('state_commit');
+    expect(stats.canary).toEqual({ version: 1, percentage: 10, sticky: false });
+    expect(a.registry.get('iris').canary).toEqual({ version: 1, percentage: 10, sticky: false });
+    expect(await a.connection.client.hget(`${prefix}registry:revisions`, 'iris')).toBe('1');
+  });
+
+  it('a commit whose reply is lost before it reached Redis is answered 503 naming Redis, and nothing changes', async () => {
+    // Arrange (fault injection): the commit call times out without the script being sent
+    const a = await replica({
+      prepare: (connection) => {
+        const define = connection.script.bind(connection);
+        jest.spyOn(connection, 'script').mockImplementation((name, keys, lua) => {
+          const real = define(name, keys, lua);
+          return name === 'nmsRegistryCommit' ? { ...real, run: () => Promise.reject(new Error('Command timed out')) } : real;
+        });
+      },
+    });
+
+    // Act
+    const refused = await captureAppError(a.rollout.setCanary('iris', { version: 1, percentage: 10, sticky: false }));
+
+    // Assert
+    expect(refused.code).toBe(ErrorCode.DEPENDENCY_UNAVAILABLE);
+    expect(refused.message).toMatch(/^Redis at redis:\/\/127\.0\.0\.1:\d+ is unavailable: rollout changes are refused/);
+    expect(a.registry.get('iris').canary).toBeUndefined();
+    expect(await a.connection.client.hget(`${prefix}registry:models`, 'iris')).toBeNull();
+  });
+
+  it('a commit whose outcome cannot be read back (Redis frozen past both timeouts) answers 503 saying so; once Redis answers the replica holds what Redis holds', async () => {
+    // Arrange
+    const [a, b] = [await replica(), await replica()];
+    server.pause();
+
+    // Act
+    const unknown = await captureAppError(a.rollout.setCanary('iris', { version: 1, percentage: 10, sticky: false }));
+    server.resume();
+    await until(() => a.registry.get('iris').canary?.version === 1 && b.registry.get('iris').canary?.version === 1, 'both replicas applying the late commit', 5000);
+    await until(() => a.sync.writable, 'replica A resynchronised', 5000);
+    await a.rollout.clearCanary('iris');
+
+    // Assert
+    expect(unknown.code).toBe(ErrorCode.DEPENDENCY_UNAVAILABLE);
+    expect(unknown.message).toMatch(/^Redis at redis:\/\/127\.0\.0\.1:\d+ did not answer in time: whether the change of 'iris' was made is unknown/);
+    expect(await a.connection.client.hget(`${prefix}registry:revisions`, 'iris')).toBe('2');
+    await until(() => b.registry.get('iris').canary === undefined, 'replica B ending the canary', 1000);
+  });
+
   it('a change committed while a replica was disconnected from Redis is applied once it reconnects', async () => {
     // Arrange
-    const [a, b] = [await replica(), await replica('replica-b')];
+    const [a, b] = [await replica(), await replica({ clientName: 'replica-b' })];
     const clients = String(await a.connection.client.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
     const id = /id=(\d+) [^\n]* name=replica-b-sub /.exec(clients)![1];
     await a.connection.client.call('CLIENT', 'KILL', 'ID', id);

@@ -5,7 +5,7 @@ import { ErrorCode } from '../../common/errors/error-code';
 import { ModelEntry } from './model-entry';
 import { ModelRegistryService } from './model-registry.service';
 import { ModelRoutingState } from './state/registry-state';
-import { ModelStateChange, RegistryStateStore, SharedRegistryStateStore, SharedSnapshot } from './state/registry-state.store';
+import { CommitOutcomeUnknownError, ModelStateChange, RegistryStateStore, SharedRegistryStateStore, SharedSnapshot } from './state/registry-state.store';
 
 const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -22,7 +22,9 @@ const reason = (e: unknown): string => (e instanceof Error ? e.message : String(
  * reconnection the whole state is read again (changes missed while disconnected are applied; a
  * Redis that lost its data gets this replica's last known state back). While the store cannot
  * be reached, or before that resynchronisation, changes are refused with 503
- * DEPENDENCY_UNAVAILABLE naming the store, and the last known state keeps serving.
+ * DEPENDENCY_UNAVAILABLE naming the store, and the last known state keeps serving. A commit whose
+ * reply is lost (a timeout) is settled by the store reading the model back: made (applied as any
+ * commit), not made (503 as above), or unknown (503 saying so; the state is read again first).
  */
 @Injectable()
 export class RegistryStateSync implements OnApplicationBootstrap {
@@ -117,8 +119,16 @@ export class RegistryStateSync implements OnApplicationBootstrap {
     try {
       result = await this.shared.commit(entry.name, next, { epoch, revision: this.revisions.get(entry.name) ?? 0 });
     } catch (e) {
-      this.logger.warn(`change of '${entry.name}' not committed: ${reason(e)}`);
-      throw this.unavailable();
+      if (!(e instanceof CommitOutcomeUnknownError)) {
+        this.logger.warn(`change of '${entry.name}' not committed: ${reason(e)}`);
+        throw this.unavailable();
+      }
+      // Whatever the store holds must be read again before any change: now if it answers, else
+      // when it does (the connection's return resynchronises).
+      this.synced = false;
+      void this.resync();
+      this.logger.warn(`change of '${entry.name}' may or may not have been committed: ${reason(e)}`);
+      throw this.outcomeUnknown(entry.name);
     }
     if (result.committed) {
       this.apply({ model: entry.name, epoch, revision: result.revision, state: next }, false);
@@ -252,6 +262,16 @@ export class RegistryStateSync implements OnApplicationBootstrap {
     const dropped = this.registry.applyRouting(model, state);
     if (dropped.length) this.partial.set(model, { state, dropped });
     else this.partial.delete(model);
+  }
+
+  private outcomeUnknown(model: string): AppError {
+    const where = this.shared?.location ?? 'the registry state store';
+    return new AppError(
+      ErrorCode.DEPENDENCY_UNAVAILABLE,
+      `${where} did not answer in time: whether the change of '${model}' was made is unknown. This replica applies what ${where} holds once it answers; check the model's state before trying again`,
+      [],
+      5,
+    );
   }
 
   private unavailable(): AppError {

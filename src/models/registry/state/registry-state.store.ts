@@ -53,6 +53,14 @@ export interface SharedSnapshot {
 export type CommitResult = { committed: true; revision: number } | { committed: false };
 
 /**
+ * A commit was sent to the shared store, but what became of it could not be learnt (no reply in
+ * time, and the state could not be read back): it may have been made, or may still be.
+ */
+export class CommitOutcomeUnknownError extends Error {
+  override readonly name = 'CommitOutcomeUnknownError';
+}
+
+/**
  * A store shared by replicas (Redis). Besides `load()` at boot it holds one document per model
  * with a revision, changed only by compare-and-set ({@link commit}), and announces every committed
  * change to every replica ({@link onChange}). `save()` of a whole registry snapshot is a
@@ -71,8 +79,11 @@ export abstract class SharedRegistryStateStore extends RegistryStateStore {
   /**
    * Stores `state` as the model's routing state if, and only if, the store is still at
    * `expected` (epoch and the model's revision), and announces it. Resolves `{ committed: false }`
-   * when another replica changed the model first (or the epoch changed). Rejects when the store
-   * cannot be reached or `state` is invalid; nothing is then changed.
+   * when another replica changed the model first (or the epoch changed). A commit whose reply is
+   * lost (a timeout, a connection dropped after sending) is settled by reading the model back once
+   * the store answers. Rejects with {@link CommitOutcomeUnknownError} when it was sent and that
+   * read failed too (it may have been made); with another Error when nothing was changed (the
+   * store cannot be reached, or `state` is invalid).
    */
   abstract commit(model: string, state: ModelRoutingState, expected: { epoch: string; revision: number }): Promise<CommitResult>;
 
