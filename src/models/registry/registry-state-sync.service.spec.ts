@@ -35,11 +35,13 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
     onRedisError?: (operation: RedisOperation) => void;
     /** Called with the connection before the store defines its scripts on it (fault injection). */
     prepare?: (connection: RedisConnection) => void;
+    /** Another redis-server than the suite's. */
+    redis?: RedisServerProcess;
   }
 
-  async function replica({ clientName = `replica-${randomUUID()}`, repository, storeLogger = quiet, onRedisError = () => undefined, prepare }: ReplicaOptions = {}) {
-    const config = configOf({ ENABLE_CACHING: 'false', REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, ...(repository ? { MODEL_REPOSITORY: repository } : {}) });
-    const connection = new RedisConnection({ url: server.url, keyPrefix: prefix, timeoutMs: 500, clientName }, { redisError: onRedisError }, quiet);
+  async function replica({ clientName = `replica-${randomUUID()}`, repository, storeLogger = quiet, onRedisError = () => undefined, prepare, redis = server }: ReplicaOptions = {}) {
+    const config = configOf({ ENABLE_CACHING: 'false', REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, ...(repository ? { MODEL_REPOSITORY: repository } : {}) });
+    const connection = new RedisConnection({ url: redis.url, keyPrefix: prefix, timeoutMs: 500, clientName }, { redisError: onRedisError }, quiet);
     prepare?.(connection);
     const store = new RedisRegistryStateStore(connection, storeLogger);
     await connection.open(5000);
@@ -315,6 +317,68 @@ describeWithRedis('RegistryStateSync with replicas sharing Redis', () => {
     expect(unknown.message).toMatch(/^Redis at redis:\/\/127\.0\.0\.1:\d+ did not answer in time: whether the change of 'iris' was made is unknown/);
     expect(await a.connection.client.hget(`${prefix}registry:revisions`, 'iris')).toBe('2');
     await until(() => b.registry.get('iris').canary === undefined, 'replica B ending the canary', 1000);
+  });
+
+  describe('with a Redis that keeps its data across a restart (append-only file)', () => {
+    let durable: RedisServerProcess;
+    let dataDir: string;
+
+    beforeEach(async () => {
+      dataDir = await mkdtemp(join(tmpdir(), 'sync-durable-redis-'));
+      durable = await RedisServerProcess.start({ dataDir });
+    });
+
+    afterEach(async () => {
+      for (const r of running.splice(0)) {
+        r.connection.onApplicationShutdown();
+        await r.shutdown();
+      }
+      await durable.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+
+    it('a canary auto-aborted while Redis is down is not revived when Redis comes back with it: the abort is committed and ends it on every replica', async () => {
+      // Arrange
+      const [a, b] = [await replica({ redis: durable }), await replica({ redis: durable })];
+      await a.rollout.setCanary('iris', { version: 1, percentage: 20, sticky: false });
+      await until(() => b.registry.get('iris').canary?.version === 1, 'replica B knowing the canary', 1000);
+      await durable.stop();
+      await until(() => !a.sync.writable && !b.sync.writable, 'both replicas noticing');
+
+      // Act: the canary's error rate crosses its threshold on A during the outage; Redis comes back with the canary on
+      await a.rollout.abortCanary(a.registry.get('iris'), 1, 'error rate 0.5 over 50 requests exceeds 0.1');
+      const endedDuring = a.registry.get('iris').canary;
+      await durable.start();
+      await until(() => a.sync.writable && b.sync.writable, 'both replicas resynchronised');
+      await until(() => b.registry.get('iris').canary === undefined, 'replica B ending the canary', 5000);
+
+      // Assert
+      expect(endedDuring).toBeUndefined();
+      expect(a.registry.get('iris').canary).toBeUndefined();
+      expect((await a.store.snapshot())!.models.get('iris')).toEqual({ state: { active: 2 }, revision: 2 });
+    });
+
+    it('a canary auto-aborted while Redis is down is dropped, not committed, when the shared canary changed meanwhile: the shared state wins', async () => {
+      // Arrange: a canary through A; then, unannounced to A (written into Redis directly), version 1 promoted and the canary ended
+      const a = await replica({ redis: durable });
+      await a.rollout.setCanary('iris', { version: 1, percentage: 20, sticky: false });
+      const promotedMeanwhile = { active: 1, staging: 2, previous_active: 2 };
+      await a.connection.client.hset(`${prefix}registry:models`, 'iris', JSON.stringify(promotedMeanwhile));
+      await a.connection.client.hset(`${prefix}registry:revisions`, 'iris', 2);
+      await durable.stop();
+      await until(() => !a.sync.writable, 'replica A noticing');
+      const warn = jest.spyOn(Logger.prototype, 'warn');
+
+      // Act
+      await a.rollout.abortCanary(a.registry.get('iris'), 1, 'error rate 0.5 over 50 requests exceeds 0.1');
+      await durable.start();
+      await until(() => a.sync.writable, 'replica A resynchronised');
+
+      // Assert
+      expect(stateOf(a)).toMatchObject({ ...promotedMeanwhile, canary: undefined });
+      expect((await a.store.snapshot())!.models.get('iris')).toEqual({ state: promotedMeanwhile, revision: 2 });
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^the abort of canary version 1 of 'iris', made on this replica only .*no longer applies to the shared state .*: dropped, the shared state applies$/));
+    });
   });
 
   it('a change committed while a replica was disconnected from Redis is applied once it reconnects', async () => {
