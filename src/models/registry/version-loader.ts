@@ -14,7 +14,7 @@ import { ModelRuntime, ModelRuntimeFactory, RuntimeSignature } from '../runtimes
 import { HrtimeStatsClock, StatsClock } from '../wrapper/stats-clock';
 import { ModelEntry } from './model-entry';
 import { ModelVersion, ServingSettings } from './model-version';
-import { signatureProblems } from './signature-check';
+import { servedSignature, signatureProblems } from './signature-check';
 import { warmUpInputs } from './warm-up';
 
 /** The version's model file as the repository found it; SafeLoadError with the folder's problem when it has none (or it went away since). */
@@ -42,8 +42,8 @@ export async function runsOnWorker(manifest: ModelManifest, path: string): Promi
 
 /**
  * Brings one version to READY: a fresh runtime, the model file loaded, its signature checked
- * against model.json, one warm-up inference, and a dynamic batcher in front. Never throws: a
- * failure leaves the version FAILED with its reason.
+ * against model.json and narrowed to the shapes it declares, one warm-up inference, and a dynamic
+ * batcher in front. Never throws: a failure leaves the version FAILED with its reason.
  */
 @Injectable()
 export class VersionLoader {
@@ -93,7 +93,7 @@ export class VersionLoader {
     }
   }
 
-  /** Loads the file into the runtime; resolves with its signature, checked against model.json. */
+  /** Loads the file into the runtime; resolves with the signature it serves with (model.json's shapes narrowing the model's). */
   private async loadSignature(runtime: ModelRuntime, manifest: ModelManifest, path: string): Promise<RuntimeSignature> {
     const options = manifest.session_options;
     const reported = await runtime.load(path, {
@@ -104,7 +104,7 @@ export class VersionLoader {
     });
     const problems = signatureProblems(manifest, reported);
     if (problems.length) throw new SafeLoadError(problems.join('; '));
-    return reported;
+    return servedSignature(manifest, reported);
   }
 
   private batcherFor(entry: ModelEntry, version: ModelVersion, runtime: ModelRuntime, settings: ServingSettings): DynamicBatcher {
