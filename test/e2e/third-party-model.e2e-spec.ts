@@ -1,11 +1,15 @@
+import { status } from '@grpc/grpc-js';
 import { INestApplication } from '@nestjs/common';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import request from 'supertest';
 
+import { GrpcServerService } from '../../src/inference/grpc/grpc-server.service';
 import { OnnxRuntime } from '../../src/models/runtimes/onnx/onnx-runtime';
+import { freePort } from './support/child-server';
 import { createApp, expectEnvelope } from './support/create-app';
+import { GrpcTestClient } from './support/grpc-client';
 import { binaryBody, fp32Outputs, rawParser } from './support/v2-binary-body';
 
 /**
@@ -45,6 +49,13 @@ async function reference(file: string, shape: number[], data: Float32Array): Pro
   }
 }
 
+/** A gRPC ModelInfer request with the tensor as raw_input_contents (tritonclient's way). */
+const rawInfer = (model: string, shape: number[], data: Float32Array) => ({
+  model_name: model,
+  inputs: [{ name: 'x', datatype: 'FP32', shape }],
+  raw_input_contents: [Buffer.from(data.buffer, data.byteOffset, data.byteLength)],
+});
+
 /** Every value within `tolerance` of the reference's (the server's session options may fuse differently). */
 function expectClose(actual: number[], expected: number[], tolerance = 1e-5): void {
   expect(actual).toHaveLength(expected.length);
@@ -65,6 +76,7 @@ function nested(data: Float32Array, shape: number[]): unknown {
 describe('a third-party model repository that holds nothing but .onnx files (PaddleOCR det, rec, cls)', () => {
   let app: INestApplication;
   let repo: string;
+  let grpc: GrpcTestClient;
   const server = () => app.getHttpServer();
 
   const jsonInfer = (model: string, shape: number[], data: Float32Array) =>
@@ -87,9 +99,11 @@ describe('a third-party model repository that holds nothing but .onnx files (Pad
     // ... a declared shape the model cannot take (it has 3 channels), and a model.json that is not valid: both FAILED, with why.
     addModel(repo, 'det-4ch', DET, 'model.onnx', JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4, 64, 64] }] }));
     addModel(repo, 'det-bad-json', DET, 'model.onnx', JSON.stringify({ inputs: 'x' }));
-    app = await createApp({ env: { ...ENV, MODEL_REPOSITORY: repo } });
+    app = await createApp({ env: { ...ENV, MODEL_REPOSITORY: repo, GRPC_PORT: String(await freePort()), HOST: '127.0.0.1' } });
+    grpc = new GrpcTestClient(`127.0.0.1:${app.get(GrpcServerService).port!}`);
   });
   afterAll(async () => {
+    grpc?.close();
     await app?.close();
     rmSync(repo, { recursive: true, force: true });
   });
@@ -242,12 +256,34 @@ describe('a third-party model repository that holds nothing but .onnx files (Pad
       expect(unnarrowed.body.outputs[0].shape).toEqual([1, 1, 32, 32]);
     });
 
+    it('enforces and shows the declared shape over gRPC too: ModelMetadata as REST says it, ModelInfer of 32 x 32 INVALID_ARGUMENT', async () => {
+      // Arrange
+      const shape = [1, 3, 64, 64];
+      const x = image(shape);
+
+      // Act
+      const metadata = await grpc.call('ModelMetadata', { name: 'det-64' });
+      const rest = await request(server()).get('/v2/models/det-64').expect(200);
+      const refused = await grpc.call('ModelInfer', rawInfer('det-64', [1, 3, 32, 32], image([1, 3, 32, 32])));
+      const served = await grpc.call<{ outputs: { name: string; shape: number[] }[]; raw_output_contents: Buffer[] }>('ModelInfer', rawInfer('det-64', shape, x));
+      const binary = fp32Outputs(await binaryInfer('det-64', shape, x).expect(200));
+
+      // Assert
+      expect(metadata.response).toEqual(rest.body);
+      expect(refused.error?.code).toBe(status.INVALID_ARGUMENT);
+      expect(refused.error?.details).toContain('dimension 2 must be 64, got 32');
+      expect(served.response?.outputs).toEqual([expect.objectContaining({ name: 'sigmoid_0.tmp_0', shape: [1, 1, 64, 64] })]);
+      const bytes = new Uint8Array(served.response!.raw_output_contents[0]);
+      expect(Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4))).toEqual(binary.data['sigmoid_0.tmp_0']);
+    });
+
     it('fails a model whose declared shape contradicts the ONNX file, and one whose model.json is invalid, each FAILED with its reason', async () => {
       // Act
       const models = await request(server()).get('/models').expect(200);
       const metadata = await request(server()).get('/v2/models/det-4ch').expect(400);
       const badJson = await request(server()).get('/v2/models/det-bad-json').expect(400);
       const index = await request(server()).post('/v2/repository/index').send({}).expect(200);
+      const grpcMetadata = await grpc.call('ModelMetadata', { name: 'det-4ch' });
 
       // Assert
       const mismatch = "input 'x' has shape [-1,3,-1,-1] in the model, [-1,4,64,64] in model.json (dimension 1 is 3 in the model, 4 in model.json)";
@@ -257,6 +293,8 @@ describe('a third-party model repository that holds nothing but .onnx files (Pad
       expect(metadata.body).toEqual({ error: `Model 'det-4ch' has no loaded version: version 1: ${mismatch}` });
       expect(badJson.body).toEqual({ error: "Model 'det-bad-json' failed to load: model.json invalid: inputs must be an array" });
       expect(index.body).toContainEqual({ name: 'det-4ch', version: '1', state: 'UNAVAILABLE', reason: mismatch });
+      expect(grpcMetadata.error?.code).toBe(status.FAILED_PRECONDITION);
+      expect(grpcMetadata.error?.details).toBe(metadata.body.error);
     });
   });
 });
