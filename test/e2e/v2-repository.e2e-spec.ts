@@ -1,5 +1,5 @@
 import { INestApplication } from '@nestjs/common';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
@@ -75,6 +75,26 @@ describe('V2 repository and Triton client compatibility (real AppModule, a repos
     expect(declared.body.model_version).toBe('1');
     expect(state().models['iris-new'].active).toBe(2);
     expect(state().models['iris-old'].active).toBe(1);
+  });
+
+  it('loads a folder dropped in with nothing but 1/model.onnx (no model.json): named by its folder, signature from the file', async () => {
+    // Arrange
+    mkdirSync(join(repo, 'bare', '1'), { recursive: true });
+    cpSync(join(repo, 'iris', '2', 'model.onnx'), join(repo, 'bare', '1', 'model.onnx'));
+
+    // Act
+    await admin(request(server()).post('/v2/repository/models/bare/load')).expect(200);
+    const metadata = await request(server()).get('/v2/models/bare').expect(200);
+    const infer = await request(server()).post('/v2/models/bare/infer').send({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: ROW }] }).expect(200);
+    const iris = await request(server()).post('/v2/models/iris/versions/2/infer').send({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: ROW }] }).expect(200);
+
+    // Assert
+    expect(metadata.body).toEqual({
+      name: 'bare', versions: ['1'], platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
+      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
+    });
+    expect(infer.body.outputs).toEqual(iris.body.outputs);
   });
 
   it('keeps the replica ready while a model is unloaded on purpose; that model answers 503 and not-ready', async () => {
