@@ -1,6 +1,7 @@
 import type { Span } from '@opentelemetry/api';
 
 import { DynamicBatcher, DynamicBatcherOptions } from '../batching/dynamic-batcher';
+import { VersionSource } from '../repository/model-manifest';
 import { ModelRuntime, RuntimeSignature } from '../runtimes/model-runtime';
 import { NamedTensors } from '../tensors/tensor';
 import { rowsOf } from '../tensors/tensor-batching';
@@ -35,7 +36,8 @@ export class ModelVersion {
   private runtime: ModelRuntime | undefined;
   private batcher: DynamicBatcher | undefined;
 
-  constructor(readonly version: number, readonly path: string) {}
+  /** `source`: the version folder's model file as the repository found it, or why it has none. */
+  constructor(readonly version: number, readonly source: VersionSource) {}
 
   get ready(): boolean {
     return this.state === 'READY';
