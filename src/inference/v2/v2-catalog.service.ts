@@ -24,7 +24,7 @@ export class V2CatalogService {
   v2Metadata(modelId: string, number?: number): V2ModelMetadata {
     const entry = this.registry.get(modelId);
     const version = number === undefined ? this.servingVersion(entry) : this.registry.version(entry, number);
-    if (entry.error || !version?.ready || !version.signature) throw noMetadata(entry, version, number);
+    if (entry.error || !version?.ready || !version.signature) throw unavailableVersion(entry, version, number);
     const { signature } = version;
     return {
       name: entry.name,
@@ -70,12 +70,13 @@ export class V2CatalogService {
 }
 
 /**
- * Why a model (or the asked-for version) has no metadata to show. Loading, or unloaded on purpose:
+ * Why a model (or the asked-for version) has no metadata or configuration to show: the V2
+ * metadata and Triton's config extension refuse alike. Loading, or unloaded on purpose:
  * MODEL_NOT_READY (503 + Retry-After, as its inference answers). Anything else — model.json
  * unusable, every version FAILED, no version folder, that version FAILED — MODEL_LOAD_FAILED, which
  * V2 answers 400 `{error}` as Triton does for a model with no available version (gRPC FAILED_PRECONDITION).
  */
-function noMetadata(entry: ModelEntry, version: ModelVersion | undefined, number: number | undefined): AppError {
+export function unavailableVersion(entry: ModelEntry, version: ModelVersion | undefined, number: number | undefined): AppError {
   const which = number === undefined ? `Model '${entry.name}'` : `Model '${entry.name}' version ${number}`;
   if (entry.error) return new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${entry.name}' failed to load: ${entry.error}`);
   const loading = version ? version.state === 'LOADING' : [...entry.versions.values()].some((v) => v.state === 'LOADING');

@@ -36,13 +36,16 @@ describe('V2ExtensionsService on the bundled models (penguins made to fail loadi
     expect(config).toMatchObject({ name: 'iris', max_batch_size: 32, input: [{ name: 'input', dims: [4] }] });
   });
 
-  it('answers 503 for the configuration of a version that never loaded, naming why', async () => {
+  it('refuses the configuration of a version that failed to load as its metadata is (400 naming why)', async () => {
     // Act
     const error = await captureAppError(Promise.resolve().then(() => sut.modelConfig('penguins', 1)));
+    const model = await captureAppError(Promise.resolve().then(() => sut.modelConfig('penguins')));
 
     // Assert
-    expect(error.code).toBe(ErrorCode.MODEL_NOT_READY);
-    expect(error.message).toMatch(/penguins' version 1 is FAILED: .*configuration is known once it has loaded/);
+    expect(error.code).toBe(ErrorCode.MODEL_LOAD_FAILED);
+    expect(error.message).toMatch(/penguins' version 1 is FAILED: /);
+    expect(model.code).toBe(ErrorCode.MODEL_LOAD_FAILED);
+    expect(model.message).toMatch(/penguins' has no loaded version/);
   });
 
   it('answers 404 for an unknown model or version', async () => {
@@ -67,7 +70,7 @@ describe('V2ExtensionsService on the bundled models (penguins made to fail loadi
     expect(failed.model_stats.map((s) => [s.name, s.version, s.inference_count])).toEqual([['penguins', '1', 0]]);
   });
 
-  it('keeps an unloaded version\'s statistics and configuration for whoever asks for that version', async () => {
+  it('keeps an unloaded version\'s statistics for whoever asks for that version; its configuration is 503 unloaded, as its metadata', async () => {
     // Arrange
     await plane.infer({ model: 'iris', version: 1, inputs: SETOSA });
     const served = sut.statistics('iris', 1).model_stats[0];
@@ -79,6 +82,8 @@ describe('V2ExtensionsService on the bundled models (penguins made to fail loadi
     expect(sut.statistics('iris').model_stats.map((s) => s.version)).toEqual(['2']);
     expect(sut.statistics('iris', 1).model_stats[0]).toEqual(served);
     expect(served.inference_count).toBe(1);
-    expect(sut.modelConfig('iris', 1)).toMatchObject({ name: 'iris', max_batch_size: 32 });
+    const config = await captureAppError(Promise.resolve().then(() => sut.modelConfig('iris', 1)));
+    expect(config.code).toBe(ErrorCode.MODEL_NOT_READY);
+    expect(config.message).toBe("Model 'iris' version 1 is unloaded");
   });
 });

@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
 
-import { AppError } from '../../common/errors/app-error';
-import { ErrorCode } from '../../common/errors/error-code';
 import { ModelEntry } from '../../models/registry/model-entry';
 import { ModelRegistryService } from '../../models/registry/model-registry.service';
 import { ModelVersion } from '../../models/registry/model-version';
 import { InferenceStatsSnapshot } from '../../models/wrapper/inference-stats';
+import { unavailableVersion } from './v2-catalog.service';
 import { TritonModelConfig, tritonModelConfig } from './v2-model-config';
 
 /** One version's statistics (Triton's `$model_stat`). */
@@ -29,13 +28,14 @@ export class V2ExtensionsService {
 
   /**
    * The Triton model configuration of the given version, else of the version requests without
-   * one go to (the active one). Throws AppError: 404 unknown model or version, 503 when that
-   * version was never loaded (its tensors and batcher are known only then).
+   * one go to (the active one). Throws AppError: 404 unknown model or version; a version not
+   * serving is refused as its V2 metadata is (see {@link unavailableVersion}): 503 loading or
+   * unloaded, 400 FAILED or never loaded, naming why.
    */
   modelConfig(modelId: string, number?: number): TritonModelConfig {
     const entry = this.registry.get(modelId);
     const version = number === undefined ? this.servingVersion(entry) : this.registry.version(entry, number);
-    if (!version?.signature || !version.settings) throw notLoaded(entry, version);
+    if (entry.error || !version?.ready || !version.signature || !version.settings) throw unavailableVersion(entry, version, number);
     return tritonModelConfig(entry.name, version.signature, version.settings);
   }
 
@@ -66,12 +66,4 @@ function statisticsOf(entry: ModelEntry, version: ModelVersion): V2ModelStatisti
 
 function readyStatistics(entry: ModelEntry): V2ModelStatistics[] {
   return [...entry.versions.values()].filter((v) => v.ready).sort((a, b) => a.version - b.version).map((v) => statisticsOf(entry, v));
-}
-
-/** MODEL_NOT_READY for a configuration asked of a version that never loaded (or a model without one). */
-function notLoaded(entry: ModelEntry, version: ModelVersion | undefined): AppError {
-  if (entry.error) return new AppError(ErrorCode.MODEL_NOT_READY, `Model '${entry.name}' failed to load: ${entry.error}`, [], 30);
-  if (!version) return new AppError(ErrorCode.MODEL_NOT_READY, `Model '${entry.name}' has no loaded version`, [], 30);
-  const why = version.reason ? `: ${version.reason}` : '';
-  return new AppError(ErrorCode.MODEL_NOT_READY, `Model '${entry.name}' version ${version.version} is ${version.state}${why}; its configuration is known once it has loaded`, [], 5);
 }
