@@ -22,7 +22,7 @@ import { RolloutService } from './rollout/rollout.service';
 import { DefaultRuntimeFactory } from './runtimes/default-runtime.factory';
 import { ModelRuntimeFactory } from './runtimes/model-runtime';
 import { PredictionMonitor } from './wrapper/prediction-monitor';
-import { HrtimeStatsClock, StatsClock } from './wrapper/stats-clock';
+import { MonotonicStatsClock, StatsClock } from './wrapper/stats-clock';
 
 /** Model repository, runtimes, registry, rollout, prediction cache and the data plane over them. */
 @Module({
@@ -56,7 +56,7 @@ import { HrtimeStatsClock, StatsClock } from './wrapper/stats-clock';
     DataPlane,
     PredictionMonitor,
     // The statistics extension's clock; specs override it to pin durations.
-    { provide: StatsClock, useClass: HrtimeStatsClock },
+    { provide: StatsClock, useClass: MonotonicStatsClock },
     ModelCatalogService,
   ],
   exports: [DataPlane, ModelRegistryService, ModelRepositoryService, ModelCatalogService, RolloutService, RegistryStateSync],

@@ -23,7 +23,7 @@ import { StatsClock } from '../../src/models/wrapper/stats-clock';
 /**
  * For specs: the models module's services wired by hand, as ModelsModule wires them, on the given
  * runtime factory. Registry state goes to `store`, by default a fresh temp file; the statistics
- * extension's clock is `clock` (default: process.hrtime). Call `registry.onModuleInit()` next
+ * extension's clock is `clock` (default: the monotonic clock). Call `registry.onModuleInit()` next
  * (and `sync.onApplicationBootstrap()` for a shared store).
  */
 export function wireModels(config: ConfigService<AllConfig, true>, runtimes: ModelRuntimeFactory, shutdown?: ShutdownState, store?: RegistryStateStore, clock?: StatsClock) {
@@ -35,7 +35,7 @@ export function wireModels(config: ConfigService<AllConfig, true>, runtimes: Mod
   const sync = new RegistryStateSync(registry, store);
   const rollout = new RolloutService(registry, sync, cache, metrics);
   const traffic = new RolloutTrafficService(rollout, metrics, config);
-  const plane = new DataPlane(registry, new PredictionMonitor(metrics, traffic, clock), cache, traffic, config);
+  const plane = new DataPlane(registry, new PredictionMonitor(metrics, traffic, config, clock), cache, traffic, config);
   return { metrics, store, registry, sync, rollout, traffic, cache, plane };
 }
 

@@ -11,7 +11,7 @@ import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { ModelManifest } from '../repository/model-manifest';
 import { MODEL_FILE } from '../repository/model-file';
 import { ModelRuntime, ModelRuntimeFactory, RuntimeSignature } from '../runtimes/model-runtime';
-import { HrtimeStatsClock, StatsClock } from '../wrapper/stats-clock';
+import { MonotonicStatsClock, StatsClock } from '../wrapper/stats-clock';
 import { ModelEntry } from './model-entry';
 import { ModelVersion, ServingSettings } from './model-version';
 import { servedSignature, signatureProblems } from './signature-check';
@@ -52,7 +52,7 @@ export class VersionLoader {
 
   private readonly clock: StatsClock;
 
-  /** `clock`: the statistics extension's clock of every batcher (default: process.hrtime). */
+  /** `clock`: the statistics extension's clock of every batcher (default: the monotonic clock). */
   constructor(
     private readonly runtimes: ModelRuntimeFactory,
     private readonly metrics: MetricsService,
@@ -60,7 +60,7 @@ export class VersionLoader {
     @Optional() clock?: StatsClock,
   ) {
     this.batching = config.getOrThrow('models', { infer: true });
-    this.clock = clock ?? new HrtimeStatsClock();
+    this.clock = clock ?? new MonotonicStatsClock();
   }
 
   /** Resolves true when the version is READY. */

@@ -1,13 +1,15 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import type { Span } from '@opentelemetry/api';
 
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { traceLogFields } from '../../common/observability/trace-spans';
+import { AllConfig } from '../../config/app-config';
 import { MetricsService, PredictionErrorReason } from '../../metrics/metrics.service';
 import { Route } from '../registry/model-registry.service';
 import { RolloutTrafficService } from '../rollout/rollout-traffic.service';
-import { HrtimeStatsClock, StatsClock } from './stats-clock';
+import { MonotonicStatsClock, StatsClock } from './stats-clock';
 
 /** The metrics reason of a failed prediction. */
 export function reasonOf(error: unknown): PredictionErrorReason {
@@ -33,10 +35,18 @@ export function reasonOf(error: unknown): PredictionErrorReason {
 export class PredictionMonitor {
   private readonly logger = new Logger('Prediction');
   private readonly clock: StatsClock;
+  /** LOG_LEVEL is debug or trace: the debug events are built only then (two objects per request otherwise thrown away). */
+  private readonly debugEvents: boolean;
 
-  /** `clock`: the statistics extension's clock (default: process.hrtime). */
-  constructor(private readonly metrics: MetricsService, private readonly traffic: RolloutTrafficService, @Optional() clock?: StatsClock) {
-    this.clock = clock ?? new HrtimeStatsClock();
+  /** `clock`: the statistics extension's clock (default: the monotonic clock). */
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly traffic: RolloutTrafficService,
+    config: ConfigService<AllConfig, true>,
+    @Optional() clock?: StatsClock,
+  ) {
+    this.clock = clock ?? new MonotonicStatsClock();
+    this.debugEvents = ['debug', 'trace'].includes(config.getOrThrow('app.logLevel', { infer: true }));
   }
 
   /** A reading of the statistics clock: when a request entered the data plane, for the calls below. */
@@ -60,6 +70,7 @@ export class PredictionMonitor {
   }
 
   started(route: Route, requests: number, requestId?: string, span?: Span): void {
+    if (!this.debugEvents) return;
     this.logger.debug({ event: 'prediction_started', request_id: requestId, ...traceLogFields(span), model_id: route.entry.name, model_version: String(route.version.version), requests });
   }
 
@@ -84,7 +95,7 @@ export class PredictionMonitor {
       this.metrics.observePrediction(name, version, 'success', ms / 1000);
       this.traffic.observe(route, true, ms);
     }
-    this.logger.debug({ event: 'prediction_completed', request_id: requestId, ...traceLogFields(span), model_id: name, model_version: String(version), requests, duration_ms: ms, success: true });
+    if (this.debugEvents) this.logger.debug({ event: 'prediction_completed', request_id: requestId, ...traceLogFields(span), model_id: name, model_version: String(version), requests, duration_ms: ms, success: true });
   }
 
   /** `requests` predictions of one call failed with `error` after `ms` milliseconds. */
