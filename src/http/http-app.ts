@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:http';
 
 import { installLeanAsyncResourceBind } from '../common/runtime/async-resource-bind';
+import { installLeanInterceptorsConsumer } from '../common/runtime/lean-interceptors';
 import { ApiKeyPolicy, presentedKeyOf, refuseKeyInUrl } from '../common/security/api-key-policy';
 import { AllConfig } from '../config/app-config';
 import { configureExpress, expressAdapter } from './express.http';
@@ -31,6 +32,7 @@ export function createHttpAdapter(http: AllConfig['app']): AbstractHttpAdapter {
  */
 export async function configureHttp(app: INestApplication, http: AllConfig['app']): Promise<void> {
   installLeanAsyncResourceBind();
+  installLeanInterceptorsConsumer();
   app.useLogger(app.get(PinoLogger));
   applyServerLimits(app.getHttpServer() as Server, http.clientLimits);
   const admission = http.maxInflightBytes > 0 ? new InflightBodies(http.maxInflightBytes, http) : undefined;

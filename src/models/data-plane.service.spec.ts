@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { captureAppError } from '../../test/support/capture-app-error';
-import { CountingRuntimeFactory, FaultInjectingFactory, FaultMode, FaultyRuntime, UnloadableRuntime } from '../../test/support/spec-runtimes';
+import { CountingRuntimeFactory, FaultInjectingFactory, FaultMode, FaultyRuntime, GatedRuntimeFactory, UnloadableRuntime } from '../../test/support/spec-runtimes';
 import { bootModels } from '../../test/support/wire-models';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-code';
@@ -196,6 +196,31 @@ describe('DataPlane on the bundled models', () => {
       expect(await counter(metrics, 'ml_prediction_errors_total', labels)).toBe(countedBefore + 1);
       expect(factory.calls.length).toBe(callsBefore);
     });
+  });
+});
+
+describe('DataPlane: an answer computed across a clear of the cache (a reload)', () => {
+  it('is not cached: the next request runs the model instead of getting the answer computed before the clear', async () => {
+    // Arrange
+    const factory = new GatedRuntimeFactory();
+    const { registry, cache, plane: sut } = await bootModels(factory, { ENABLE_CACHING: 'true' });
+    try {
+      const gate = factory.hold();
+      const inFlight = sut.infer({ model: 'iris', inputs: irisRow(SETOSA) });
+      await gate.reached;
+
+      // Act: the model is cleared from the cache (as a reload does) while the request runs on it
+      await cache.clear('iris');
+      gate.release();
+      const first = await inFlight;
+      const next = await sut.infer({ model: 'iris', inputs: irisRow(SETOSA) });
+
+      // Assert
+      expect([first.cached, next.cached]).toEqual([false, false]);
+      expect((await sut.infer({ model: 'iris', inputs: irisRow(SETOSA) })).cached).toBe(true);
+    } finally {
+      await registry.onApplicationShutdown();
+    }
   });
 });
 

@@ -7,7 +7,7 @@ import { AppError } from '../common/errors/app-error';
 import { childSpan, endSpan, failSpan } from '../common/observability/trace-spans';
 import { AllConfig } from '../config/app-config';
 import { cacheKey } from './cache/cache-key';
-import { PredictionCache } from './cache/prediction-cache';
+import { CacheGeneration, CacheRead, PredictionCache } from './cache/prediction-cache';
 import { ModelRegistryService, Route, Variant } from './registry/model-registry.service';
 import { outputProblems } from './registry/signature-check';
 import { RolloutTrafficService } from './rollout/rollout-traffic.service';
@@ -143,37 +143,50 @@ export class DataPlane {
     }
   }
 
-  /** {@link infer} once routed; `span` is the request's `predict` span (or an unsampled caller's span, for the log lines). */
+  /**
+   * {@link infer} once routed; `span` is the request's `predict` span (or an unsampled caller's
+   * span, for the log lines). A stacked /predict/batch group is one request of that many rows in
+   * the statistics extension, as a batched V2 request is.
+   */
   private async serve(route: Route, request: InferenceRequest, startedAt: number, span: Span | undefined): Promise<InferenceResult> {
+    const statsStart = this.monitor.statsStart();
     const single = request.stackedRequests === undefined;
     const useCache = single && request.cache !== false && this.cache.enabled;
     const key = useCache ? cacheKey(route.entry.name, route.version.version, request.inputs) : undefined;
-    const hit = key === undefined ? undefined : await this.lookup(route, key, startedAt, request.requestId, span);
-    if (hit) return resultOf(route, hit, true);
-    const outputs = await this.execute(route, request, startedAt, single, span);
+    const read = key === undefined ? undefined : await this.lookup(route, key, startedAt, statsStart, request.requestId, span);
+    if (read?.value) return resultOf(route, read.value.outputs, true);
+    const outputs = await this.execute(route, request, startedAt, statsStart, single, span);
     if (single) {
-      if (key !== undefined) await this.cache.set(key, { outputs, model_version: String(route.version.version) });
+      // At the generation of the lookup: a reload (a clear) meanwhile means this may be the old model's answer.
+      if (key !== undefined) await this.store(route, key, outputs, read?.generation);
       this.traffic.shadow(route, request.inputs, outputs, span);
     }
+    this.monitor.inferred(route, route.version.batchSizeOf(request.inputs), statsStart);
     return resultOf(route, outputs, false);
   }
 
-  /** A cached answer counts as a served (successful) prediction of that version. */
-  private async lookup(route: Route, key: string, startedAt: number, requestId: string | undefined, span: Span | undefined): Promise<NamedTensors | undefined> {
+  private async store(route: Route, key: string, outputs: NamedTensors, readAt: CacheGeneration | undefined): Promise<void> {
+    const startNs = this.monitor.statsStart();
+    await this.cache.set(key, { outputs, model_version: String(route.version.version) }, readAt);
+    this.monitor.cacheStored(route, startNs);
+  }
+
+  /** A cached answer counts as a served (successful) prediction of that version; `statsStart`: the lookup's start (hashing the key included). */
+  private async lookup(route: Route, key: string, startedAt: number, statsStart: number, requestId: string | undefined, span: Span | undefined): Promise<CacheRead> {
     const lookup = span && childSpan(span, 'cache.lookup');
-    const cached = await this.cache.get(key);
-    this.monitor.cacheLookup(route, cached !== undefined);
+    const read = await this.cache.read(key);
+    const hit = read.value !== undefined;
+    this.monitor.cacheLookup(route, hit, statsStart);
     if (lookup) {
-      lookup.setAttribute('cache.hit', cached !== undefined);
+      lookup.setAttribute('cache.hit', hit);
       endSpan(lookup);
     }
-    if (cached === undefined) return undefined;
-    this.monitor.succeeded(route, 1, elapsedMs(startedAt), requestId, span);
-    return cached.outputs;
+    if (hit) this.monitor.succeeded(route, 1, elapsedMs(startedAt), requestId, span);
+    return read;
   }
 
   /** Runs inference for `requests` requests and records each outcome; failures are recorded, then rethrown as AppError. */
-  private async execute(route: Route, request: InferenceRequest, startedAt: number, checkFinite: boolean, span: Span | undefined): Promise<NamedTensors> {
+  private async execute(route: Route, request: InferenceRequest, startedAt: number, statsStart: number, checkFinite: boolean, span: Span | undefined): Promise<NamedTensors> {
     const { requestId } = request;
     const requests = request.stackedRequests ?? 1;
     this.monitor.started(route, requests, requestId, span);
@@ -190,6 +203,7 @@ export class DataPlane {
       const failure = inferenceFailure(e, route.entry.name, route.version.version);
       // Inputs the runtime refused are the caller's fault (counted as validation); other causes are logged as they came.
       this.monitor.failed(route, requests, elapsedMs(startedAt), e instanceof RuntimeInputError ? failure : e, requestId, span);
+      this.monitor.inferenceFailed(route, statsStart);
       throw failure;
     }
   }

@@ -22,6 +22,7 @@ import { RolloutService } from './rollout/rollout.service';
 import { DefaultRuntimeFactory } from './runtimes/default-runtime.factory';
 import { ModelRuntimeFactory } from './runtimes/model-runtime';
 import { PredictionMonitor } from './wrapper/prediction-monitor';
+import { MonotonicStatsClock, StatsClock } from './wrapper/stats-clock';
 
 /** Model repository, runtimes, registry, rollout, prediction cache and the data plane over them. */
 @Module({
@@ -54,6 +55,8 @@ import { PredictionMonitor } from './wrapper/prediction-monitor';
     },
     DataPlane,
     PredictionMonitor,
+    // The statistics extension's clock; specs override it to pin durations.
+    { provide: StatsClock, useClass: MonotonicStatsClock },
     ModelCatalogService,
   ],
   exports: [DataPlane, ModelRegistryService, ModelRepositoryService, ModelCatalogService, RolloutService, RegistryStateSync],

@@ -111,6 +111,26 @@ describeWithRedis('RedisConnection (a real redis-server)', () => {
     expect(logger.of('warn')).toHaveLength(1);
   });
 
+  it('whenConnected: true at once on an open connection even while calls are suspended after a timeout; waits for a reconnection; false after its wait', async () => {
+    // Arrange
+    const { connection } = await connect();
+    connection.failed('state_commit', new Error('Command timed out'));
+    const suspended = connection.available;
+    const whileSuspended = await connection.whenConnected(0);
+    await server.stop();
+    await until(() => connection.status !== 'ready', 'the connection noticing');
+
+    // Act
+    const whileDown = await connection.whenConnected(50);
+    const back = connection.whenConnected(10_000);
+    await server.start();
+
+    // Assert
+    expect([suspended, whileSuspended, whileDown]).toEqual([false, true, false]);
+    expect(await back).toBe(true);
+    expect(connection.status).toBe('ready');
+  });
+
   it('delivers the messages of subscribed channels, again after Redis restarts', async () => {
     // Arrange
     const { connection } = await connect();

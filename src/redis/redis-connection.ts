@@ -50,8 +50,11 @@ export function redactedUrl(url: string): string {
   }
 }
 
-/** Errors that mean Redis cannot be reached now (as opposed to a reply error, a bug of ours). */
-const isConnectionProblem = (e: unknown): boolean => !(e instanceof Error && e.name === 'ReplyError');
+/**
+ * Errors that mean Redis cannot be reached now (a timeout, a connection closed or refused), as
+ * opposed to a reply error (Redis answered and refused the command: a bug of ours).
+ */
+export const isConnectionProblem = (e: unknown): boolean => !(e instanceof Error && e.name === 'ReplyError');
 const isTimeout = (e: unknown): boolean => e instanceof Error && /timed out/i.test(e.message);
 const reasonOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -70,6 +73,8 @@ const reasonOf = (e: unknown): string => (e instanceof Error ? e.message : Strin
  */
 export class RedisConnection implements OnApplicationShutdown {
   readonly client: Redis;
+  /** REDIS_TIMEOUT_MS: the longest a connection attempt or a command may take, ms. */
+  readonly timeoutMs: number;
   private readonly subscriber: Redis;
   private readonly prefix: string;
   private readonly where: string;
@@ -89,6 +94,7 @@ export class RedisConnection implements OnApplicationShutdown {
     private readonly now: () => number = Date.now,
   ) {
     this.prefix = options.keyPrefix;
+    this.timeoutMs = options.timeoutMs;
     this.where = redactedUrl(options.url);
     const shared: RedisOptions = {
       lazyConnect: true,
@@ -143,6 +149,29 @@ export class RedisConnection implements OnApplicationShutdown {
       const listener = () => done(true);
       const timer = setTimeout(() => done(false), waitMs);
       this.readyListeners.add(listener);
+    });
+  }
+
+  /**
+   * True as soon as the command connection is up (now, or within `waitMs`; false after that or
+   * once closed), whatever the suspension after a timeout says: for a caller that must ask Redis
+   * something once it answers again (what became of a command whose reply was lost). A command
+   * sent then is queued behind every earlier one of this connection (including those ioredis
+   * sends again after a reconnection), so Redis answers it after having run them.
+   */
+  whenConnected(waitMs: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (this.client.status === 'ready') return Promise.resolve(true);
+    return new Promise((ok) => {
+      const done = (result: boolean) => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+        ok(result);
+      };
+      // ('ready' is emitted on the tick after ioredis re-sent the commands left unanswered.)
+      const onReady = () => done(!this.closed);
+      const timer = setTimeout(() => done(false), waitMs);
+      this.client.on('ready', onReady);
     });
   }
 

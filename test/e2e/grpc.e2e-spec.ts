@@ -64,7 +64,7 @@ describe('KServe V2 gRPC (inference.GRPCInferenceService on the real AppModule)'
       expect((await client.call('ServerLive', {})).response).toEqual({ live: true });
       expect((await client.call('ServerReady', {})).response).toEqual({ ready: true });
       const meta = await client.call('ServerMetadata', {});
-      expect(meta.response).toMatchObject({ name: 'nest-model-server', extensions: ['model_repository'] });
+      expect(meta.response).toMatchObject({ name: 'nest-model-server', extensions: ['model_repository', 'model_configuration', 'statistics', 'classification'] });
     });
 
     it('ModelReady and ModelMetadata say what the V2 REST routes say', async () => {

@@ -57,6 +57,25 @@ describe('POST /predict (real AppModule, real ONNX models)', () => {
     expect(out[1]).toEqual(out[0]);
   });
 
+  it('takes a flat features array (one row) or one nested row for a model whose one input is 2-D, answering as the named form does', async () => {
+    const row = Array.from({ length: 256 }, (_, i) => Math.cos(i));
+    const named = await predict({ model_id: 'bench-mlp', features: { input: [row] }, options: { cache: false } }).expect(200);
+    const flat = await predict({ model_id: 'bench-mlp', features: row, options: { cache: false } }).expect(200);
+    const nested = await predict({ model_id: 'bench-mlp', features: [row], options: { cache: false } }).expect(200);
+    expect(flat.body.prediction).toEqual(named.body.prediction);
+    expect(nested.body.prediction).toEqual(named.body.prediction);
+    expect((flat.body.prediction.output as number[][])[0]).toHaveLength(10);
+  });
+
+  it('takes flat rows as /predict/batch items for that model, one prediction each', async () => {
+    const rows = [0, 1].map((k) => Array.from({ length: 256 }, (_, i) => Math.sin(i + k)));
+    const batch = await request(app.getHttpServer()).post('/predict/batch?model_id=bench-mlp').send(rows).expect(200);
+    const single = await predict({ model_id: 'bench-mlp', features: rows[1], options: { cache: false } }).expect(200);
+    expect(batch.body).toMatchObject({ batch_size: 2, succeeded: 2, failed: 0 });
+    const second = batch.body.results[1].prediction.output as number[][];
+    (single.body.prediction.output as number[][])[0].forEach((p, i) => expect(second[0][i]).toBeCloseTo(p, 5));
+  });
+
   it('agrees with the Iris labels on ≥ 90% of the 150 rows (via /predict/batch)', async () => {
     const rows = getNumbers();
     const classes = getClasses();
@@ -104,6 +123,12 @@ describe('POST /predict (real AppModule, real ONNX models)', () => {
       const res = await predict(body).expect(422);
       const details = expectEnvelope(res.body, 'VALIDATION_FAILED').error.details as { field: string }[];
       expect(details.map((d) => d.field)).toContain(field);
+    });
+
+    it('a flat features array of the wrong length for a one-2-D-input model → 422 naming the width it takes', async () => {
+      const res = await predict({ model_id: 'bench-mlp', features: [1, 2, 3] }).expect(422);
+      const envelope = expectEnvelope(res.body, 'VALIDATION_FAILED');
+      expect(envelope.error.details).toEqual([{ field: 'features', message: "must have 256 values (input 'input' is [-1, 256]), got 3" }]);
     });
 
     it('wrong tensor shape for a tensor model → 422', async () => {

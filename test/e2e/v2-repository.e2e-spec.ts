@@ -1,5 +1,5 @@
 import { INestApplication } from '@nestjs/common';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
@@ -77,6 +77,26 @@ describe('V2 repository and Triton client compatibility (real AppModule, a repos
     expect(state().models['iris-old'].active).toBe(1);
   });
 
+  it('loads a folder dropped in with nothing but 1/model.onnx (no model.json): named by its folder, signature from the file', async () => {
+    // Arrange
+    mkdirSync(join(repo, 'bare', '1'), { recursive: true });
+    cpSync(join(repo, 'iris', '2', 'model.onnx'), join(repo, 'bare', '1', 'model.onnx'));
+
+    // Act
+    await admin(request(server()).post('/v2/repository/models/bare/load')).expect(200);
+    const metadata = await request(server()).get('/v2/models/bare').expect(200);
+    const infer = await request(server()).post('/v2/models/bare/infer').send({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: ROW }] }).expect(200);
+    const iris = await request(server()).post('/v2/models/iris/versions/2/infer').send({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: ROW }] }).expect(200);
+
+    // Assert
+    expect(metadata.body).toEqual({
+      name: 'bare', versions: ['1'], platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
+      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
+    });
+    expect(infer.body.outputs).toEqual(iris.body.outputs);
+  });
+
   it('keeps the replica ready while a model is unloaded on purpose; that model answers 503 and not-ready', async () => {
     // Arrange
     const models = (await request(server()).get('/health/ready').expect(200)).body.details.models.ready as number;
@@ -87,6 +107,7 @@ describe('V2 repository and Triton client compatibility (real AppModule, a repos
     const v2Ready = await request(server()).get('/v2/health/ready').expect(200);
     const report = await request(server()).get('/health').expect(200);
     const modelReady = await request(server()).get('/v2/models/penguins/ready').expect(400);
+    const metadata = await request(server()).get('/v2/models/penguins').expect(503);
     await request(server()).post('/v2/models/penguins/infer').send({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [39.1, 18.7, 181, 3750] }] }).expect(503);
     await admin(request(server()).post('/v2/repository/models/penguins/load')).expect(200);
     const after = await request(server()).get('/v2/models/penguins/ready').expect(200);
@@ -98,28 +119,61 @@ describe('V2 repository and Triton client compatibility (real AppModule, a repos
     expect(v2Ready.body).toEqual({ ready: true });
     expect(report.body.details['model:penguins']).toEqual({ status: 'up', health: 'unloaded' });
     expect(modelReady.body).toEqual({ name: 'penguins', ready: false });
+    expect(metadata.body).toEqual({ error: "Model 'penguins' is unloaded" });
     expect(after.body).toEqual({ name: 'penguins', ready: true });
   });
 
-  it('answers metadata and not-ready (not 404) for a model whose every version failed to load', async () => {
-    // Arrange: a model.json that reads well and a model file that is not ONNX
+  it('says FAILED with the reason everywhere for a model whose every version failed to load: no 200 metadata without a version to back it', async () => {
+    // Arrange: a model.json that reads well and model files that are not ONNX
     cpSync(join(repo, 'iris'), join(repo, 'broken'), { recursive: true });
     const manifest = JSON.parse(readFileSync(join(repo, 'broken', 'model.json'), 'utf8'));
     writeFileSync(join(repo, 'broken', 'model.json'), JSON.stringify({ ...manifest, name: 'broken' }));
     for (const v of ['1', '2']) writeFileSync(join(repo, 'broken', v, 'model.onnx'), 'not a model');
     await admin(request(server()).post('/v2/repository/models/broken/load')).expect(400);
+    const reason = 'onnxruntime could not load model.onnx (its message is in the server log)';
 
     // Act
-    const metadata = await request(server()).get('/v2/models/broken').expect(200);
+    const metadata = await request(server()).get('/v2/models/broken').expect(400);
+    const versionMetadata = await request(server()).get('/v2/models/broken/versions/1').expect(400);
     const ready = await request(server()).get('/v2/models/broken/ready').expect(400);
+    const models = await request(server()).get('/models').expect(200);
+    const index = await admin(request(server()).post('/v2/repository/index')).send({}).expect(200);
+    const report = await request(server()).get('/health');
+
+    // Assert
+    expect(metadata.body).toEqual({ error: `Model 'broken' has no loaded version: version 1: ${reason}; version 2: ${reason}` });
+    expect(versionMetadata.body).toEqual({ error: `Model 'broken' version 1 is FAILED: ${reason}` });
+    expect(ready.body).toEqual({ name: 'broken', ready: false });
+    expect(models.body.models.find((m: { id: string }) => m.id === 'broken')).toMatchObject({ state: 'FAILED', reason: `version 1: ${reason}; version 2: ${reason}` });
+    expect(index.body.filter((r: { name: string }) => r.name === 'broken')).toEqual([
+      { name: 'broken', version: '1', state: 'UNAVAILABLE', reason },
+      { name: 'broken', version: '2', state: 'UNAVAILABLE', reason },
+    ]);
+    expect(report.body.details['model:broken']).toEqual({ status: 'down', message: `FAILED: version 1: ${reason}; version 2: ${reason}` });
+  });
+
+  it('answers metadata for the versions that serve and 400 naming the reason for one that failed', async () => {
+    // Arrange: iris's good version 1 and a version 2 whose folder holds two candidate files
+    cpSync(join(repo, 'iris'), join(repo, 'half'), { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(repo, 'half', 'model.json'), 'utf8'));
+    writeFileSync(join(repo, 'half', 'model.json'), JSON.stringify({ ...manifest, name: 'half' }));
+    rmSync(join(repo, 'half', '2', 'model.onnx'));
+    for (const f of ['a.onnx', 'b.onnx']) cpSync(join(repo, 'iris', '2', 'model.onnx'), join(repo, 'half', '2', f));
+    await admin(request(server()).post('/v2/repository/models/half/load')).expect(400);
+
+    // Act
+    const metadata = await request(server()).get('/v2/models/half').expect(200);
+    const good = await request(server()).get('/v2/models/half/versions/1').expect(200);
+    const failed = await request(server()).get('/v2/models/half/versions/2').expect(400);
 
     // Assert
     expect(metadata.body).toEqual({
-      name: 'broken', versions: ['1', '2'], platform: 'onnxruntime_onnx',
+      name: 'half', versions: ['1', '2'], platform: 'onnxruntime_onnx',
       inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
       outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
     });
-    expect(ready.body).toEqual({ name: 'broken', ready: false });
+    expect(good.body).toEqual(metadata.body);
+    expect(failed.body).toEqual({ error: "Model 'half' version 2 is FAILED: several .onnx files in half/2/ and none named model.onnx (a.onnx, b.onnx): keep one, or name the one to serve model.onnx" });
   });
 
   it('keeps a model whose hot load failed listed as FAILED with the reason in /models, /health and the V2 index, until fixed and loaded', async () => {

@@ -79,7 +79,7 @@ describe('KServe V2 Open Inference Protocol (real AppModule, real ONNX models)',
   describe('server metadata and health', () => {
     it('GET /v2 answers name, package version and extensions, with no key although API_KEYS is set', async () => {
       const res = await request(server()).get('/v2').expect(200).expect('content-type', /application\/json/);
-      expect(res.body).toEqual({ name: 'nest-model-server', version: PACKAGE_VERSION, extensions: ['model_repository', 'binary_tensor_data'] });
+      expect(res.body).toEqual({ name: 'nest-model-server', version: PACKAGE_VERSION, extensions: ['model_repository', 'binary_tensor_data', 'model_configuration', 'statistics', 'classification'] });
     });
 
     it('GET /v2/health/live and /v2/health/ready answer 200 true with no key once the models are loaded', async () => {
@@ -546,17 +546,17 @@ describe('V2 dynamic batching (bench-mlp)', () => {
 describe('V2 readiness while the models load', () => {
   const { factory: gatedFactory, release } = gatedRuntimes();
 
-  it('server and model are not ready (400 false) until loaded, then ready (200 true); inference answers 503 meanwhile', async () => {
+  it('server and model are not ready (400 false) until loaded, then ready (200 true); inference and metadata answer 503 meanwhile', async () => {
     const app = await createApp({ waitForModels: false, env: { ENABLE_CACHING: 'false' }, customize: (b) => b.overrideProvider(ModelRuntimeFactory).useValue(gatedFactory) });
     try {
       const server = app.getHttpServer();
       expect((await request(server).get('/v2/health/ready').expect(400)).body).toEqual({ ready: false });
       expect((await request(server).get('/v2/health/live').expect(200)).body).toEqual({ live: true });
       expect((await request(server).get('/v2/models/iris/ready').expect(400)).body).toEqual({ name: 'iris', ready: false });
-      // Metadata is known from the manifest before the model file is loaded.
-      expect((await request(server).get('/v2/models/iris').expect(200)).body).toMatchObject({
-        name: 'iris', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }], outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
-      });
+      // The signature comes from the loaded ONNX session (model.json only narrows it): none to show yet.
+      const loading = await request(server).get('/v2/models/iris').expect(503);
+      expect(loading.body).toEqual({ error: "Model 'iris' is loading" });
+      expect(loading.headers['retry-after']).toBe('5');
       const index = bySortKey((await request(server).post('/v2/repository/index').expect(200)).body);
       expect(index.map((r) => r.state)).toEqual(['LOADING', 'LOADING', 'LOADING', 'LOADING', 'LOADING']);
       expect((await request(server).post('/v2/repository/index').send({ ready: true }).expect(200)).body).toEqual([]);
@@ -568,6 +568,9 @@ describe('V2 readiness while the models load', () => {
 
       expect((await request(server).get('/v2/health/ready').expect(200)).body).toEqual({ ready: true });
       expect((await request(server).get('/v2/models/iris/ready').expect(200)).body).toEqual({ name: 'iris', ready: true });
+      expect((await request(server).get('/v2/models/iris').expect(200)).body).toMatchObject({
+        name: 'iris', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }], outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
+      });
       expect(bySortKey((await request(server).post('/v2/repository/index').expect(200)).body)).toEqual(REPOSITORY_INDEX);
       await request(server).post('/v2/models/iris/infer').send({ inputs: [input([SETOSA_ROW])] }).expect(200);
     } finally {

@@ -468,7 +468,7 @@ describe('the same faults brought in by hot load while serving (one app)', () =>
 
     // Assert
     expect(load.status).toBe(422);
-    expect(expectEnvelope(load.body, 'MODEL_LOAD_FAILED').error.message).toBe("Version 5 of 'iris' failed to load: no model.onnx in iris/5/");
+    expect(expectEnvelope(load.body, 'MODEL_LOAD_FAILED').error.message).toBe("Version 5 of 'iris' failed to load: no model.onnx in iris/5/ and no other .onnx file (it is empty)");
     expectCorrect(real, want);
     expect(iris.versions.map((v: Body) => [v.version, v.state])).toEqual([['1', 'READY'], ['2', 'READY'], ['5', 'FAILED']]);
     expect(iris.active_version).toBe('2');

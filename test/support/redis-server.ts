@@ -33,8 +33,16 @@ export function ping(port: number, timeoutMs = 500): Promise<boolean> {
 
 class PortTaken extends Error {}
 
+export interface RedisServerOptions {
+  /**
+   * Keep the data across restarts in this (existing) directory: an append-only file synced at
+   * every write, as a production Redis with persistence. Default: no persistence.
+   */
+  dataDir?: string;
+}
+
 /**
- * A real redis-server as a child process of the test, on a free loopback port, without
+ * A real redis-server as a child process of the test, on a free loopback port, by default without
  * persistence (`--save '' --appendonly no`: a restart starts empty, as a lost Redis does). It can
  * be stopped by its own pid (never by name) and started again on the same port.
  */
@@ -42,12 +50,12 @@ export class RedisServerProcess {
   private proc: ChildProcess | undefined;
   private output = '';
 
-  private constructor(readonly port: number) {}
+  private constructor(readonly port: number, private readonly options: RedisServerOptions) {}
 
   /** Starts one on a free port, trying new ports when the chosen one was taken before redis bound it. */
-  static async start(): Promise<RedisServerProcess> {
+  static async start(options: RedisServerOptions = {}): Promise<RedisServerProcess> {
     for (let attempt = 1; ; attempt += 1) {
-      const server = new RedisServerProcess(await freePort());
+      const server = new RedisServerProcess(await freePort(), options);
       try {
         await server.start();
         return server;
@@ -70,7 +78,9 @@ export class RedisServerProcess {
   async start(timeoutMs = 10_000): Promise<void> {
     if (this.pid !== undefined) return;
     this.output = '';
-    const proc = spawn(REDIS_SERVER_BINARY, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    const { dataDir } = this.options;
+    const persistence = dataDir ? ['--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const proc = spawn(REDIS_SERVER_BINARY, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;

@@ -42,6 +42,61 @@ export class CountingRuntimeFactory extends ModelRuntimeFactory {
   }
 }
 
+/** Decorates the real runtimes so that a run can be held (a slow inference) until the test releases it; inference itself stays real. */
+class GatedRuntime extends ModelRuntime {
+  constructor(
+    private readonly inner: ModelRuntime,
+    private readonly gate: () => Promise<void>,
+  ) {
+    super();
+  }
+
+  load(path: string, options?: RuntimeOptions): Promise<RuntimeSignature> {
+    return this.inner.load(path, options);
+  }
+
+  async run(inputs: NamedTensors): Promise<NamedTensors> {
+    await this.gate();
+    return this.inner.run(inputs);
+  }
+
+  unload(): Promise<void> {
+    return this.inner.unload();
+  }
+}
+
+/** Fault injection: the real runtimes, each run waiting at a gate while one is held (see {@link hold}). */
+export class GatedRuntimeFactory extends ModelRuntimeFactory {
+  private held: { reached: () => void; released: Promise<void> } | undefined;
+  private readonly real = new DefaultRuntimeFactory();
+
+  create(kind: string): ModelRuntime {
+    return new GatedRuntime(this.real.create(kind), () => this.pass());
+  }
+
+  /** Holds the runs from now on: `reached` resolves when one is waiting; `release()` lets every one through. */
+  hold(): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const waiting = new Promise<void>((ok) => { reached = ok; });
+    this.held = { reached, released: new Promise<void>((ok) => { release = ok; }) };
+    return {
+      reached: waiting,
+      release: () => {
+        this.held = undefined;
+        release();
+      },
+    };
+  }
+
+  private async pass(): Promise<void> {
+    const held = this.held;
+    if (!held) return;
+    held.reached();
+    await held.released;
+  }
+}
+
 /** `refuse`: the library refuses the inputs (RuntimeInputError); `library`: the library fails otherwise (RuntimeRunError). */
 export type FaultMode = 'ok' | 'reject' | 'stall' | 'refuse' | 'library';
 

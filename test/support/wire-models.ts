@@ -18,22 +18,24 @@ import { RolloutTrafficService } from '../../src/models/rollout/rollout-traffic.
 import { RolloutService } from '../../src/models/rollout/rollout.service';
 import { ModelRuntimeFactory } from '../../src/models/runtimes/model-runtime';
 import { PredictionMonitor } from '../../src/models/wrapper/prediction-monitor';
+import { StatsClock } from '../../src/models/wrapper/stats-clock';
 
 /**
  * For specs: the models module's services wired by hand, as ModelsModule wires them, on the given
- * runtime factory. Registry state goes to `store`, by default a fresh temp file. Call
- * `registry.onModuleInit()` next (and `sync.onApplicationBootstrap()` for a shared store).
+ * runtime factory. Registry state goes to `store`, by default a fresh temp file; the statistics
+ * extension's clock is `clock` (default: the monotonic clock). Call `registry.onModuleInit()` next
+ * (and `sync.onApplicationBootstrap()` for a shared store).
  */
-export function wireModels(config: ConfigService<AllConfig, true>, runtimes: ModelRuntimeFactory, shutdown?: ShutdownState, store?: RegistryStateStore) {
+export function wireModels(config: ConfigService<AllConfig, true>, runtimes: ModelRuntimeFactory, shutdown?: ShutdownState, store?: RegistryStateStore, clock?: StatsClock) {
   const metrics = new MetricsService(config);
   store ??= new FileRegistryStateStore(join(tmpdir(), `nms-spec-state-${randomUUID()}.json`), { warn: () => undefined, error: () => undefined });
-  const registry = new ModelRegistryService(new ModelRepositoryService(config), new VersionLoader(runtimes, metrics, config), store, config, metrics, shutdown);
+  const registry = new ModelRegistryService(new ModelRepositoryService(config), new VersionLoader(runtimes, metrics, config, clock), store, config, metrics, shutdown);
   const { enabled, size, ttlSeconds, maxBytes } = config.getOrThrow('cache', { infer: true });
   const cache = new LruPredictionCache({ enabled, maxEntries: size, ttlSeconds, maxBytes });
   const sync = new RegistryStateSync(registry, store);
   const rollout = new RolloutService(registry, sync, cache, metrics);
   const traffic = new RolloutTrafficService(rollout, metrics, config);
-  const plane = new DataPlane(registry, new PredictionMonitor(metrics, traffic), cache, traffic, config);
+  const plane = new DataPlane(registry, new PredictionMonitor(metrics, traffic, config, clock), cache, traffic, config);
   return { metrics, store, registry, sync, rollout, traffic, cache, plane };
 }
 
@@ -49,9 +51,9 @@ export const configOf = (env: Record<string, string> = {}) =>
  * prediction cache is off unless `env` turns it on, so every prediction reaches the runtime.
  * Call `registry.onApplicationShutdown()` when done.
  */
-export async function bootModels(runtimes: ModelRuntimeFactory, env: Record<string, string> = {}) {
+export async function bootModels(runtimes: ModelRuntimeFactory, env: Record<string, string> = {}, clock?: StatsClock) {
   const config = configOf({ ENABLE_CACHING: 'false', ...env });
-  const wired = wireModels(config, runtimes);
+  const wired = wireModels(config, runtimes, undefined, undefined, clock);
   await wired.registry.onModuleInit();
   await wired.registry.whenLoaded();
   return { config, ...wired };

@@ -19,10 +19,13 @@ export function publicFileReason(error: unknown): string {
 /** A load failure whose message is ours and safe to show (a signature mismatch, a missing file named relative to the repository). */
 export class SafeLoadError extends Error {}
 
-/** The public reason of a model version's load failure: our own message as it is, anything else (onnxruntime's) in our words. */
-export function publicLoadReason(error: unknown): string {
+/**
+ * The public reason of a model version's load failure: our own message as it is, anything else
+ * (onnxruntime's) in our words. `file`: the model file's name (no folder), for those words.
+ */
+export function publicLoadReason(error: unknown, file = 'model.onnx'): string {
   if (error instanceof SafeLoadError) return error.message;
-  return 'onnxruntime could not load model.onnx (its message is in the server log)';
+  return `onnxruntime could not load ${file} (its message is in the server log)`;
 }
 
 /** The most of a library's run-time message an answer carries (the rest stays in the log). */

@@ -54,7 +54,7 @@ describe('openContext', () => {
 
     // Assert
     expect(sut.id).toBe('abc-123');
-    expect(typeof sut.startedAt).toBe('bigint');
+    expect(typeof sut.startedAt).toBe('number');
     expect(again).toBe(sut);
     expect(contextOf(req)).toBe(sut);
   });

@@ -8,7 +8,8 @@ import { IsModelId, IsModelVersion, IsObjectOrArray } from './validators';
 
 export class PredictRequestDto {
   @ApiProperty({
-    description: 'Feature values by name, or an array in the model\'s declared order. Models without a feature list take named tensors: `{ input_name: nested array }`.',
+    description: 'Feature values by name, or an array in the model\'s declared order. Models without a feature list take named tensors: `{ input_name: nested array }`; '
+      + 'one whose only input is 2-D (`[-1, F]`) also takes a flat array of F values (one row) or nested rows.',
     oneOf: [{ type: 'object', additionalProperties: true }, { type: 'array', items: { type: 'number' } }],
     example: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
   })

@@ -82,7 +82,8 @@ export function v2Equivalent(request: GrpcModelInferRequest): V2Equivalent {
   });
   const body: Record<string, unknown> = {
     inputs,
-    outputs: request.outputs.map((o) => ({ name: o.name })),
+    // Output parameters pass on as V2 JSON carries them (`classification`: the classification extension).
+    outputs: request.outputs.map((o) => ({ name: o.name, parameters: plainParameters(o.parameters) })),
     parameters: plainParameters(request.parameters),
   };
   if (request.id !== '') body.id = request.id;

@@ -8,7 +8,9 @@ import { ServerReadiness } from '../../health/server-readiness';
 import { RolloutService } from '../../models/rollout/rollout.service';
 import { MODEL_ID_PATTERN, VERSION_PATTERN } from '../dto/validators';
 import { V2CatalogService } from '../v2/v2-catalog.service';
+import { V2ExtensionsService, V2StatisticsResponse } from '../v2/v2-extensions.service';
 import { V2InferenceService } from '../v2/v2-inference.service';
+import { TritonModelConfig } from '../v2/v2-model-config';
 import { refuseLoadOverrides } from '../v2/v2-repository.controller';
 import type { V2ModelMetadata, V2RepositoryIndexEntry, V2ServerMetadata } from '../v2/v2.types';
 import { GrpcCallContext } from './grpc-call-gate';
@@ -17,6 +19,9 @@ import { GrpcModelInferRequest, GrpcModelInferResponse } from './grpc.types';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version: SERVER_VERSION } = require('../../../package.json') as { version: string };
+
+/** ServerMetadata's extensions: the V2 REST ones that gRPC has (binary tensor data is HTTP's; gRPC has raw contents). */
+const GRPC_EXTENSIONS: readonly string[] = ['model_repository', 'model_configuration', 'statistics', 'classification'];
 
 interface ModelRef {
   name: string;
@@ -83,6 +88,7 @@ export class GrpcInferenceService {
     private readonly catalog: V2CatalogService,
     private readonly rollout: RolloutService,
     private readonly readiness: ServerReadiness,
+    private readonly extensions: V2ExtensionsService,
   ) {}
 
   serverLive(): { live: boolean } {
@@ -98,7 +104,7 @@ export class GrpcInferenceService {
   }
 
   serverMetadata(): V2ServerMetadata {
-    return { name: 'nest-model-server', version: SERVER_VERSION, extensions: ['model_repository'] };
+    return { name: 'nest-model-server', version: SERVER_VERSION, extensions: [...GRPC_EXTENSIONS] };
   }
 
   modelMetadata(request: ModelRef): V2ModelMetadata {
@@ -128,6 +134,20 @@ export class GrpcInferenceService {
     } finally {
       if (serialize) endSpan(serialize);
     }
+  }
+
+  /** ModelConfig: what GET /v2/models/{name}[/versions/{v}]/config answers, as ModelConfigResponse.config. */
+  modelConfig(request: ModelRef): { config: TritonModelConfig } {
+    return { config: this.extensions.modelConfig(modelName(request.name, 'name'), versionOf(request.version, 'version')) };
+  }
+
+  /** ModelStatistics: what GET /v2/models[/{name}[/versions/{v}]]/stats answers; a version needs a name. */
+  modelStatistics(request: ModelRef): V2StatisticsResponse {
+    if (request.name === '') {
+      if (request.version !== '') throw AppError.validation([{ field: 'version', message: 'needs a model name' }]);
+      return this.extensions.statistics();
+    }
+    return this.extensions.statistics(modelName(request.name, 'name'), versionOf(request.version, 'version'));
   }
 
   async repositoryIndex(request: { ready: boolean }): Promise<{ models: V2RepositoryIndexEntry[] }> {

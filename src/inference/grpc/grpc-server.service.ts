@@ -22,10 +22,11 @@ type ServingStatus = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 const WATCH_POLL_MS = 1000;
 
 /**
- * The gRPC server (KServe V2 inference.GRPCInferenceService with Triton's repository RPCs, and
- * grpc.health.v1.Health), a plain @grpc/grpc-js server owned by this provider: started by
- * {@link start} after the HTTP server listens (main.ts, and the e2e apps the same way), drained
- * with HTTP by the SIGTERM handler (ShutdownState), closed by Nest's shutdown otherwise.
+ * The gRPC server (KServe V2 inference.GRPCInferenceService with Triton's repository, model
+ * configuration and statistics RPCs, and grpc.health.v1.Health), a plain @grpc/grpc-js server
+ * owned by this provider: started by {@link start} after the HTTP server listens (main.ts, and the
+ * e2e apps the same way), drained with HTTP by the SIGTERM handler (ShutdownState), closed by
+ * Nest's shutdown otherwise.
  */
 @Injectable()
 export class GrpcServerService implements OnApplicationShutdown {
@@ -113,6 +114,8 @@ export class GrpcServerService implements OnApplicationShutdown {
       RepositoryIndex: gate.unary(path('RepositoryIndex'), { access: 'client' }, (r: { ready: boolean }) => rpc.repositoryIndex(r)),
       RepositoryModelLoad: gate.unary(path('RepositoryModelLoad'), { access: 'admin' }, (r: Parameters<GrpcInferenceService['repositoryModelLoad']>[0]) => rpc.repositoryModelLoad(r)),
       RepositoryModelUnload: gate.unary(path('RepositoryModelUnload'), { access: 'admin' }, (r: Parameters<GrpcInferenceService['repositoryModelUnload']>[0]) => rpc.repositoryModelUnload(r)),
+      ModelConfig: gate.unary(path('ModelConfig'), { access: 'client' }, (r: Parameters<GrpcInferenceService['modelConfig']>[0]) => rpc.modelConfig(r)),
+      ModelStatistics: gate.unary(path('ModelStatistics'), { access: 'client' }, (r: Parameters<GrpcInferenceService['modelStatistics']>[0]) => rpc.modelStatistics(r)),
     };
   }
 

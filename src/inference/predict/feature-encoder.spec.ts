@@ -1,5 +1,5 @@
 import { TensorSpec } from '../../models/repository/model-manifest';
-import { Encoded, encodeNamedTensors, encodeTabular } from './feature-encoder';
+import { Encoded, encodeNamedTensors, encodeRows, encodeTabular, soleMatrixInput } from './feature-encoder';
 
 const NAMES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
 const INPUT: TensorSpec = { name: 'input', datatype: 'FP32', shape: [-1, 4] };
@@ -222,6 +222,89 @@ describe('encodeNamedTensors', () => {
     expect(sut).toHaveLength(1);
     expect(sut[0].field).toBe('features');
     expect(sut[0].message).toContain('image, ids');
+  });
+});
+
+describe('encodeNamedTensors for an array', () => {
+  it('says an array is taken only by a model whose one input is 2-D', () => {
+    // Act
+    const sut = details(encodeNamedTensors([1, 2, 3], [{ name: 'x', datatype: 'FP32', shape: [-1, 3, -1, -1] }]));
+
+    // Assert
+    expect(sut).toEqual([{ field: 'features', message: 'must be an object of named input tensors (x): an array of values is taken only by a model whose one input is 2-D' }]);
+  });
+});
+
+describe('soleMatrixInput', () => {
+  it.each([
+    ['one [-1, F] input', [{ name: 'input', datatype: 'FP32', shape: [-1, 256] }], 'input'],
+    ['one [N, F] input', [{ name: 'input', datatype: 'INT64', shape: [1, 8] }], 'input'],
+    ['one 4-D input', [{ name: 'x', datatype: 'FP32', shape: [-1, 3, -1, -1] }], undefined],
+    ['two 2-D inputs', [{ name: 'a', datatype: 'FP32', shape: [-1, 2] }, { name: 'b', datatype: 'FP32', shape: [-1, 2] }], undefined],
+  ] as [string, TensorSpec[], string | undefined][])('finds the input a flat array fills for %s', (_, specs, name) => {
+    // Act
+    const sut = soleMatrixInput(specs);
+
+    // Assert
+    expect(sut?.name).toBe(name);
+  });
+});
+
+describe('encodeRows', () => {
+  const MATRIX: TensorSpec = { name: 'input', datatype: 'FP32', shape: [-1, 3] };
+
+  it('encodes a flat array as one row and one nested row the same way', () => {
+    // Act
+    const flat = inputs(encodeRows([1, 2, 3], MATRIX));
+    const nested = inputs(encodeRows([[1, 2, 3]], MATRIX));
+
+    // Assert
+    expect(flat).toEqual({ input: { datatype: 'FP32', shape: [1, 3], data: Float32Array.from([1, 2, 3]) } });
+    expect(nested).toEqual(flat);
+  });
+
+  it('encodes nested rows with the shape of the nesting', () => {
+    // Act
+    const sut = inputs(encodeRows([[1, 2, 3], [4, 5, 6]], MATRIX));
+
+    // Assert
+    expect(sut.input.shape).toEqual([2, 3]);
+  });
+
+  it("converts to the input's datatype, each value checked", () => {
+    // Act
+    const ids = inputs(encodeRows([1, 2], { name: 'ids', datatype: 'INT64', shape: [-1, 2] }));
+    const fraction = details(encodeRows([1.5, 2], { name: 'ids', datatype: 'INT64', shape: [-1, 2] }));
+
+    // Assert
+    expect(ids.ids.data).toEqual(BigInt64Array.from([1n, 2n]));
+    expect(fraction).toEqual([{ field: 'features', message: 'must hold integers (INT64)' }]);
+  });
+
+  it('names the F the model takes for a flat row or a nested row of the wrong length', () => {
+    // Act
+    const flat = details(encodeRows([1, 2], MATRIX));
+    const nested = details(encodeRows([[1, 2, 3, 4]], MATRIX));
+
+    // Assert
+    expect(flat).toEqual([{ field: 'features', message: "must have 3 values (input 'input' is [-1, 3]), got 2" }]);
+    expect(nested).toEqual([{ field: 'features', message: 'dimension 1 must be 3, got 4' }]);
+  });
+
+  it('takes a row of any length when the model leaves the width variable', () => {
+    // Act
+    const sut = inputs(encodeRows([1, 2, 3, 4, 5], { name: 'input', datatype: 'FP32', shape: [-1, -1] }));
+
+    // Assert
+    expect(sut.input.shape).toEqual([1, 5]);
+  });
+
+  it('names a value that is not a number', () => {
+    // Act
+    const sut = details(encodeRows([1, 'two', 3], MATRIX));
+
+    // Assert
+    expect(sut).toEqual([{ field: 'features', message: 'must hold finite numbers (FP32)' }]);
   });
 });
 

@@ -64,13 +64,37 @@ export function encodeTabular(features: unknown, names: string[], input: TensorS
   return { ok: true, inputs: { [input.name]: { datatype: input.datatype, shape: [1, names.length], data } } };
 }
 
+/** The model's input when it is its only one and 2-D (`[-1, F]` or `[N, F]`): the input a `features` array fills. */
+export function soleMatrixInput(inputs: TensorSpec[]): TensorSpec | undefined {
+  return inputs.length === 1 && inputs[0].shape.length === 2 ? inputs[0] : undefined;
+}
+
+/**
+ * Tensor models (no `features` list) with one 2-D input: `features` as one flat row `[f1..fF]`
+ * (shape [1, F]) or as nested rows `[[f1..fF], …]` (shape from the nesting, as the named form
+ * `{input: [[…]]}` takes it). Values become the input's datatype, each checked; a row of the wrong
+ * length names the F the model takes.
+ */
+export function encodeRows(features: unknown[], input: TensorSpec): Encoded {
+  const nested = features.some(Array.isArray);
+  const width = input.shape[1];
+  if (!nested && width !== -1 && features.length !== width) {
+    return { ok: false, details: [{ field: 'features', message: `must have ${width} values (input '${input.name}' is [${input.shape.join(', ')}]), got ${features.length}` }] };
+  }
+  const tensor = tensorFromNested(nested ? features : [features], input);
+  if (typeof tensor === 'string') return { ok: false, details: [{ field: 'features', message: tensor }] };
+  return { ok: true, inputs: { [input.name]: tensor } };
+}
+
 /**
  * Tensor models (no `features` list): `{ input_name: nested array }` → named tensors, shape from
  * the nesting, datatype from the model; checked against the declared rank and fixed dims.
  */
 export function encodeNamedTensors(features: unknown, inputs: TensorSpec[]): Encoded {
   if (!isPlainObject(features)) {
-    return { ok: false, details: [{ field: 'features', message: `must be an object of named input tensors (${inputs.map((i) => i.name).join(', ')})` }] };
+    const names = inputs.map((i) => i.name).join(', ');
+    const why = Array.isArray(features) ? ': an array of values is taken only by a model whose one input is 2-D' : '';
+    return { ok: false, details: [{ field: 'features', message: `must be an object of named input tensors (${names})${why}` }] };
   }
   const details: ErrorDetail[] = [];
   const declared = new Set(inputs.map((i) => i.name));

@@ -64,6 +64,29 @@ describe('predict codec on the bundled models', () => {
       expect(sut.input.datatype).toBe('FP32');
     });
 
+    it('encodes a flat array as one row for a model without a features list whose one input is 2-D, like the named form', () => {
+      // Arrange
+      const row = Array.from({ length: 256 }, (_, i) => i / 256);
+
+      // Act
+      const flat = inputsOf(encodeFeatures(mlp, row, 1000));
+      const nested = inputsOf(encodeFeatures(mlp, [row], 1000));
+      const named = inputsOf(encodeFeatures(mlp, { input: [row] }, 1000));
+
+      // Assert
+      expect(flat).toEqual(named);
+      expect(nested).toEqual(named);
+      expect(flat.input.shape).toEqual([1, 256]);
+    });
+
+    it('refuses a flat array of the wrong length, naming the width the model takes', () => {
+      // Act
+      const sut = encodeFeatures(mlp, [1, 2, 3], 1000);
+
+      // Assert
+      expect(sut).toEqual({ ok: false, details: [{ field: 'features', message: "must have 256 values (input 'input' is [-1, 256]), got 3" }] });
+    });
+
     it('refuses more than MAX_FEATURES entries, naming the limit', () => {
       // Act
       const sut = encodeFeatures(iris, SETOSA, 3);

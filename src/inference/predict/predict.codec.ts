@@ -9,7 +9,7 @@ import { NamedTensors } from '../../models/tensors/tensor';
 import { canStack, rowsOf, unstack } from '../../models/tensors/tensor-batching';
 import { elapsedMs } from '../../models/wrapper/elapsed';
 import { Prediction, postprocess } from '../../models/wrapper/postprocess';
-import { Encoded, encodeNamedTensors, encodeTabular } from './feature-encoder';
+import { Encoded, encodeNamedTensors, encodeRows, encodeTabular, soleMatrixInput } from './feature-encoder';
 import { BatchItemResult, BatchResult, PredictionResult } from './predict.types';
 
 /**
@@ -38,8 +38,9 @@ export const featuresOfItem = (item: unknown): unknown =>
 
 /**
  * Features → the version's input tensors: by the model's `features` list (an object by name or
- * an array in declared order → one row), else as named nested tensors. At most `maxFeatures`
- * entries (MAX_FEATURES); every problem is named.
+ * an array in declared order → one row); else, for a model whose one input is 2-D, an array as a
+ * row (or nested rows); else as named nested tensors. At most `maxFeatures` entries
+ * (MAX_FEATURES); every problem is named.
  */
 export function encodeFeatures(route: Route, features: unknown, maxFeatures: number): Encoded {
   const count = typeof features === 'object' && features !== null ? Object.keys(features).length : 0;
@@ -48,7 +49,9 @@ export function encodeFeatures(route: Route, features: unknown, maxFeatures: num
   }
   const inputs = route.version.signature!.inputs;
   const names = route.entry.features;
-  return names ? encodeTabular(features, names, inputs[0]) : encodeNamedTensors(features, inputs);
+  if (names) return encodeTabular(features, names, inputs[0]);
+  const matrix = Array.isArray(features) ? soleMatrixInput(inputs) : undefined;
+  return matrix ? encodeRows(features as unknown[], matrix) : encodeNamedTensors(features, inputs);
 }
 
 /** The 422 of features that do not encode. */

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
+import { AppError } from '../../common/errors/app-error';
+import { ErrorCode } from '../../common/errors/error-code';
 import { ModelEntry } from '../../models/registry/model-entry';
 import { ModelRegistryService } from '../../models/registry/model-registry.service';
 import { ModelVersion } from '../../models/registry/model-version';
@@ -15,13 +17,15 @@ export class V2CatalogService {
   constructor(private readonly registry: ModelRegistryService) {}
 
   /**
-   * V2 model metadata: the given version's signature, else the active version's; a model with no
-   * serving version (all FAILED, or model.json broken) answers what model.json declares.
+   * V2 model metadata: the given version's signature, else the active version's, as it serves
+   * (model.json's shapes narrowing the ONNX file's). A model or version with nothing loaded has no
+   * signature to show: refused naming why (see {@link noMetadata}), never a 200 with empty tensors.
    */
   v2Metadata(modelId: string, number?: number): V2ModelMetadata {
     const entry = this.registry.get(modelId);
     const version = number === undefined ? this.servingVersion(entry) : this.registry.version(entry, number);
-    const signature = version?.signature ?? { inputs: entry.manifest?.inputs ?? [], outputs: entry.manifest?.outputs ?? [] };
+    if (entry.error || !version?.ready || !version.signature) throw unavailableVersion(entry, version, number);
+    const { signature } = version;
     return {
       name: entry.name,
       versions: [...entry.versions.keys()].sort((a, b) => a - b).map(String),
@@ -63,6 +67,25 @@ export class V2CatalogService {
     const n = entry.active ?? entry.highestReady();
     return n === undefined ? undefined : entry.versions.get(n);
   }
+}
+
+/**
+ * Why a model (or the asked-for version) has no metadata or configuration to show: the V2
+ * metadata and Triton's config extension refuse alike. Loading, or unloaded on purpose:
+ * MODEL_NOT_READY (503 + Retry-After, as its inference answers). Anything else — model.json
+ * unusable, every version FAILED, no version folder, that version FAILED — MODEL_LOAD_FAILED, which
+ * V2 answers 400 `{error}` as Triton does for a model with no available version (gRPC FAILED_PRECONDITION).
+ */
+export function unavailableVersion(entry: ModelEntry, version: ModelVersion | undefined, number: number | undefined): AppError {
+  const which = number === undefined ? `Model '${entry.name}'` : `Model '${entry.name}' version ${number}`;
+  if (entry.error) return new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${entry.name}' failed to load: ${entry.error}`);
+  const loading = version ? version.state === 'LOADING' : [...entry.versions.values()].some((v) => v.state === 'LOADING');
+  if (loading) return new AppError(ErrorCode.MODEL_NOT_READY, `${which} is loading`, [], 5);
+  if (entry.unloaded || version?.state === 'UNLOADED') return new AppError(ErrorCode.MODEL_NOT_READY, `${which} is unloaded`, [], 30);
+  const state = version && `${version.state}${version.reason ? `: ${version.reason}` : ''}`;
+  if (number !== undefined) return new AppError(ErrorCode.MODEL_LOAD_FAILED, `${which} is ${state}`);
+  const reason = entry.unservableReason() ?? (version && `active version ${version.version} is ${state}`);
+  return new AppError(ErrorCode.MODEL_LOAD_FAILED, `${which} has no loaded version${reason ? `: ${reason}` : ''}`);
 }
 
 /** Triton's model states: READY, LOADING, UNLOADING, UNAVAILABLE. */

@@ -7,6 +7,7 @@ import { AppError, ErrorDetail } from '../../common/errors/app-error';
 import { AllConfig } from '../../config/app-config';
 import { DataPlane, InferenceResult } from '../../models/data-plane.service';
 import { overlongStrings } from '../../models/tensors/finite';
+import { classifyOutputs, requestedClassifications } from './v2-classification';
 import { DecodedInfer, decodeInferRequest, encodeInferResponse, V2InferResult } from './v2-codec';
 
 /** A request the V2 codec accepted. */
@@ -53,22 +54,26 @@ export class V2InferenceService {
 
   /**
    * {@link infer} without the JSON encoding, for transports that encode the outputs themselves
-   * (gRPC): the decoded request (id, requested outputs) and the data plane's result. `problems`
-   * are a transport's own findings about the request (e.g. gRPC contents in the wrong field):
-   * they fail it with the codec's, in one 422.
+   * (gRPC): the decoded request (id, requested outputs) and the data plane's result, with the
+   * outputs asked for as classifications already turned into them (the classification
+   * extension). `problems` are a transport's own findings about the request (e.g. gRPC contents
+   * in the wrong field): they fail it with the codec's, in one 422.
    */
   async inferTensors(modelId: string, version: number | undefined, body: unknown, options: V2InferOptions): Promise<{ result: InferenceResult; decoded: DecodedRequest }> {
     const { requestId, routingKey, binary, problems = [], signal, parentSpan } = options;
     const startedAt = performance.now();
     const route = this.plane.route(modelId, version, routingKey);
     const decoded = decodeInferRequest(body, route.version.signature!, binary, route.entry.name);
+    const classificationProblems: ErrorDetail[] = [];
+    const classifications = requestedClassifications(body, route.version.signature!, classificationProblems);
     // Strings of a JSON body were held to MAX_STRING_LENGTH by the input limits; binary BYTES are held here.
     const tooLong = decoded.ok ? overlongStrings(decoded.inputs, this.maxStringLength) : [];
-    if (!decoded.ok || tooLong.length || problems.length) {
-      const details = [...problems, ...(decoded.ok ? tooLong : decoded.details)];
+    if (!decoded.ok || tooLong.length || problems.length || classificationProblems.length) {
+      const details = [...problems, ...(decoded.ok ? tooLong : decoded.details), ...classificationProblems];
       throw this.plane.rejected(route, AppError.validation(details, 'Invalid inference request'), startedAt, requestId, parentSpan);
     }
     const result = await this.plane.infer({ route, inputs: decoded.inputs, startedAt, requestId, signal, parentSpan });
-    return { result, decoded };
+    if (classifications.size === 0) return { result, decoded };
+    return { result: { ...result, outputs: classifyOutputs(result.outputs, classifications, route.entry.manifest?.labels) }, decoded };
   }
 }

@@ -22,6 +22,12 @@ import type { V2InferResponse, V2ModelMetadata, V2ModelReady, V2ServerMetadata }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version: SERVER_VERSION } = require('../../../package.json') as { version: string };
 
+/**
+ * The protocol extensions GET /v2 lists: one entry per extension this server implements (add
+ * yours here when you implement one; gRPC's ServerMetadata lists its own).
+ */
+export const V2_EXTENSIONS: readonly string[] = ['model_repository', 'binary_tensor_data', 'model_configuration', 'statistics', 'classification'];
+
 const INFER_DESCRIPTION =
   'KServe V2 / Open Inference Protocol inference. `data` may be flat (row-major) or nested; each datatype must be the ' +
   "model's (400 otherwise, as Triton) and every value is checked. Requests are merged by the model's dynamic batcher. Without a version the request " +
@@ -41,7 +47,7 @@ export class V2Controller {
   @Public()
   @ApiOperation({ summary: 'Server metadata: name, version, protocol extensions' })
   server(): V2ServerMetadata {
-    return { name: 'nest-model-server', version: SERVER_VERSION, extensions: ['model_repository', 'binary_tensor_data'] };
+    return { name: 'nest-model-server', version: SERVER_VERSION, extensions: [...V2_EXTENSIONS] };
   }
 
   @Get('models/:name')

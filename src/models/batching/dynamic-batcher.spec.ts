@@ -7,7 +7,8 @@ import { ErrorCode } from '../../common/errors/error-code';
 import { OnnxRuntime } from '../runtimes/onnx/onnx-runtime';
 import { RuntimeInputError } from '../runtimes/runtime-errors';
 import { NamedTensors } from '../tensors/tensor';
-import { BatchRunner, BatcherObserver, DynamicBatcher, DynamicBatcherOptions } from './dynamic-batcher';
+import { InferenceStats } from '../wrapper/inference-stats';
+import { BatchRunner, BatcherObserver, BatchTiming, DynamicBatcher, DynamicBatcherOptions } from './dynamic-batcher';
 
 /** One FP32 input named `name` holding `rows` (each row an array of the same width). */
 const fp32 = (rows: number[][], name = 'x'): NamedTensors => ({
@@ -427,6 +428,116 @@ describe('DynamicBatcher', () => {
       // Assert
       expect(values(result)).toEqual([2]);
     });
+  });
+
+  describe('statistics (BatchTiming)', () => {
+    /** A statistics clock that moves only when told. */
+    class ManualClock {
+      ns = 0;
+      readonly nowNs = (): number => this.ns;
+    }
+
+    let clock: ManualClock;
+    let stats: InferenceStats;
+    /** The fake runner, taking `runNs` on the statistics clock for each run. */
+    const timedRunner = (runNs: number): BatchRunner => ({ run: (inputs) => { clock.ns += runNs; return runner.run(inputs); } });
+    const timing = (batchDimension = true): BatchTiming => ({ stats, nowNs: clock.nowNs, batchDimension });
+
+    beforeEach(() => {
+      clock = new ManualClock();
+      stats = new InferenceStats();
+    });
+
+    it('records one execution of a merged batch: its rows, each request its own wait and the whole run', async () => {
+      // Arrange
+      const sut = new DynamicBatcher(timedRunner(1_000), options({ maxBatchSize: 3, maxQueueDelayMs: 1000 }), {}, timing());
+      const first = sut.run(fp32([[1], [2]]));
+      clock.ns = 300;
+
+      // Act
+      const second = sut.run(fp32([[3]]));
+      await Promise.all([first, second]);
+
+      // Assert
+      const snapshot = stats.snapshot();
+      expect(snapshot.execution_count).toBe(1);
+      expect(snapshot.inference_stats.queue).toEqual({ count: 2, ns: 300 });
+      expect(snapshot.inference_stats.compute_infer).toEqual({ count: 2, ns: 2_000 });
+      expect(snapshot.inference_stats.compute_input).toEqual({ count: 2, ns: 0 });
+      expect(snapshot.inference_stats.compute_output).toEqual({ count: 2, ns: 0 });
+      expect(snapshot.batch_stats).toEqual([
+        { batch_size: 3, compute_input: { count: 1, ns: 0 }, compute_infer: { count: 1, ns: 1_000 }, compute_output: { count: 1, ns: 0 } },
+      ]);
+    });
+
+    it('times the stacking and the splitting apart from the run', async () => {
+      // Arrange: every reading of the clock moves it 1 ns, the run 1 000 more
+      const ticking = (): number => { clock.ns += 1; return clock.ns; };
+      const sut = new DynamicBatcher(timedRunner(1_000), options({ maxBatchSize: 2, maxQueueDelayMs: 1000 }), {}, { stats, nowNs: ticking, batchDimension: true });
+
+      // Act
+      await Promise.all([sut.run(fp32([[1]])), sut.run(fp32([[2]]))]);
+
+      // Assert: readings 1, 2 (enqueue), 3 (dispatch), 4 (start), 5 (stacked), 1006 (run), 1007 (split)
+      const [batch] = stats.snapshot().batch_stats;
+      expect(batch).toEqual({ batch_size: 2, compute_input: { count: 1, ns: 1 }, compute_infer: { count: 1, ns: 1_001 }, compute_output: { count: 1, ns: 1 } });
+      expect(stats.snapshot().inference_stats.queue).toEqual({ count: 2, ns: 2 + 1 });
+    });
+
+    it('counts every execution at batch size 1 for a model without a batch dimension', async () => {
+      // Arrange
+      const sut = new DynamicBatcher(timedRunner(50), options({ maxBatchSize: 1 }), {}, timing(false));
+
+      // Act
+      await sut.run(fp32([[1], [2], [3]]));
+
+      // Assert
+      expect(stats.snapshot().batch_stats.map((b) => [b.batch_size, b.compute_infer.count])).toEqual([[1, 1]]);
+    });
+
+    it('records a pass-through run as an execution with no wait, no stacking and no splitting', async () => {
+      // Arrange
+      const sut = new DynamicBatcher(timedRunner(700), options({ enabled: false }), {}, timing());
+      clock.ns = 5_000;
+
+      // Act
+      await sut.run(fp32([[1], [2]]));
+
+      // Assert
+      const snapshot = stats.snapshot();
+      expect(snapshot.execution_count).toBe(1);
+      expect(snapshot.inference_stats.queue).toEqual({ count: 1, ns: 0 });
+      expect(snapshot.inference_stats.compute_infer).toEqual({ count: 1, ns: 700 });
+      expect(snapshot.batch_stats.map((b) => b.batch_size)).toEqual([2]);
+    });
+
+    it('records nothing for an execution that failed', async () => {
+      // Arrange
+      runner.failNext = { error: new Error('kaput'), sync: false };
+      const sut = new DynamicBatcher(timedRunner(10), options({ maxBatchSize: 1 }), {}, timing());
+
+      // Act
+      await expect(sut.run(fp32([[1]]))).rejects.toThrow('kaput');
+
+      // Assert
+      const snapshot = stats.snapshot();
+      expect(snapshot.execution_count).toBe(0);
+      expect(snapshot.inference_stats.queue.count).toBe(0);
+      expect(snapshot.batch_stats).toEqual([]);
+    });
+
+    it('keeps serving when the statistics sink throws', async () => {
+      // Arrange
+      const broken = { executed: () => { throw new Error('stats down'); }, waited: () => undefined };
+      const sut = new DynamicBatcher(runner, options({ maxBatchSize: 1 }), {}, { stats: broken, nowNs: clock.nowNs, batchDimension: true });
+
+      // Act
+      const result = await sut.run(fp32([[1]]));
+
+      // Assert
+      expect(values(result)).toEqual([2]);
+    });
+
   });
 
   describe('concurrency', () => {

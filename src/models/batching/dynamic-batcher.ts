@@ -53,6 +53,23 @@ export interface BatcherObserver {
   onQueueDepth?(depth: number): void;
 }
 
+/** Where a batcher reports its executions for the statistics extension (a version's InferenceStats fits). */
+export interface ExecutionStats {
+  /** One runtime execution for `requests` requests and `rows` rows succeeded; stacking, the run and splitting took these ns. */
+  executed(requests: number, rows: number, inputNs: number, inferNs: number, outputNs: number): void;
+  /** One request of a successful execution had waited `ns` in the queue (0 in pass-through mode). */
+  waited(ns: number): void;
+}
+
+/** The statistics of a batcher's executions: where they go, on which clock, and how rows count. */
+export interface BatchTiming {
+  stats: ExecutionStats;
+  /** A monotonic clock in nanoseconds (StatsClock.nowNs). */
+  nowNs: () => number;
+  /** false: the model has no batch dimension, so every execution counts as batch size 1 (Triton's max_batch_size 0). */
+  batchDimension: boolean;
+}
+
 interface Waiter {
   inputs: NamedTensors;
   /** Rows in dim 0, or undefined when the request cannot share a batch (rank 0, or inputs disagreeing on dim 0). */
@@ -61,6 +78,9 @@ interface Waiter {
   bytes: number;
   /** performance.now() at enqueue, in milliseconds. */
   enqueuedAt: number;
+  /** The statistics clock at enqueue, and the wait it measured at dispatch (0 without statistics). */
+  enqueuedNs: number;
+  waitedNs: number;
   resolve(outputs: NamedTensors): void;
   reject(error: unknown): void;
   /** Removes the abort listener of the caller's signal (once the request leaves the queue). */
@@ -75,6 +95,7 @@ interface ArmedTimer {
 }
 
 const now = (): number => performance.now();
+const noClock = (): number => 0;
 
 /** One request's failure in a batch whose requests were run again one by one. */
 class Failed {
@@ -134,11 +155,16 @@ export class DynamicBatcher {
   private closed = false;
   private readonly maxConcurrentBatches: number;
 
-  /** @throws RangeError when an option is out of range (a configuration bug, caught at boot). */
+  /**
+   * `timing`: where each successful execution's statistics go (queue, compute phases, batch
+   * size); without it the batcher reads no statistics clock at all.
+   * @throws RangeError when an option is out of range (a configuration bug, caught at boot).
+   */
   constructor(
     private readonly runner: BatchRunner,
     private readonly options: DynamicBatcherOptions,
     private readonly observer: BatcherObserver = {},
+    private readonly timing?: BatchTiming,
   ) {
     validate(options);
     this.maxConcurrentBatches = options.maxConcurrentBatches ?? 1;
@@ -173,7 +199,7 @@ export class DynamicBatcher {
     if (!this.options.enabled) return this.passThrough(inputs, span);
     return new Promise<NamedTensors>((resolve, reject) => {
       const rows = batchRows(inputs);
-      const waiter: Waiter = { inputs, rows, bytes: inputBytes(inputs), enqueuedAt: now(), resolve, reject, span };
+      const waiter: Waiter = { inputs, rows, bytes: inputBytes(inputs), enqueuedAt: now(), enqueuedNs: this.timing?.nowNs() ?? 0, waitedNs: 0, resolve, reject, span };
       if (signal) {
         const onAbort = (): void => this.withdraw(waiter);
         signal.addEventListener('abort', onAbort, { once: true });
@@ -233,7 +259,7 @@ export class DynamicBatcher {
     });
     try {
       const inference = span && traceLoneRun(span, rowsOf(inputs), this.options.traceAttributes);
-      const work = this.runBounded(inputs);
+      const work = this.runAlone(inputs);
       return await (inference ? endWith(inference, work) : work);
     } finally {
       this.inFlight -= 1;
@@ -310,6 +336,10 @@ export class DynamicBatcher {
     this.runningBatches += 1;
     this.inFlight += batch.length;
     const startedAt = now();
+    if (this.timing) {
+      const startedNs = this.timing.nowNs();
+      for (const w of batch) w.waitedNs = startedNs - w.enqueuedNs;
+    }
     this.notify((o) => {
       o.onBatch?.(batch.length, batch.reduce((n, w) => n + (w.rows ?? rowsOf(w.inputs)), 0));
       for (const w of batch) o.onQueueWait?.((startedAt - w.enqueuedAt) / 1000);
@@ -344,25 +374,75 @@ export class DynamicBatcher {
   }
 
   private async runBatch(batch: Waiter[]): Promise<Outcome[]> {
+    const clock = this.timing?.nowNs ?? noClock;
+    const started = clock();
     // A lone request runs untouched, exactly as it would without the batcher.
-    if (batch.length === 1) return [await this.runBounded(batch[0].inputs)];
+    const lone = batch.length === 1;
+    const inputs = lone ? batch[0].inputs : stack(batch.map((w) => w.inputs));
+    const stacked = clock();
+    let outputs: NamedTensors;
     try {
-      const outputs = await this.runBounded(stack(batch.map((w) => w.inputs)));
-      return unstack(outputs, batch.map((w) => w.rows as number));
+      outputs = await this.runBounded(inputs);
     } catch (error) {
-      if (!(error instanceof RuntimeRunError)) throw error;
+      if (lone || !(error instanceof RuntimeRunError)) throw error;
       return this.runEachAlone(batch);
     }
+    const ran = clock();
+    const split = lone ? [outputs] : unstack(outputs, batch.map((w) => w.rows as number));
+    // Recorded before any caller is answered, so a client reading the statistics next sees its request.
+    if (this.timing) this.recordBatch(this.timing, batch, stacked - started, ran - stacked, clock() - ran);
+    return split;
   }
 
   /**
    * The runtime failed a merged batch (one request's values, or a graph that cannot take the
-   * stacked shape): each request runs again on its own, so a bad request fails only itself.
+   * stacked shape): each request runs again on its own, so a bad request fails only itself. The
+   * runs that succeed are recorded in the statistics as batches of one.
    */
   private async runEachAlone(batch: Waiter[]): Promise<Outcome[]> {
+    const clock = this.timing?.nowNs ?? noClock;
     const outcomes: Outcome[] = [];
-    for (const w of batch) outcomes.push(await this.runBounded(w.inputs).catch((error: unknown) => new Failed(error)));
+    for (const w of batch) {
+      const started = clock();
+      try {
+        const outputs = await this.runBounded(w.inputs);
+        if (this.timing) this.recordBatch(this.timing, [w], 0, clock() - started, 0);
+        outcomes.push(outputs);
+      } catch (error) {
+        outcomes.push(new Failed(error));
+      }
+    }
     return outcomes;
+  }
+
+  /** Pass-through mode: the request straight to the runner (no stacking, splitting or wait), timed when statistics are kept. */
+  private async runAlone(inputs: NamedTensors): Promise<NamedTensors> {
+    const timing = this.timing;
+    if (!timing) return this.runBounded(inputs);
+    const started = timing.nowNs();
+    const outputs = await this.runBounded(inputs);
+    const inferNs = timing.nowNs() - started;
+    try {
+      timing.stats.executed(1, timing.batchDimension ? rowsOf(inputs) : 1, 0, inferNs, 0);
+      timing.stats.waited(0);
+    } catch {
+      // Statistics are best effort, like the metrics: a failing sink never fails a prediction.
+    }
+    return outputs;
+  }
+
+  private recordBatch(timing: BatchTiming, batch: Waiter[], inputNs: number, inferNs: number, outputNs: number): void {
+    let rows = 1;
+    if (timing.batchDimension) {
+      rows = 0;
+      for (const w of batch) rows += w.rows ?? rowsOf(w.inputs);
+    }
+    try {
+      timing.stats.executed(batch.length, rows, inputNs, inferNs, outputNs);
+      for (const w of batch) timing.stats.waited(w.waitedNs);
+    } catch {
+      // Best effort, as in runAlone.
+    }
   }
 
   private runBounded(inputs: NamedTensors): Promise<NamedTensors> {

@@ -51,6 +51,28 @@ describe('LruPredictionCache', () => {
     expect(otherVersion).toBeUndefined();
   });
 
+  it('stores an answer at the generation of its lookup only while the model was not cleared since (by itself or with every model)', async () => {
+    // Arrange
+    const sut = new LruPredictionCache({ enabled: true, maxEntries: 10, ttlSeconds: 0 });
+    const [before, penguinBefore] = [await sut.read(irisKey(1)), await sut.read(penguinKey(1))];
+    await sut.clear('iris');
+    const afterModelClear = await sut.read(irisKey(2));
+    await sut.clear();
+
+    // Act
+    await sut.set(irisKey(1), answer('old model'), before.generation);
+    await sut.set(penguinKey(1), answer('adelie'), penguinBefore.generation);
+    await sut.set(irisKey(2), answer('also old'), afterModelClear.generation);
+    await sut.set(irisKey(3), answer('current'), (await sut.read(irisKey(3))).generation);
+
+    // Assert
+    expect(before).toEqual({ value: undefined, generation: '0.0' });
+    expect(await sut.get(irisKey(1))).toBeUndefined();
+    expect(await sut.get(penguinKey(1))).toBeUndefined();
+    expect(await sut.get(irisKey(2))).toBeUndefined();
+    expect(await sut.get(irisKey(3))).toEqual(answer('current'));
+  });
+
   it('evicts the least recently used entry beyond maxEntries', async () => {
     // Arrange
     const sut = new LruPredictionCache({ enabled: true, maxEntries: 2, ttlSeconds: 0 });

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 
 import { modelIdOfKey } from './cache-key';
-import { CacheStats, CachedPrediction, PredictionCache } from './prediction-cache';
+import { CacheGeneration, CacheRead, CacheStats, CachedPrediction, PredictionCache } from './prediction-cache';
 
 export interface LruPredictionCacheOptions {
   /** ENABLE_CACHING. */
@@ -42,6 +42,9 @@ export class LruPredictionCache extends PredictionCache {
   private readonly lru: LRUCache<string, CachedPrediction> | undefined;
   private readonly ttlMs: number;
   private readonly counters = new Map<string, ModelCounters>();
+  /** Clears of every model, and per model: a model's generation is `<all>.<model>`. */
+  private allClears = 0;
+  private readonly clears = new Map<string, number>();
 
   /** @throws RangeError when enabled with maxEntries < 1 or a negative TTL (a configuration bug). */
   constructor(options: LruPredictionCacheOptions) {
@@ -70,11 +73,18 @@ export class LruPredictionCache extends PredictionCache {
     });
   }
 
-  async get(key: string): Promise<CachedPrediction | undefined> {
-    if (!this.lru) return undefined;
+  async read(key: string): Promise<CacheRead> {
+    const modelId = modelIdOfKey(key);
+    const generation = this.generationOf(modelId);
+    if (!this.lru) return { value: undefined, generation };
     const value = this.lru.get(key);
-    this.countLookup(modelIdOfKey(key), value !== undefined);
-    return value;
+    this.countLookup(modelId, value !== undefined);
+    return { value, generation };
+  }
+
+  /** The model's generation now (see {@link CacheRead}): it changes with every clear of the model or of every model. */
+  generationOf(modelId: string): CacheGeneration {
+    return `${this.allClears}.${this.clears.get(modelId) ?? 0}`;
   }
 
   /** The entry for `key` (made most recently used), without counting a hit or a miss: for a cache layered over this one. */
@@ -90,11 +100,14 @@ export class LruPredictionCache extends PredictionCache {
     else counters.misses += 1;
   }
 
-  async set(key: string, value: CachedPrediction): Promise<void> {
+  async set(key: string, value: CachedPrediction, readAt?: CacheGeneration): Promise<void> {
+    if (readAt !== undefined && readAt !== this.generationOf(modelIdOfKey(key))) return;
     this.lru?.set(key, value);
   }
 
   async clear(modelId?: string): Promise<void> {
+    if (modelId === undefined) this.allClears += 1;
+    else this.clears.set(modelId, (this.clears.get(modelId) ?? 0) + 1);
     if (!this.lru) return;
     if (modelId === undefined) {
       this.lru.clear();

@@ -13,12 +13,16 @@ export interface RedisCacheLevelOptions {
 /** The generation both scripts read: `<all>.<model>` (missing counters are 0). */
 const GENERATION = `local g = (redis.call('GET', KEYS[1]) or '0') .. '.' .. (redis.call('GET', KEYS[2]) or '0')`;
 
-/** KEYS: global and model generation counters. ARGV: entry key prefix, cache key. Replies the value or nil. */
+/** KEYS: global and model generation counters. ARGV: entry key prefix, cache key. Replies {generation, value} ({generation} on a miss). */
 const GET_SCRIPT = `${GENERATION}
-return redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])`;
+return {g, redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])}`;
 
-/** KEYS: as GET. ARGV: entry key prefix, cache key, value, TTL ms (0 = none). */
+/**
+ * KEYS: as GET. ARGV: entry key prefix, cache key, value, TTL ms (0 = none), the generation the
+ * value's lookup read ('' = any). Stores nothing (replies 0) when the model was cleared since.
+ */
 const SET_SCRIPT = `${GENERATION}
+if ARGV[5] ~= '' and ARGV[5] ~= g then return 0 end
 local k = ARGV[1] .. g .. ':' .. ARGV[2]
 if tonumber(ARGV[4]) > 0 then return redis.call('SET', k, ARGV[3], 'PX', ARGV[4]) end
 return redis.call('SET', k, ARGV[3])`;
@@ -36,6 +40,8 @@ const ALL_MODELS = '*';
  * prediction-codec) under `<prefix>cache:<generation>:<cache key>` with CACHE_TTL_SECONDS, where
  * the generation is `<all>.<model>` read from two counters (`<prefix>cache-gen` and
  * `<prefix>cache-gen:<model>`) in the same script as the read or write: one round trip each.
+ * A read gives the generation it saw; a write given it stores only if the generation is still that
+ * one, so an answer computed before a clear (a reload) and written after it is never served.
  * Clearing a model (every version) is one INCR of its counter, O(1) whatever it holds — the old
  * entries are unreachable at once and expire by their TTL — and is published on
  * `<prefix>cache-clear` so every replica drops its local level too.
@@ -58,24 +64,31 @@ export class RedisCacheLevel {
     this.entryPrefix = connection.key('cache', '');
   }
 
-  /** The shared entry, or undefined (absent, unreadable, or Redis unavailable). */
-  async get(key: string): Promise<CachedPrediction | undefined> {
-    if (!this.connection.available) return undefined;
+  /**
+   * The shared entry (undefined: absent, unreadable, or Redis unavailable) and the model's
+   * generation read with it (undefined when Redis could not be read).
+   */
+  async read(key: string): Promise<{ value: CachedPrediction | undefined; generation: string | undefined }> {
+    if (!this.connection.available) return { value: undefined, generation: undefined };
     try {
-      const reply = (await this.getScript.runBuffer(...this.generationKeys(key), this.entryPrefix, key)) as Buffer | null;
-      return reply ? decodePrediction(reply) : undefined;
+      const [generation, entry] = (await this.getScript.runBuffer(...this.generationKeys(key), this.entryPrefix, key)) as [Buffer, Buffer?];
+      return { value: entry ? decodePrediction(entry) : undefined, generation: generation.toString() };
     } catch (e) {
       this.connection.failed('cache_get', e);
-      return undefined;
+      return { value: undefined, generation: undefined };
     }
   }
 
-  /** Stores `value` in the background (the caller's answer never waits for it); too large a value is not stored. */
-  set(key: string, value: CachedPrediction): void {
+  /**
+   * Stores `value` in the background (the caller's answer never waits for it) if the model's
+   * generation is still `readAt` (when given; see {@link read}); too large a value is not stored.
+   */
+  set(key: string, value: CachedPrediction, readAt?: string): void {
     if (!this.connection.available) return;
     const encoded = encodePrediction(value);
     if (encoded.length > this.options.maxEntryBytes) return;
-    this.setScript.run(...this.generationKeys(key), this.entryPrefix, key, encoded, this.ttlMs).catch((e: unknown) => this.connection.failed('cache_set', e));
+    this.setScript.run(...this.generationKeys(key), this.entryPrefix, key, encoded, this.ttlMs, readAt ?? '')
+      .catch((e: unknown) => this.connection.failed('cache_set', e));
   }
 
   /** Makes the entries of `modelId` (or of every model) unreachable for every replica, and tells them. Resolves false when Redis could not be reached. */

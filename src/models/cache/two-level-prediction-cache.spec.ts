@@ -182,6 +182,50 @@ describeWithRedis('TwoLevelPredictionCache (a real redis-server)', () => {
     expect(await b.sut.get(key)).toBeUndefined();
   });
 
+  it('does not store an answer computed before a reload of the model (a clear) and written after it, in either level: the old model\'s answer is never served', async () => {
+    // Arrange
+    const prefix = `p-${randomUUID()}:`;
+    const [a, b] = [await replica(prefix), await replica(prefix)];
+    const key = cacheKey('iris', 2, row(11));
+    const untouched = cacheKey('iris', 2, row(12));
+
+    // Act: A misses and computes with the old model; the model is reloaded (cleared) meanwhile; then A stores the answer
+    const miss = await a.sut.read(key);
+    const otherMiss = await a.sut.read(untouched);
+    await a.sut.clear('iris');
+    await a.sut.set(key, answer(11, 'old model'), miss.generation);
+    const fresh = await a.sut.read(untouched);
+    await a.sut.set(untouched, answer(12), fresh.generation);
+    // (Redis runs A's writes in order: once the later one is there, the earlier one has run.)
+    await until(async () => (await entries(a, prefix)).includes(`${prefix}cache:0.1:${untouched}`), 'the answer read after the clear in Redis');
+
+    // Assert
+    expect([miss.value, otherMiss.value, fresh.value]).toEqual([undefined, undefined, undefined]);
+    expect(await entries(a, prefix)).toEqual([`${prefix}cache:0.1:${untouched}`]);
+    expect(a.local.lookup(key)).toBeUndefined();
+    expect(await b.sut.get(key)).toBeUndefined();
+    expect(await a.sut.get(key)).toBeUndefined();
+    expect(await b.sut.get(untouched)).toEqual(answer(12));
+  });
+
+  it('does not store in Redis an answer whose lookup was answered before another replica cleared the model', async () => {
+    // Arrange
+    const prefix = `p-${randomUUID()}:`;
+    const [a, b] = [await replica(prefix), await replica(prefix)];
+    const key = cacheKey('iris', 2, row(13));
+    const miss = await a.sut.read(key);
+
+    // Act
+    await b.sut.clear('iris');
+    await a.sut.set(key, answer(13, 'old model'), miss.generation);
+    // (Redis runs A's commands in order: once this one is answered, the write has run.)
+    await a.connection.client.ping();
+
+    // Assert
+    expect(await entries(a, prefix)).toEqual([]);
+    expect(await b.sut.get(key)).toBeUndefined();
+  });
+
   it('clear() drops every model on every replica', async () => {
     // Arrange
     const prefix = `p-${randomUUID()}:`;

@@ -37,6 +37,13 @@ async function buildRepository(root: string): Promise<void> {
   await model('corrupt', { ...iris, name: 'corrupt' }, { '1': 'corrupt' });
   await model('mismatched', { ...iris, name: 'mismatched', features: ['a', 'b', 'c'] }, { '1': 'v1' });
   await model('bad-json', '{ "name": ', { '1': 'v1' });
+  await model('narrowed', { name: 'narrowed', inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4] }] }, { '1': 'v2' });
+  await model('misdeclared', { name: 'misdeclared', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 5] }] }, { '1': 'v2' });
+  // No model.json at all: the folder names the model, the ONNX file gives the signature.
+  await mkdir(join(root, 'bare', '1'), { recursive: true });
+  await copyFile(join(BUNDLED, 'iris', '2', 'model.onnx'), join(root, 'bare', '1', 'iris-mlp.onnx'));
+  await mkdir(join(root, 'ambiguous', '1'), { recursive: true });
+  for (const file of ['a.onnx', 'b.onnx']) await copyFile(join(BUNDLED, 'iris', '2', 'model.onnx'), join(root, 'ambiguous', '1', file));
 }
 
 async function boot(root: string, env: Record<string, string> = {}): Promise<ModelRegistryService> {
@@ -87,7 +94,7 @@ describe('ModelRegistryService', () => {
       const names = sut.list().map((e) => e.name);
 
       // Assert
-      expect(names.sort()).toEqual(['bad-json', 'corrupt', 'iris', 'mismatched', 'stage-failed', 'staged']);
+      expect(names.sort()).toEqual(['ambiguous', 'bad-json', 'bare', 'corrupt', 'iris', 'misdeclared', 'mismatched', 'narrowed', 'stage-failed', 'staged']);
     });
 
     it('loads every version, makes the highest one active and keeps the signature the model reports', () => {
@@ -138,6 +145,51 @@ describe('ModelRegistryService', () => {
       // Assert
       expect(version.state).toBe('FAILED');
       expect(version.reason).toBe('model input takes 4 features, model.json lists 3');
+    });
+
+    it('serves a model without model.json: named by its folder, its only .onnx file loaded, the signature from the ONNX session', async () => {
+      // Act
+      const entry = sut.get('bare');
+      const { version } = sut.route('bare');
+      const outputs = await version.run({ input: { datatype: 'FP32', shape: [1, 4], data: Float32Array.from([5.1, 3.5, 1.4, 0.2]) } });
+
+      // Assert
+      expect(entry.error).toBeUndefined();
+      expect(entry.features).toBeUndefined();
+      expect(entry.outputKind).toBe('raw');
+      expect(version.state).toBe('READY');
+      expect(version.signature).toEqual({
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
+        outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
+      });
+      expect(outputs.probabilities.shape).toEqual([1, 3]);
+    });
+
+    it('fails a version folder with several .onnx files and no model.onnx, naming them', () => {
+      // Act
+      const version = sut.get('ambiguous').versions.get(1)!;
+
+      // Assert
+      expect(version.state).toBe('FAILED');
+      expect(version.reason).toBe('several .onnx files in ambiguous/1/ and none named model.onnx (a.onnx, b.onnx): keep one, or name the one to serve model.onnx');
+    });
+
+    it('serves with the shape model.json declares where it narrows the model\'s', () => {
+      // Act
+      const version = sut.get('narrowed').versions.get(1)!;
+
+      // Assert
+      expect(version.state).toBe('READY');
+      expect(version.signature!.inputs).toEqual([{ name: 'input', datatype: 'FP32', shape: [1, 4] }]);
+    });
+
+    it('fails a version whose declared shape contradicts a fixed dimension of the model, naming it', () => {
+      // Act
+      const version = sut.get('misdeclared').versions.get(1)!;
+
+      // Assert
+      expect(version.state).toBe('FAILED');
+      expect(version.reason).toBe("input 'input' has shape [-1,4] in the model, [-1,5] in model.json (dimension 1 is 4 in the model, 5 in model.json)");
     });
 
     it('keeps a model with an unusable model.json, with the reason and no versions', () => {

@@ -141,9 +141,9 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
    */
   async loadVersion(modelId: string, number: number): Promise<ModelVersion> {
     const found = await this.repository.find(modelId);
-    const path = found?.versions.get(number);
+    const source = found?.versions.get(number);
     if (!found) throw AppError.modelNotFound(modelId);
-    if (!path) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `Model '${modelId}' has no version ${number} in the repository`);
+    if (!source) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `Model '${modelId}' has no version ${number} in the repository`);
     const existing = this.entries.get(modelId);
     if (!found.manifest) {
       // A model not serving yet (new, or broken before) stays listed as FAILED with the reason, in
@@ -154,7 +154,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     // A model whose model.json was broken at boot is adopted afresh once it reads well.
     const entry = existing && !existing.error ? existing : this.adoptUnloaded(found);
     const previous = entry.versions.get(number);
-    const version = new ModelVersion(number, path);
+    const version = new ModelVersion(number, source);
     // A new version is listed as LOADING at once; a reload keeps the old one serving until the new one is READY.
     if (!previous?.ready) entry.versions.set(number, version);
     if (!(await this.loader.load(entry, version))) return version;
@@ -181,7 +181,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
     if (!found) throw AppError.modelNotFound(modelId);
     const existing = this.entries.get(modelId);
     if (!existing || existing.error) this.adopt(found);
-    throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${modelId}' has no version to load: no numbered version folder (1/, 2/, … each with model.onnx)`);
+    throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `Model '${modelId}' has no version to load: no numbered version folder (1/, 2/, … each with its .onnx file)`);
   }
 
   /** A model's rollout settings as the store had them at boot, or as later decided while it was not serving here (see applyRouting). */
@@ -245,8 +245,8 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
   /** A model (new, or broken at boot and fixed since) with every version listed as UNLOADED until loaded. */
   private adoptUnloaded(model: DiscoveredModel): ModelEntry {
     const entry = this.adopt(model);
-    for (const [number, path] of model.versions) {
-      const version = new ModelVersion(number, path);
+    for (const [number, source] of model.versions) {
+      const version = new ModelVersion(number, source);
       version.state = 'UNLOADED';
       entry.versions.set(number, version);
     }
@@ -268,7 +268,7 @@ export class ModelRegistryService implements OnModuleInit, OnApplicationShutdown
       this.logger.error(`model ${model.name} FAILED: ${model.manifestError}`);
       return;
     }
-    for (const [number, path] of model.versions) entry.versions.set(number, new ModelVersion(number, path));
+    for (const [number, source] of model.versions) entry.versions.set(number, new ModelVersion(number, source));
     const declared = entry.manifest?.stages;
     // Stages are known before loading, so a request during the load gets 503 (not ready), not 404.
     entry.active = declared?.active !== undefined && entry.versions.has(declared.active) ? declared.active : model.versions.size ? Math.max(...model.versions.keys()) : undefined;

@@ -1,6 +1,6 @@
 import { ModelManifest } from '../repository/model-manifest';
 import { RuntimeSignature } from '../runtimes/model-runtime';
-import { outputProblems, signatureProblems } from './signature-check';
+import { outputProblems, servedSignature, signatureProblems } from './signature-check';
 
 /** What the bundled iris model.onnx reports to the ONNX runtime. */
 const IRIS_SIGNATURE: RuntimeSignature = {
@@ -86,7 +86,7 @@ describe('signatureProblems', () => {
     const sut = signatureProblems(manifest, IRIS_SIGNATURE);
 
     // Assert
-    expect(sut).toEqual(["output 'probabilities' has shape [-1,3] in the model, [-1,4] in model.json"]);
+    expect(sut).toEqual(["output 'probabilities' has shape [-1,3] in the model, [-1,4] in model.json (dimension 1 is 3 in the model, 4 in model.json)"]);
   });
 
   it('names a rank mismatch', () => {
@@ -97,7 +97,31 @@ describe('signatureProblems', () => {
     const sut = signatureProblems(manifest, IRIS_SIGNATURE);
 
     // Assert
-    expect(sut).toEqual(["input 'input' has shape [-1,4] in the model, [-1,2,2] in model.json"]);
+    expect(sut).toEqual(["input 'input' has shape [-1,4] in the model, [-1,2,2] in model.json (rank 2 in the model, 3 in model.json)"]);
+  });
+
+  it('accepts a declared size on a dimension the model leaves variable (a narrowing)', () => {
+    // Arrange: PaddleOCR's det input is [-1, 3, -1, -1]
+    const signature: RuntimeSignature = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, -1, -1] }], outputs: [] };
+    const manifest: ModelManifest = { name: 'det', inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, 640, 640] }] };
+
+    // Act
+    const sut = signatureProblems(manifest, signature);
+
+    // Assert
+    expect(sut).toEqual([]);
+  });
+
+  it('judges features on the narrowed input: a declared width the features list does not have is named', () => {
+    // Arrange: the model takes any width; model.json says 4 and lists 3 features
+    const signature: RuntimeSignature = { ...IRIS_SIGNATURE, inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, -1] }] };
+    const manifest: ModelManifest = { name: 'iris', features: ['a', 'b', 'c'], inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }] };
+
+    // Act
+    const sut = signatureProblems(manifest, signature);
+
+    // Assert
+    expect(sut).toEqual(['model input takes 4 features, model.json lists 3']);
   });
 
   describe('features', () => {
@@ -190,6 +214,49 @@ describe('signatureProblems', () => {
 
     // Assert
     expect(sut).toHaveLength(3);
+  });
+});
+
+describe('servedSignature', () => {
+  it('is the model\'s own signature when model.json declares no tensors', () => {
+    // Act
+    const sut = servedSignature({ name: 'iris' }, IRIS_SIGNATURE);
+
+    // Assert
+    expect(sut).toEqual(IRIS_SIGNATURE);
+  });
+
+  it('narrows each declared tensor to its declared sizes, keeping the model\'s fixed dims and the undeclared tensors', () => {
+    // Arrange
+    const signature: RuntimeSignature = {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, -1, -1] }, { name: 'scale', datatype: 'FP32', shape: [-1, 2] }],
+      outputs: [{ name: 'maps', datatype: 'FP32', shape: [-1, 1, -1, -1] }],
+    };
+    const manifest: ModelManifest = {
+      name: 'det',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, -1, 640, 640] }],
+      outputs: [{ name: 'maps', datatype: 'FP32', shape: [1, 1, 640, -1] }],
+    };
+
+    // Act
+    const sut = servedSignature(manifest, signature);
+
+    // Assert
+    expect(sut).toEqual({
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, 640, 640] }, { name: 'scale', datatype: 'FP32', shape: [-1, 2] }],
+      outputs: [{ name: 'maps', datatype: 'FP32', shape: [1, 1, 640, -1] }],
+    });
+  });
+
+  it('leaves a declared tensor that does not fit as the model has it (the load fails on signatureProblems)', () => {
+    // Arrange
+    const manifest: ModelManifest = { name: 'iris', inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 5] }] };
+
+    // Act
+    const sut = servedSignature(manifest, IRIS_SIGNATURE);
+
+    // Assert
+    expect(sut).toEqual(IRIS_SIGNATURE);
   });
 });
 

@@ -31,6 +31,14 @@ describe('manifestProblems', () => {
       expect(sut).toEqual([]);
     });
 
+    it('accepts a manifest without a name (the model is named by its folder)', () => {
+      // Act
+      const sut = manifestProblems({ inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, 640, 640] }] }, 'det');
+
+      // Assert
+      expect(sut).toEqual([]);
+    });
+
     it('accepts dynamic_batching: false and a regression task', () => {
       // Act
       const sut = manifestProblems({ name: 'car-mpg', task: 'regression', dynamic_batching: false }, 'car-mpg');
@@ -61,7 +69,7 @@ describe('manifestProblems', () => {
       expect(sut).toEqual(['model.json must be a JSON object']);
     });
 
-    it.each([['missing', undefined], ['empty', ''], ['with a slash', 'a/b'], ['too long', 'x'.repeat(65)], ['not a string', 7]])(
+    it.each([['empty', ''], ['with a slash', 'a/b'], ['too long', 'x'.repeat(65)], ['not a string', 7]])(
       'rejects a name that is %s',
       (_, name) => {
         // Act

@@ -23,14 +23,15 @@ function tensorProblems(list: unknown, field: string): string[] {
 
 /**
  * Checks a parsed model.json against what the server relies on. Returns every problem, or none.
- * `folderName` must equal `name` so a model is addressed by the folder it lives in.
+ * `name` may be left out (it is the folder's); when given it must equal `folderName`, so a model is
+ * addressed by the folder it lives in.
  */
 export function manifestProblems(raw: unknown, folderName: string): string[] {
   if (!isObject(raw)) return ['model.json must be a JSON object'];
   const m = raw as Partial<ModelManifest>;
   const problems: string[] = [];
-  if (typeof m.name !== 'string' || !NAME.test(m.name)) problems.push('name must be 1-64 chars of [A-Za-z0-9._-]');
-  else if (m.name !== folderName) problems.push(`name '${m.name}' must equal its folder name '${folderName}'`);
+  if (m.name !== undefined && (typeof m.name !== 'string' || !NAME.test(m.name))) problems.push('name must be 1-64 chars of [A-Za-z0-9._-]');
+  else if (m.name !== undefined && m.name !== folderName) problems.push(`name '${m.name}' must equal its folder name '${folderName}'`);
   if (m.runtime !== undefined && m.runtime !== 'onnx') problems.push(`runtime '${String(m.runtime)}' is not supported (onnx)`);
   if (m.task !== undefined && m.task !== 'classification' && m.task !== 'regression') problems.push('task must be classification or regression');
   if (m.features !== undefined && (!isStringList(m.features) || new Set(m.features).size !== m.features.length)) {

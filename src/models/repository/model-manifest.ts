@@ -23,7 +23,11 @@ export interface DynamicBatchingSpec {
   max_queue_delay_ms?: number;
 }
 
-/** `models/<name>/model.json`. Only `name` is required; the rest are conveniences. */
+/**
+ * `models/<name>/model.json`, optional as a whole: without the file the model is `{ name: <folder> }`
+ * (signature from the ONNX file, named tensors on /predict). Every field is a convenience; `name`,
+ * when given, must equal the folder's.
+ */
 export interface ModelManifest {
   name: string;
   description?: string;
@@ -48,13 +52,22 @@ export interface ModelManifest {
   };
 }
 
+/** One version folder as found on disk: the model file to load, or why none can be chosen. */
+export interface VersionSource {
+  /** Absolute path of the model file (`model.onnx`, else the folder's only `*.onnx`); absent when `problem` is set. */
+  path?: string;
+  /** Why the folder has no model file to load, naming what it holds (relative to the repository: safe to show). */
+  problem?: string;
+}
+
 /** A model folder as found on disk. */
 export interface DiscoveredModel {
   name: string;
   dir: string;
+  /** model.json as read, `{ name }` when the folder has none; undefined when it exists but cannot be used. */
   manifest: ModelManifest | undefined;
   /** Why model.json could not be used; the model is then FAILED. */
   manifestError?: string;
-  /** Version number → absolute path of its model.onnx. */
-  versions: Map<number, string>;
+  /** Version number → its model file (or why it has none). */
+  versions: Map<number, VersionSource>;
 }

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,6 +16,14 @@ async function writeModel(root: string, folder: string, manifest: unknown, versi
   for (const version of versions) {
     await mkdir(join(dir, version), { recursive: true });
     await writeFile(join(dir, version, 'model.onnx'), 'not really onnx: the repository never parses it');
+  }
+}
+
+/** A model folder without model.json whose version folders hold the given files. */
+async function writeOnnxFiles(root: string, folder: string, versions: Record<string, string[]>): Promise<void> {
+  for (const [version, files] of Object.entries(versions)) {
+    await mkdir(join(root, folder, version), { recursive: true });
+    for (const file of files) await writeFile(join(root, folder, version, file), 'x');
   }
 }
 
@@ -35,6 +43,20 @@ describe('ModelRepositoryService', () => {
     await writeFile(join(root, 'odd-versions', '5'), 'a file, not a folder');
     await mkdir(join(root, 'no-manifest', '1'), { recursive: true });
     await writeFile(join(root, 'no-manifest', '1', 'model.onnx'), 'x');
+    await writeModel(root, 'unnamed', { description: 'no name: the folder gives it' }, ['1']);
+    await mkdir(join(root, 'manifest-dir', 'model.json'), { recursive: true });
+    await writeFile(join(root, 'manifest-dir', 'model.json', 'x'), '');
+    await writeOnnxFiles(root, 'files', {
+      '1': ['inference.onnx', 'inference.pdiparams.info'],
+      '2': ['a.onnx', 'b.ONNX', 'notes.txt'],
+      '3': ['a.onnx', 'model.onnx'],
+      '4': ['weights.bin', 'README.md'],
+      '5': [],
+    });
+    // A folder named like a model file is no candidate; a link to a file is one.
+    await mkdir(join(root, 'files', '6', 'old.onnx'), { recursive: true });
+    await writeFile(join(root, 'elsewhere.bin'), 'x');
+    await symlink(join(root, 'elsewhere.bin'), join(root, 'files', '6', 'linked.onnx'));
     await mkdir(join(root, '.cache'));
     await writeFile(join(root, 'README.md'), '# models');
     sut = new ModelRepositoryService(configFor(root));
@@ -50,7 +72,7 @@ describe('ModelRepositoryService', () => {
       const models = await sut.discover();
 
       // Assert
-      expect(models.map((m) => m.name)).toEqual(['broken-json', 'iris', 'misnamed', 'no-manifest', 'odd-versions']);
+      expect(models.map((m) => m.name)).toEqual(['broken-json', 'files', 'iris', 'manifest-dir', 'misnamed', 'no-manifest', 'odd-versions', 'unnamed']);
     });
 
     it('reads a valid model with its manifest and versions sorted numerically', async () => {
@@ -62,7 +84,7 @@ describe('ModelRepositoryService', () => {
       expect(iris.manifest).toEqual({ name: 'iris', features: ['a', 'b'] });
       expect(iris.manifestError).toBeUndefined();
       expect([...iris.versions.keys()]).toEqual([1, 2, 10]);
-      expect(iris.versions.get(2)).toBe(join(root, 'iris', '2', 'model.onnx'));
+      expect(iris.versions.get(2)).toEqual({ path: join(root, 'iris', '2', 'model.onnx') });
     });
   });
 
@@ -77,13 +99,32 @@ describe('ModelRepositoryService', () => {
       expect([...model!.versions.keys()]).toEqual([1]);
     });
 
-    it('reports a missing model.json', async () => {
+    it('serves a folder without model.json as the model named by its folder, with no error', async () => {
       // Act
       const model = await sut.find('no-manifest');
 
       // Assert
+      expect(model?.manifest).toEqual({ name: 'no-manifest' });
+      expect(model?.manifestError).toBeUndefined();
+      expect(model?.versions.get(1)).toEqual({ path: join(root, 'no-manifest', '1', 'model.onnx') });
+    });
+
+    it('names a model.json without a name after its folder', async () => {
+      // Act
+      const model = await sut.find('unnamed');
+
+      // Assert
+      expect(model?.manifest).toEqual({ name: 'unnamed', description: 'no name: the folder gives it' });
+      expect(model?.manifestError).toBeUndefined();
+    });
+
+    it('still refuses a model.json that exists but cannot be read (a folder of that name)', async () => {
+      // Act
+      const model = await sut.find('manifest-dir');
+
+      // Assert
       expect(model?.manifest).toBeUndefined();
-      expect(model?.manifestError).toBe('model.json unreadable: missing');
+      expect(model?.manifestError).toBe('model.json unreadable: a directory, not a file');
     });
 
     it('reports a manifest whose name differs from its folder', async () => {
@@ -102,7 +143,46 @@ describe('ModelRepositoryService', () => {
       // Assert
       expect(model?.manifestError).toBeUndefined();
       expect([...model!.versions.keys()]).toEqual([3, 4]);
-      expect(model!.versions.get(4)).toMatch(/odd-versions\/4\/model\.onnx$/);
+      expect(model!.versions.get(4)).toEqual({ problem: 'no model.onnx in odd-versions/4/ and no other .onnx file (it is empty)' });
+    });
+
+    describe('model file discovery', () => {
+      it('takes the only .onnx file of a version folder whatever its name; model.onnx wins among several', async () => {
+        // Act
+        const model = await sut.find('files');
+
+        // Assert
+        expect(model!.versions.get(1)).toEqual({ path: join(root, 'files', '1', 'inference.onnx') });
+        expect(model!.versions.get(3)).toEqual({ path: join(root, 'files', '3', 'model.onnx') });
+      });
+
+      it('names every candidate when several .onnx files and none is model.onnx (the extension in any case)', async () => {
+        // Act
+        const model = await sut.find('files');
+
+        // Assert
+        expect(model!.versions.get(2)).toEqual({
+          problem: 'several .onnx files in files/2/ and none named model.onnx (a.onnx, b.ONNX): keep one, or name the one to serve model.onnx',
+        });
+      });
+
+      it('names what a folder without any .onnx file holds, or that it is empty, relative to the repository', async () => {
+        // Act
+        const model = await sut.find('files');
+
+        // Assert
+        expect(model!.versions.get(4)).toEqual({ problem: 'no model.onnx in files/4/ and no other .onnx file (it holds README.md, weights.bin)' });
+        expect(model!.versions.get(5)).toEqual({ problem: 'no model.onnx in files/5/ and no other .onnx file (it is empty)' });
+        expect(JSON.stringify([...model!.versions.values()].map((v) => v.problem))).not.toContain(root);
+      });
+
+      it('follows a symbolic link to a file, and ignores a folder named like a model file', async () => {
+        // Act
+        const model = await sut.find('files');
+
+        // Assert
+        expect(model!.versions.get(6)).toEqual({ path: join(root, 'files', '6', 'linked.onnx') });
+      });
     });
 
     it('answers undefined for a model that does not exist', async () => {

@@ -6,15 +6,16 @@ import { join } from 'node:path';
 import { publicFileReason } from '../../common/errors/public-reason';
 import { AllConfig } from '../../config/app-config';
 import { manifestProblems } from './manifest-validation';
-import { DiscoveredModel, ModelManifest } from './model-manifest';
+import { DiscoveredModel, ModelManifest, VersionSource } from './model-manifest';
+import { findModelFile } from './model-file';
 
 const VERSION_DIR = /^[1-9]\d{0,8}$/;
-const MODEL_FILE = 'model.onnx';
 
 /**
- * Reads the model repository on disk (MODEL_REPOSITORY): one folder per model holding model.json
- * and one folder per positive-integer version holding model.onnx. Reads afresh on every call,
- * so a version dropped in can be loaded without a restart.
+ * Reads the model repository on disk (MODEL_REPOSITORY): one folder per model holding an optional
+ * model.json and one folder per positive-integer version holding its ONNX file (`model.onnx`, else
+ * the folder's only `*.onnx`). Reads afresh on every call, so a version dropped in can be loaded
+ * without a restart.
  */
 @Injectable()
 export class ModelRepositoryService {
@@ -47,30 +48,35 @@ export class ModelRepositoryService {
 
   private async read(name: string): Promise<DiscoveredModel> {
     const dir = join(this.root, name);
-    const versions = await this.versions(dir);
+    const versions = await this.versions(dir, name);
     const { manifest, error } = await this.readManifest(dir, name);
     return { name, dir, manifest, manifestError: error, versions };
   }
 
+  /**
+   * model.json as read (its name defaulting to the folder's); a folder without one is `{ name }`.
+   * A file that exists but cannot be read, parsed or validated is an error, never skipped.
+   */
   private async readManifest(dir: string, name: string): Promise<{ manifest?: ModelManifest; error?: string }> {
     let raw: unknown;
     try {
       raw = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { manifest: { name } };
       // The file system's or JSON.parse's text names the absolute path: it goes to the log, the reason says which it was.
       this.logger.warn(`model ${name}: model.json unreadable: ${(e as Error).message}`);
       return { error: `model.json unreadable: ${publicFileReason(e)}` };
     }
     const problems = manifestProblems(raw, name);
-    return problems.length ? { error: `model.json invalid: ${problems.join('; ')}` } : { manifest: raw as ModelManifest };
+    return problems.length ? { error: `model.json invalid: ${problems.join('; ')}` } : { manifest: { ...(raw as Partial<ModelManifest>), name } };
   }
 
-  private async versions(dir: string): Promise<Map<number, string>> {
+  private async versions(dir: string, name: string): Promise<Map<number, VersionSource>> {
     const entries = await readdir(dir, { withFileTypes: true });
-    const found = new Map<number, string>();
-    // A numbered folder without model.onnx is still a version: its load fails, naming the file, so
-    // /models and the V2 index say why it is not served (it used to be skipped without a word).
-    for (const e of entries) if (e.isDirectory() && VERSION_DIR.test(e.name)) found.set(Number(e.name), join(dir, e.name, MODEL_FILE));
-    return new Map([...found].sort(([a], [b]) => a - b));
+    const numbered = entries.filter((e) => e.isDirectory() && VERSION_DIR.test(e.name)).map((e) => Number(e.name)).sort((a, b) => a - b);
+    // A numbered folder without a model file is still a version: its load fails with the folder's
+    // problem, so /models and the V2 index say why it is not served.
+    const sources = await Promise.all(numbered.map((v) => findModelFile(join(dir, String(v)), `${name}/${v}`)));
+    return new Map(numbered.map((v, i) => [v, sources[i]]));
   }
 }

@@ -219,14 +219,15 @@ export class RolloutService {
   /**
    * Ends a canary (still on `version`) whose error rate crossed its auto-abort threshold (called
    * by the prediction path). Ended here at once, whatever the shared store's state: a failing
-   * canary must stop taking traffic even while Redis is down (it is then ended on this replica
-   * only, until the state is resynchronised).
+   * canary must stop taking traffic even while Redis is down. It is then ended on this replica
+   * only, and everywhere once Redis is back — unless the shared canary is no longer on `version`
+   * by then (changed through another replica): that state wins.
    */
   async abortCanary(entry: ModelEntry, version: number, reason: string): Promise<void> {
     if (entry.canary?.version !== version) return;
     this.logger.warn({ event: 'canary_aborted', model_id: entry.name, canary_version: entry.canary.version, reason });
     this.metrics.rolloutEvent(entry.name, 'canary_abort');
-    await this.sync.applyNowAndShare(entry.name, (e) => (e.canary?.version === version ? { ...e.routingState(), canary: undefined } : undefined));
+    await this.sync.applyNowAndShare(entry.name, `the abort of canary version ${version}`, (state) => (state.canary?.version === version ? { ...state, canary: undefined } : undefined));
   }
 
   /** 404 for an unknown version; 409 (not a retryable 503) for one that is not READY: an operator must load it first. */

@@ -14,8 +14,14 @@ function concatData(parts: TensorData[]): TensorData {
   return out;
 }
 
-/** Rows (dim 0) of each request's input; requests of one batch must agree on the rest of the shape. */
-export const rowsOf = (inputs: NamedTensors): number => Object.values(inputs)[0]?.shape[0] ?? 0;
+/**
+ * Rows (dim 0) of a request's first input (0 for none); requests of one batch must agree on the
+ * rest of the shape. Read without building an array: it is called per request on the hot path.
+ */
+export function rowsOf(inputs: NamedTensors): number {
+  for (const name in inputs) return inputs[name].shape[0] ?? 0;
+  return 0;
+}
 
 /** True when every request names the same inputs with the same datatype and trailing dims, so they stack on dim 0. */
 export function canStack(requests: NamedTensors[]): boolean {

@@ -4,7 +4,7 @@ import { describeWithRedis, RedisServerProcess } from '../../../../test/support/
 import { until } from '../../../../test/support/until';
 import { RedisConnection } from '../../../redis/redis-connection';
 import { ModelRoutingState } from './registry-state';
-import { ModelStateChange } from './registry-state.store';
+import { CommitOutcomeUnknownError, ModelStateChange } from './registry-state.store';
 import { RedisRegistryStateStore } from './redis-registry-state.store';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
@@ -15,15 +15,36 @@ describeWithRedis('RedisRegistryStateStore (a real redis-server)', () => {
   const connections: RedisConnection[] = [];
 
   /** A replica's store on the deployment `prefix`, with its own connection. */
-  async function replica(prefix: string, logger = { warn: jest.fn(), error: jest.fn() }) {
+  async function replica(prefix: string, logger = { warn: jest.fn(), error: jest.fn() }, prepare?: (connection: RedisConnection) => void) {
     const connection = new RedisConnection({ url: server.url, keyPrefix: prefix, timeoutMs: 500 }, noErrors, quiet);
     connections.push(connection);
+    prepare?.(connection);
     const sut = new RedisRegistryStateStore(connection, logger);
     const changes: ModelStateChange[] = [];
     sut.onChange((c) => changes.push(c));
     expect(await connection.open(5000)).toBe(true);
     return { sut, connection, changes, logger };
   }
+
+  /**
+   * Fault injection: the commit script's reply is lost — the call rejects as ioredis does after
+   * REDIS_TIMEOUT_MS — after `meanwhile` ran and, when `sent`, after the real script ran.
+   */
+  const losingCommitReplies = (sent: boolean, meanwhile: () => Promise<unknown> = async () => undefined) => (connection: RedisConnection) => {
+    const define = connection.script.bind(connection);
+    jest.spyOn(connection, 'script').mockImplementation((name, keys, lua) => {
+      const real = define(name, keys, lua);
+      if (name !== 'nmsRegistryCommit') return real;
+      return {
+        ...real,
+        run: async (...args) => {
+          await meanwhile();
+          if (sent) await real.run(...args);
+          throw new Error('Command timed out');
+        },
+      };
+    });
+  };
 
   const promoted: ModelRoutingState = { active: 1, staging: 2, previous_active: 2, canary: { version: 2, percentage: 12.5, sticky: true } };
 
@@ -94,6 +115,32 @@ describeWithRedis('RedisRegistryStateStore (a real redis-server)', () => {
     expect((await a.sut.snapshot())!.models.get('iris')).toEqual({ state: { active: 2 }, revision: 2 });
   });
 
+  it('settles a commit whose reply was lost by reading the model back: made, not made, or refused for another replica\'s change', async () => {
+    // Arrange: one deployment per case
+    const [made, notMade, other] = [`r-${randomUUID()}:`, `r-${randomUUID()}:`, `r-${randomUUID()}:`];
+    const a = await replica(made, undefined, losingCommitReplies(true));
+    const b = await replica(notMade, undefined, losingCommitReplies(false));
+    const rival = await replica(other);
+    const { epoch } = (await rival.sut.snapshot())!;
+    const c = await replica(other, undefined, losingCommitReplies(true, () => rival.sut.commit('iris', { active: 2 }, { epoch, revision: 0 })));
+
+    // Act
+    const results = await Promise.allSettled([
+      a.sut.commit('iris', promoted, { epoch: (await a.sut.snapshot())!.epoch, revision: 0 }),
+      b.sut.commit('iris', promoted, { epoch: (await b.sut.snapshot())!.epoch, revision: 0 }),
+      c.sut.commit('iris', promoted, { epoch, revision: 0 }),
+    ]);
+
+    // Assert
+    expect(results[0]).toEqual({ status: 'fulfilled', value: { committed: true, revision: 1 } });
+    expect(results[1].status).toBe('rejected');
+    const notMadeError = (results[1] as PromiseRejectedResult).reason as Error;
+    expect(notMadeError).not.toBeInstanceOf(CommitOutcomeUnknownError);
+    expect(notMadeError.message).toMatch(/^Redis at redis:\/\/127\.0\.0\.1:\d+: Command timed out \(the change was not made\)$/);
+    expect(results[2]).toEqual({ status: 'fulfilled', value: { committed: false } });
+    expect(await rival.connection.client.hget(`${other}registry:models`, 'iris')).toBe('{"active":2}');
+  });
+
   it('lets exactly one of two replicas commit when both change the same model from the same revision', async () => {
     // Arrange
     const prefix = `r-${randomUUID()}:`;
@@ -124,23 +171,45 @@ describeWithRedis('RedisRegistryStateStore (a real redis-server)', () => {
     expect(other).toEqual({ committed: true, revision: 1 });
   });
 
-  it('refuses to commit an invalid state, and skips (reporting) an invalid document found in Redis', async () => {
+  it('refuses to commit an invalid state, and skips an invalid document found in Redis, reporting it once and giving its revision', async () => {
     // Arrange
     const prefix = `r-${randomUUID()}:`;
     const a = await replica(prefix);
     const { epoch } = (await a.sut.snapshot())!;
     await a.connection.client.hset(`${prefix}registry:models`, 'hand-edited', '{"active":"two"}', 'broken', '{oops');
+    await a.connection.client.hset(`${prefix}registry:revisions`, 'hand-edited', 4);
     await a.sut.commit('iris', { active: 1 }, { epoch, revision: 0 });
 
     // Act
     const invalid = await a.sut.commit('iris', { active: -1 }, { epoch, revision: 1 }).then(() => undefined, (e: unknown) => e);
     const read = await a.sut.snapshot();
+    const again = await a.sut.snapshot();
 
     // Assert
     expect(String(invalid)).toMatch(/invalid registry state: models\.iris\.active must be a positive integer/);
     expect([...read!.models.keys()]).toEqual(['iris']);
-    expect(a.logger.error).toHaveBeenCalledWith(expect.stringMatching(/'hand-edited' .* is invalid: models\.hand-edited\.active must be a positive integer/));
-    expect(a.logger.error).toHaveBeenCalledWith(expect.stringMatching(/'broken' .* is not JSON/));
+    expect(read!.unusable).toEqual(new Map([['hand-edited', 4], ['broken', 0]]));
+    expect(again!.unusable).toEqual(read!.unusable);
+    expect(a.logger.warn).toHaveBeenCalledTimes(2);
+    expect(a.logger.warn).toHaveBeenCalledWith(expect.stringMatching(/'hand-edited' .* is invalid: models\.hand-edited\.active must be a positive integer.*the next change of 'hand-edited' replaces it/));
+    expect(a.logger.warn).toHaveBeenCalledWith(expect.stringMatching(/'broken' .* is not JSON/));
+  });
+
+  it('replaces an invalid document by a commit at its revision', async () => {
+    // Arrange
+    const prefix = `r-${randomUUID()}:`;
+    const a = await replica(prefix);
+    const { epoch } = (await a.sut.snapshot())!;
+    await a.connection.client.hset(`${prefix}registry:models`, 'iris', '{"active":"two"}');
+    await a.connection.client.hset(`${prefix}registry:revisions`, 'iris', 3);
+    const revision = (await a.sut.snapshot())!.unusable.get('iris')!;
+
+    // Act
+    const result = await a.sut.commit('iris', { active: 2 }, { epoch, revision });
+
+    // Assert
+    expect(result).toEqual({ committed: true, revision: 4 });
+    expect((await a.sut.snapshot())!.models.get('iris')).toEqual({ state: { active: 2 }, revision: 4 });
   });
 
   it('refuses whole-document saves (a shared store is changed per model)', async () => {

@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 
-import { RedisConnection, RedisScript } from '../../../redis/redis-connection';
+import { isConnectionProblem, RedisConnection, RedisScript } from '../../../redis/redis-connection';
 import { ModelRoutingState, RegistryState, validateRegistryState } from './registry-state';
-import { CommitResult, ModelStateChange, RevisedModelState, SharedRegistryStateStore, SharedSnapshot } from './registry-state.store';
+import { CommitOutcomeUnknownError, CommitResult, ModelStateChange, RevisedModelState, SharedRegistryStateStore, SharedSnapshot } from './registry-state.store';
 import { StateStoreLogger } from './file-registry-state.store';
 
 /**
@@ -35,6 +35,19 @@ redis.call('PUBLISH', ARGV[4], '{"model":' .. cjson.encode(ARGV[1]) .. ',"revisi
 return {1, rev}
 `;
 
+/** KEYS: as SNAPSHOT. ARGV: model. Replies {epoch, state JSON, revision} ('' for what is absent, revision '0'). */
+const READ_SCRIPT = `
+return {redis.call('GET', KEYS[3]) or '', redis.call('HGET', KEYS[1], ARGV[1]) or '', redis.call('HGET', KEYS[2], ARGV[1]) or '0'}
+`;
+
+/** One model's document as stored, read at one instant. */
+interface StoredModel {
+  epoch: string;
+  /** The state JSON as committed ('' when absent). */
+  text: string;
+  revision: number;
+}
+
 const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** Problems of one model's state, as the state document validator sees them. */
@@ -57,18 +70,24 @@ function pairs(flat: string[]): [string, string][] {
  *   commit script itself, so no committed change goes unannounced.
  * A commit is one Lua script (compare epoch and revision, set, bump, publish): two replicas
  * changing the same model at once cannot interleave — one commits, the other is told to reload.
- * Invalid documents (hand edits) are reported and skipped per model, never applied.
+ * Invalid documents (hand edits) are skipped per model, never applied, and reported once each
+ * (a warning naming the problem); their revision is still given, so the next change of the model
+ * compare-and-sets on it and replaces the document.
  */
 export class RedisRegistryStateStore extends SharedRegistryStateStore {
   private readonly snapshotScript: RedisScript;
   private readonly commitScript: RedisScript;
+  private readonly readScript: RedisScript;
   private readonly keys: [string, string, string];
   private readonly listeners: ((change: ModelStateChange) => void)[] = [];
+  /** Per model, the unusable document last reported (each is reported once, not at every read). */
+  private readonly reported = new Map<string, string>();
 
   constructor(private readonly connection: RedisConnection, private readonly logger: StateStoreLogger = new Logger('RegistryState')) {
     super();
     this.snapshotScript = connection.script('nmsRegistrySnapshot', 3, SNAPSHOT_SCRIPT);
     this.commitScript = connection.script('nmsRegistryCommit', 3, COMMIT_SCRIPT);
+    this.readScript = connection.script('nmsRegistryRead', 3, READ_SCRIPT);
     this.keys = [connection.key('registry', 'models'), connection.key('registry', 'revisions'), connection.key('registry', 'epoch')];
     connection.subscribe('registry', (message) => this.received(message));
   }
@@ -108,25 +127,61 @@ export class RedisRegistryStateStore extends SharedRegistryStateStore {
     const [epoch, states, revisions] = reply;
     const revisionOf = new Map(pairs(revisions).map(([model, n]) => [model, Number(n)]));
     const models = new Map<string, RevisedModelState>();
+    const unusable = new Map<string, number>();
     for (const [model, text] of pairs(states)) {
       const state = this.parse(model, text);
-      if (state) models.set(model, { state, revision: revisionOf.get(model) ?? 0 });
+      const revision = revisionOf.get(model) ?? 0;
+      if (state) models.set(model, { state, revision });
+      else unusable.set(model, revision);
     }
-    return { epoch, models };
+    return { epoch, models, unusable };
   }
 
   override async commit(model: string, state: ModelRoutingState, expected: { epoch: string; revision: number }): Promise<CommitResult> {
     const problems = problemsOf(model, state);
     if (problems.length) throw new Error(`refusing to commit an invalid registry state: ${problems.join('; ')}`);
     if (!this.connection.available) throw new Error(`${this.location} is unavailable`);
+    const text = JSON.stringify(state);
     try {
       const [committed, revision] = (await this.commitScript.run(
-        ...this.keys, model, expected.revision, JSON.stringify(state), this.connection.key('registry'), expected.epoch,
+        ...this.keys, model, expected.revision, text, this.connection.key('registry'), expected.epoch,
       )) as [number, number];
       return committed === 1 ? { committed: true, revision } : { committed: false };
     } catch (e) {
       this.connection.failed('state_commit', e);
-      throw new Error(`${this.location}: ${reason(e)}`, { cause: e });
+      // A reply error: Redis refused the script, which did not run.
+      if (!isConnectionProblem(e)) throw new Error(`${this.location}: ${reason(e)}`, { cause: e });
+      return this.outcomeOf(model, text, expected, e);
+    }
+  }
+
+  /**
+   * What became of a commit of `text` whose reply was lost (`cause`: a timeout, a connection
+   * dropped after sending), told by the model's document read back once Redis answers: the read
+   * goes behind the commit on the same connection, so it sees the commit's effect if it ran.
+   */
+  private async outcomeOf(model: string, text: string, expected: { epoch: string; revision: number }, cause: unknown): Promise<CommitResult> {
+    const stored = await this.readBack(model);
+    if (stored?.epoch === expected.epoch) {
+      if (stored.revision === expected.revision + 1 && stored.text === text) return { committed: true, revision: stored.revision };
+      // Nothing was stored since, and the commit, if it reached Redis, ran before this read: it was not made.
+      if (stored.revision === expected.revision) throw new Error(`${this.location}: ${reason(cause)} (the change was not made)`, { cause });
+      // Another replica's change was committed at that revision: the compare-and-set refused this one.
+      if (stored.revision === expected.revision + 1) return { committed: false };
+    }
+    const seen = stored ? `the model is now at revision ${stored.revision}${stored.epoch === expected.epoch ? '' : ' of another epoch'}` : 'the model could not be read back';
+    throw new CommitOutcomeUnknownError(`${this.location}: ${reason(cause)}; ${seen}`, { cause });
+  }
+
+  /** The model's document, read as soon as the command connection is up (within REDIS_TIMEOUT_MS, then within REDIS_TIMEOUT_MS again for the reply); undefined when it cannot be. */
+  private async readBack(model: string): Promise<StoredModel | undefined> {
+    if (!(await this.connection.whenConnected(this.connection.timeoutMs))) return undefined;
+    try {
+      const [epoch, text, revision] = (await this.readScript.run(...this.keys, model)) as [string, string, string];
+      return { epoch, text, revision: Number(revision) };
+    } catch (e) {
+      this.connection.failed('state_load', e);
+      return undefined;
     }
   }
 
@@ -138,20 +193,28 @@ export class RedisRegistryStateStore extends SharedRegistryStateStore {
     this.connection.onReady(listener);
   }
 
+  /** The model's state from its document, or undefined (reported once per document) when the document is not JSON or invalid. */
   private parse(model: string, text: string): ModelRoutingState | undefined {
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch (e) {
-      this.logger.error(`registry state of '${model}' in ${this.location} is not JSON (${reason(e)}); ignored`);
+      this.reportUnusable(model, text, `is not JSON (${reason(e)})`);
       return undefined;
     }
     const problems = problemsOf(model, raw);
     if (problems.length) {
-      this.logger.error(`registry state of '${model}' in ${this.location} is invalid: ${problems.join('; ')}; ignored`);
+      this.reportUnusable(model, text, `is invalid: ${problems.join('; ')}`);
       return undefined;
     }
+    this.reported.delete(model);
     return raw as ModelRoutingState;
+  }
+
+  private reportUnusable(model: string, text: string, problem: string): void {
+    if (this.reported.get(model) === text) return;
+    this.reported.set(model, text);
+    this.logger.warn(`registry state of '${model}' in ${this.location} ${problem}; ignored: the next change of '${model}' replaces it`);
   }
 
   private received(message: string): void {

@@ -41,11 +41,24 @@ export interface SharedSnapshot {
    * restarted without persistence, or another one) and revisions start again from 0.
    */
   epoch: string;
-  /** By model name; models absent here were never changed through the shared store. */
+  /** By model name; models absent here (and from {@link unusable}) were never changed through the shared store. */
   models: Map<string, RevisedModelState>;
+  /**
+   * Models whose document in the store cannot be used (not JSON, or invalid: a hand edit), by the
+   * revision it is at. Never applied; a change compare-and-sets on that revision, and so replaces it.
+   */
+  unusable: Map<string, number>;
 }
 
 export type CommitResult = { committed: true; revision: number } | { committed: false };
+
+/**
+ * A commit was sent to the shared store, but what became of it could not be learnt (no reply in
+ * time, and the state could not be read back): it may have been made, or may still be.
+ */
+export class CommitOutcomeUnknownError extends Error {
+  override readonly name = 'CommitOutcomeUnknownError';
+}
 
 /**
  * A store shared by replicas (Redis). Besides `load()` at boot it holds one document per model
@@ -66,8 +79,11 @@ export abstract class SharedRegistryStateStore extends RegistryStateStore {
   /**
    * Stores `state` as the model's routing state if, and only if, the store is still at
    * `expected` (epoch and the model's revision), and announces it. Resolves `{ committed: false }`
-   * when another replica changed the model first (or the epoch changed). Rejects when the store
-   * cannot be reached or `state` is invalid; nothing is then changed.
+   * when another replica changed the model first (or the epoch changed). A commit whose reply is
+   * lost (a timeout, a connection dropped after sending) is settled by reading the model back once
+   * the store answers. Rejects with {@link CommitOutcomeUnknownError} when it was sent and that
+   * read failed too (it may have been made); with another Error when nothing was changed (the
+   * store cannot be reached, or `state` is invalid).
    */
   abstract commit(model: string, state: ModelRoutingState, expected: { epoch: string; revision: number }): Promise<CommitResult>;
 
