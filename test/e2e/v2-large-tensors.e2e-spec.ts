@@ -11,6 +11,7 @@ import { GraphBuilder } from '../../scripts/lib/onnx-graph';
 import { DET_MODEL } from '../support/det-model';
 import { createApp, expectEnvelope, REPO_MODELS } from './support/create-app';
 import { listeningPort, rawRequest } from './support/raw-http';
+import { binaryBody, rawParser } from './support/v2-binary-body';
 import { until } from '../support/until';
 
 const ENV = { REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false' };
@@ -58,13 +59,6 @@ function noise(n: number, seed = 7): Float32Array {
   });
 }
 
-/** A binary-extension body: the JSON header, then the raw bytes of each binary input in order. */
-function binaryBody(header: object, ...tensors: ArrayBufferView[]): { body: Buffer; headerLength: number } {
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const parts = tensors.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength));
-  return { body: Buffer.concat([json, ...parts]), headerLength: json.length };
-}
-
 /** A det request [1, 3, h, w] in the binary tensor data extension, the output asked for as binary too. */
 function detBinary(h: number, w: number, pixels = new Float32Array(3 * h * w).fill(0.5)): { body: Buffer; headerLength: number } {
   return binaryBody({
@@ -72,14 +66,6 @@ function detBinary(h: number, w: number, pixels = new Float32Array(3 * h * w).fi
     outputs: [{ name: 'sigmoid_0.tmp_0', parameters: { binary_data: true } }],
   }, pixels);
 }
-
-/** Reads supertest's raw body for a binary answer. */
-const rawParser = (res: request.Response, done: (err: Error | null, body: Buffer) => void) => {
-  const stream = res as unknown as NodeJS.ReadableStream;
-  const chunks: Buffer[] = [];
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  stream.on('end', () => done(null, Buffer.concat(chunks)));
-};
 
 /** Sends a binary-extension request. */
 const sendBinary = (server: unknown, path: string, b: { body: Buffer; headerLength: number }) =>
