@@ -56,7 +56,7 @@ export interface AllConfig {
     requestsPerMinute: number;
     requestsPerHour: number;
   };
-  cache: { enabled: boolean; size: number; ttlSeconds: number; maxBytes: number };
+  cache: { enabled: boolean; size: number; ttlSeconds: number; maxBytes: number; maxInputBytes: number };
   metrics: { enabled: boolean; port: number };
   /** The gRPC server: `port` 0 = off. */
   grpc: { port: number; maxMessageBytes: number };
@@ -186,7 +186,7 @@ export function buildConfig(env: Record<string, string | undefined> = process.en
       requestsPerMinute: e.REQUESTS_PER_MINUTE,
       requestsPerHour: e.REQUESTS_PER_HOUR,
     },
-    cache: { enabled: e.ENABLE_CACHING, size: e.CACHE_SIZE, ttlSeconds: e.CACHE_TTL_SECONDS, maxBytes: e.CACHE_MAX_MB * 1024 * 1024 },
+    cache: { enabled: e.ENABLE_CACHING, size: e.CACHE_SIZE, ttlSeconds: e.CACHE_TTL_SECONDS, maxBytes: e.CACHE_MAX_MB * 1024 * 1024, maxInputBytes: e.CACHE_MAX_INPUT_KB * 1024 },
     metrics: { enabled: e.ENABLE_METRICS, port: e.METRICS_PORT },
     grpc: { port: e.GRPC_PORT, maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES },
     serialization: { preset: e.SERIALIZATION_PRESET },

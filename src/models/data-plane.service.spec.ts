@@ -224,6 +224,39 @@ describe('DataPlane: an answer computed across a clear of the cache (a reload)',
   });
 });
 
+describe('DataPlane with CACHE_MAX_INPUT_KB', () => {
+  let factory: CountingRuntimeFactory;
+  let registry: ModelRegistryService;
+  let metrics: MetricsService;
+  let sut: DataPlane;
+
+  beforeAll(async () => {
+    factory = new CountingRuntimeFactory();
+    ({ registry, metrics, plane: sut } = await bootModels(factory, { ENABLE_CACHING: 'true', CACHE_MAX_INPUT_KB: '1' }));
+  });
+
+  afterAll(async () => {
+    await registry.onApplicationShutdown();
+  });
+
+  it('neither looks up nor stores inputs larger than the bound, and still caches smaller ones', async () => {
+    // Arrange: 80 rows of 4 FP32 = 1,280 bytes, over 1 KiB; one row is 16 bytes
+    const large = irisRows(Array.from({ length: 80 }, (_, i) => [5 + i / 100, 3.1, 1.6, 0.3]));
+    const missesBefore = await counter(metrics, 'ml_cache_misses_total', { model_id: 'iris' });
+    await sut.infer({ model: 'iris', inputs: large });
+    await sut.infer({ model: 'iris', inputs: irisRow(SETOSA) });
+    const callsBefore = factory.calls.length;
+
+    // Act
+    const [largeAgain, smallAgain] = [await sut.infer({ model: 'iris', inputs: large }), await sut.infer({ model: 'iris', inputs: irisRow(SETOSA) })];
+
+    // Assert: the large request ran the model again and counted no miss; the small one was a hit
+    expect([largeAgain.cached, smallAgain.cached]).toEqual([false, true]);
+    expect(factory.calls.length).toBe(callsBefore + 1);
+    expect(await counter(metrics, 'ml_cache_misses_total', { model_id: 'iris' })).toBe(missesBefore + 1);
+  });
+});
+
 describe('DataPlane with the prediction cache on', () => {
   let factory: CountingRuntimeFactory;
   let registry: ModelRegistryService;

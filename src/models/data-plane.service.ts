@@ -80,6 +80,8 @@ export interface InferenceResult {
 @Injectable()
 export class DataPlane {
   private readonly timeoutMs: number;
+  /** CACHE_MAX_INPUT_KB in bytes (0 = no bound): larger inputs bypass the cache. */
+  private readonly cacheMaxInputBytes: number;
 
   constructor(
     private readonly registry: ModelRegistryService,
@@ -89,6 +91,7 @@ export class DataPlane {
     config: ConfigService<AllConfig, true>,
   ) {
     this.timeoutMs = config.getOrThrow('models.timeoutMs', { infer: true });
+    this.cacheMaxInputBytes = config.getOrThrow('cache.maxInputBytes', { infer: true });
   }
 
   /**
@@ -151,7 +154,7 @@ export class DataPlane {
   private async serve(route: Route, request: InferenceRequest, startedAt: number, span: Span | undefined): Promise<InferenceResult> {
     const statsStart = this.monitor.statsStart();
     const single = request.stackedRequests === undefined;
-    const useCache = single && request.cache !== false && this.cache.enabled;
+    const useCache = single && request.cache !== false && this.cache.enabled && this.cacheable(request.inputs);
     const key = useCache ? cacheKey(route.entry.name, route.version.version, request.inputs) : undefined;
     const read = key === undefined ? undefined : await this.lookup(route, key, startedAt, statsStart, request.requestId, span);
     if (read?.value) return resultOf(route, read.value.outputs, true);
@@ -163,6 +166,18 @@ export class DataPlane {
     }
     this.monitor.inferred(route, route.version.batchSizeOf(request.inputs), statsStart);
     return resultOf(route, outputs, false);
+  }
+
+  /** Inputs within CACHE_MAX_INPUT_KB (strings counted at one byte a character: a bound, not a measure). */
+  private cacheable(inputs: NamedTensors): boolean {
+    if (this.cacheMaxInputBytes === 0) return true;
+    let bytes = 0;
+    for (const name in inputs) {
+      const { data } = inputs[name];
+      if (Array.isArray(data)) for (const s of data) bytes += s.length;
+      else bytes += data.byteLength;
+    }
+    return bytes <= this.cacheMaxInputBytes;
   }
 
   private async store(route: Route, key: string, outputs: NamedTensors, readAt: CacheGeneration | undefined): Promise<void> {
