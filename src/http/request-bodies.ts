@@ -7,6 +7,7 @@ import { contextOf } from '../common/http/request-context';
 import { isV2Path } from '../common/validation/input-limits';
 import { AllConfig } from '../config/app-config';
 import { headerLength, INFERENCE_HEADER_CONTENT_LENGTH } from '../inference/v2/v2-binary';
+import { markMovable } from '../models/tensors/movable-memory';
 import { parseInferJson } from './infer-json';
 
 /**
@@ -109,6 +110,9 @@ export function parseBinaryInferBody(req: object, raw: IncomingMessage, body: Bu
   } catch {
     throw new AppError(ErrorCode.MALFORMED_JSON, 'Malformed JSON in the inference header (the first Inference-Header-Content-Length bytes)');
   }
+  // The body is this request's alone when it spans its own memory (Buffer.concat of a large body,
+  // or one socket read): the tensors over it may move to a runtime's thread instead of being copied.
+  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) markMovable(body);
   contextOf(req).binary = body.subarray(length);
   return header;
 }

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 
 import { TensorDatatype } from '../../models/repository/model-manifest';
+import { markMovable } from '../../models/tensors/movable-memory';
 import { Tensor, TensorData, TYPED_ARRAYS } from '../../models/tensors/tensor';
 
 /**
@@ -50,7 +51,7 @@ export function tensorDataFromBytes(bytes: Uint8Array, datatype: TensorDatatype,
 function typedView(bytes: Uint8Array, datatype: Exclude<TensorDatatype, 'BYTES'>, count: number): NumericData {
   const Ctor = TYPED_ARRAYS[datatype] as unknown as new (buffer: ArrayBufferLike, byteOffset?: number, length?: number) => NumericData;
   if (bytes.byteOffset % ITEM_BYTES[datatype] === 0) return new Ctor(bytes.buffer, bytes.byteOffset, count);
-  return new Ctor(new Uint8Array(bytes).buffer, 0, count);
+  return new Ctor(markMovable(new Uint8Array(bytes)).buffer, 0, count);
 }
 
 /** The first element that is not a value of `datatype` (BOOL not 0/1; a float NaN or ±Infinity), or -1. One plain loop. */

@@ -3,6 +3,7 @@ import { JsonNumbers, plainNumbers } from '../codec/json-numbers';
 import { fromHalfBits, tensorFromNested, typedData } from '../codec/nested-tensor';
 import { TensorDatatype, TensorSpec } from '../../models/repository/model-manifest';
 import { RuntimeSignature } from '../../models/runtimes/model-runtime';
+import { markMovable } from '../../models/tensors/movable-memory';
 import { NamedTensors, Tensor, elementCount } from '../../models/tensors/tensor';
 import { tensorBytes, tensorDataFromBytes } from './v2-binary';
 import { V2InferResponse, V2OutputTensor } from './v2.types';
@@ -93,7 +94,7 @@ function numbersInput(data: JsonNumbers, spec: TensorSpec, dims: number[], where
     details.push({ field: `${where}.data`, message: converted });
     return undefined;
   }
-  return { datatype: spec.datatype, shape: dims, data: converted };
+  return { datatype: spec.datatype, shape: dims, data: markMovable(converted) };
 }
 
 /** Why `count` flat elements do not fill `dims`, or undefined. */
@@ -124,6 +125,7 @@ function jsonInput(data: unknown[], spec: TensorSpec, dims: number[], where: str
       details.push({ field: `${where}.data`, message: tensor });
       return undefined;
     }
+    markMovable(tensor.data);
     return tensor;
   }
   const count = countProblem(data.length, dims);
@@ -136,7 +138,7 @@ function jsonInput(data: unknown[], spec: TensorSpec, dims: number[], where: str
     details.push({ field: `${where}.data`, message: converted });
     return undefined;
   }
-  return { datatype: spec.datatype, shape: dims, data: converted };
+  return { datatype: spec.datatype, shape: dims, data: markMovable(converted) };
 }
 
 /** Binary input data is taken as it is (its datatype is the model's: raw bytes are never converted). */

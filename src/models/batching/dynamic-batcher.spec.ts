@@ -186,6 +186,25 @@ describe('DynamicBatcher', () => {
       expect(outputs.map((o) => values(o)[0])).toEqual([2, 4, 6, 8]);
     });
 
+    it('runs a request at once when not one more row of its size fits maxBatchBytes (no queue delay for company that cannot join)', async () => {
+      // Arrange: a 2-row request of 32 bytes at a 40-byte cap (16 bytes a row: 48 would not fit); a 1-row one that could grow
+      const sut = new DynamicBatcher(runner, options({ maxBatchSize: 8, maxBatchBytes: 40, maxQueueDelayMs: 5, maxConcurrentBatches: 4 }));
+
+      // Act
+      const large = sut.run(fp32([[1, 1, 1, 1], [2, 2, 2, 2]]));
+      await flushMicrotasks();
+      const callsAfterLarge = runner.calls.length;
+      const small = sut.run(fp32([[3, 3, 3, 3]]));
+      await flushMicrotasks();
+      const callsAfterSmall = runner.calls.length;
+      await jest.advanceTimersByTimeAsync(5);
+
+      // Assert: the large one ran before any time passed; the small one waited for the delay
+      expect([callsAfterLarge, callsAfterSmall, runner.calls.length]).toEqual([1, 1, 2]);
+      expect(values(await large)).toEqual([2, 2, 2, 2, 4, 4, 4, 4]);
+      expect(values(await small)).toEqual([6, 6, 6, 6]);
+    });
+
     it('runs a request with more rows than maxBatchSize alone', async () => {
       // Arrange
       const batches: [number, number][] = [];

@@ -8,7 +8,8 @@ import { RuntimeInputError } from '../runtime-errors';
 import { NamedTensors } from '../../tensors/tensor';
 import { OnnxRuntime } from './onnx-runtime';
 import { DET_MODEL, detInput } from '../../../../test/support/det-model';
-import { OnnxWorkerRuntime } from './onnx-worker-runtime';
+import { isMovable, markMovable } from '../../tensors/movable-memory';
+import { MOVE_MIN_BYTES, OnnxWorkerRuntime } from './onnx-worker-runtime';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const MODELS = join(ROOT, 'models');
@@ -258,5 +259,76 @@ describe('OnnxWorkerRuntime when its thread dies', () => {
     expect(refused).toMatchObject({ code: 'OVERLOADED', retryAfterSeconds: 1 });
     expect(served.output.shape).toEqual([1, 10]);
     await sut.unload();
+  });
+});
+
+describe('OnnxWorkerRuntime: large inputs whose memory is the request\'s alone', () => {
+  let sut: OnnxWorkerRuntime;
+
+  beforeAll(async () => {
+    sut = new OnnxWorkerRuntime();
+    await sut.load(BENCH_MLP);
+  });
+
+  afterAll(async () => {
+    await sut.unload();
+  });
+
+  it('moves them to the thread (not copied: detached meanwhile) and hands them back with the answer, the same values and still movable', async () => {
+    // Arrange: 80 rows of 256 FP32 = 80 KiB, over MOVE_MIN_BYTES
+    const inline = new OnnxRuntime();
+    await inline.load(BENCH_MLP);
+    const expected = Array.from((await inline.run(rows(80))).output.data as Float32Array);
+    await inline.unload();
+    const inputs = rows(80);
+    const original = markMovable(inputs.input.data as Float32Array);
+    const values = Array.from(original);
+    const bytes = original.byteLength;
+
+    // Act
+    const answer = sut.run(inputs);
+    const detachedMeanwhile = original.byteLength === 0;
+    const output = (await answer).output;
+
+    // Assert
+    expect(bytes).toBeGreaterThanOrEqual(MOVE_MIN_BYTES);
+    expect(detachedMeanwhile).toBe(true);
+    expect(inputs.input.data).not.toBe(original);
+    expect(inputs.input.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(inputs.input.data as Float32Array)).toEqual(values);
+    expect(isMovable((inputs.input.data as Float32Array).buffer)).toBe(true);
+    expect(Array.from(output.data as Float32Array)).toEqual(expected);
+  });
+
+  it('hands them back when onnxruntime refuses the run', async () => {
+    // Arrange: 64 rows of 300 values (75 KiB) for a model that takes 256 a row
+    const data = markMovable(Float32Array.from({ length: 64 * 300 }, (_, i) => i % 7));
+    const inputs: NamedTensors = { input: { datatype: 'FP32', shape: [64, 300], data } };
+
+    // Act
+    const error = await sut.run(inputs).catch((e: unknown) => e);
+
+    // Assert
+    expect(error).toBeInstanceOf(RuntimeInputError);
+    expect((inputs.input.data as Float32Array).length).toBe(64 * 300);
+    expect((inputs.input.data as Float32Array)[13]).toBe(6);
+  });
+
+  it('copies memory nobody marked movable, and marked inputs under MOVE_MIN_BYTES: the caller\'s arrays stay whole during the run', async () => {
+    // Arrange
+    const unmarked = rows(80);
+    const small = rows(2);
+    const smallData = markMovable(small.input.data as Float32Array);
+    const unmarkedData = unmarked.input.data;
+
+    // Act
+    const answers = [sut.run(unmarked), sut.run(small)];
+    const lengthsMeanwhile = [unmarkedData.length, smallData.length];
+    await Promise.all(answers);
+
+    // Assert
+    expect(lengthsMeanwhile).toEqual([80 * 256, 2 * 256]);
+    expect([unmarked.input.data, small.input.data]).toEqual([unmarkedData, smallData]);
+    expect(unmarked.input.data).toBe(unmarkedData);
   });
 });

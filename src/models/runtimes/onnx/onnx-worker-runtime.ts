@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
 
 import { AppError } from '../../../common/errors/app-error';
 import { ErrorCode } from '../../../common/errors/error-code';
-import { NamedTensors } from '../../tensors/tensor';
+import { isMovable, markMovable } from '../../tensors/movable-memory';
+import { NamedTensors, TensorData } from '../../tensors/tensor';
 import { ModelRuntime, RuntimeOptions, RuntimeSignature } from '../model-runtime';
 import { fromOrtData, OrtTensorData, sessionOptionsOf, specOf, toOrtData } from './onnx-runtime';
 import { ortRunError } from './ort-run-error';
@@ -25,19 +26,40 @@ const MAX_RETIRING = 2;
 type LoadedMessage =
   | { type: 'loaded'; error: string }
   | { type: 'loaded'; error?: undefined; inputMetadata: InferenceSession.ValueMetadata[]; outputMetadata: InferenceSession.ValueMetadata[] };
-type ResultMessage = { type: 'result'; id: number; outputs?: Record<string, OrtTensorData>; error?: string };
+/** `inputs`: the moved inputs' data, handed back (see {@link movedBuffers}). */
+type ResultMessage = { type: 'result'; id: number; outputs?: Record<string, OrtTensorData>; inputs?: Record<string, TensorData>; error?: string };
 
 interface Pending {
   resolve: (outputs: NamedTensors) => void;
   reject: (error: Error) => void;
   timer?: NodeJS.Timeout;
+  /** The run's inputs, when their memory moved to the thread: their data is put back from the answer. */
+  moved?: NamedTensors;
+}
+
+/** Inputs at least this large move to the thread when their memory is movable; smaller ones are copied (cheaper than a transfer). */
+export const MOVE_MIN_BYTES = 64 * 1024;
+
+/**
+ * The memory of `inputs` that moves to the thread instead of being copied: marked movable (the
+ * request's alone, see movable-memory.ts) and at least MOVE_MIN_BYTES. Until the thread answers,
+ * those inputs' data is detached; the answer hands it back.
+ */
+export function movedBuffers(inputs: NamedTensors): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const name in inputs) {
+    const { data } = inputs[name];
+    if (ArrayBuffer.isView(data) && data.byteLength >= MOVE_MIN_BYTES && isMovable(data.buffer)) buffers.add(data.buffer);
+  }
+  return [...buffers];
 }
 
 /**
  * The onnxruntime runtime on its own worker thread (Triton's model instance): the session is
  * created and run there, so a run of a large model (tens of ms, synchronous in onnxruntime-node)
- * never blocks the event loop, and HTTP work overlaps inference. Inputs are copied to the
- * worker, outputs moved back. Runs are answered in order; if the thread dies, every pending and
+ * never blocks the event loop, and HTTP work overlaps inference. Large inputs whose memory is the
+ * request's alone move to the thread and are handed back with the answer; other inputs are copied;
+ * outputs move back. Runs are answered in order; if the thread dies, every pending and
  * later run is rejected with the reason (the version then reports errors, and a reload replaces it).
  *
  * A thread is never terminated from outside: onnxruntime-node aborts the whole process when a
@@ -116,7 +138,18 @@ export class OnnxWorkerRuntime extends ModelRuntime {
       timer?.unref();
       this.pending.set(id, { resolve, reject, timer });
     });
-    this.thread.worker.postMessage({ type: 'run', id, feeds: toOrtData(inputs) });
+    const feeds = toOrtData(inputs);
+    const moved = movedBuffers(inputs);
+    if (moved.length > 0) {
+      try {
+        this.thread.worker.postMessage({ type: 'run', id, feeds, handBack: true }, moved);
+        this.pending.get(id)!.moved = inputs;
+        return result;
+      } catch {
+        // A buffer that cannot move (nothing was sent): copied like any other.
+      }
+    }
+    this.thread.worker.postMessage({ type: 'run', id, feeds });
     return result;
   }
 
@@ -171,6 +204,7 @@ export class OnnxWorkerRuntime extends ModelRuntime {
     if (!waiter) return;
     clearTimeout(waiter.timer);
     this.pending.delete(message.id);
+    if (waiter.moved && message.inputs) handBack(waiter.moved, message.inputs);
     // The thread answers a failed session.run with onnxruntime's text: classified as in-process (input fault or not).
     if (message.error !== undefined) waiter.reject(ortRunError(message.error));
     else if (!message.outputs) waiter.reject(new Error('no outputs'));
@@ -197,6 +231,14 @@ export class OnnxWorkerRuntime extends ModelRuntime {
     worker.postMessage({ type: 'release' });
     const done = exited.then(() => { this.retiring.delete(done); });
     this.retiring.add(done);
+  }
+}
+
+/** Puts the moved inputs' data back (the same typed arrays, over the memory the thread handed back), still movable. */
+function handBack(inputs: NamedTensors, data: Record<string, TensorData>): void {
+  for (const name in data) {
+    const tensor = inputs[name];
+    if (tensor) tensor.data = markMovable(data[name]);
   }
 }
 

@@ -5,7 +5,9 @@
  * event loop free for HTTP. Plain JavaScript on purpose: worker_threads loads this file as it is,
  * in dist as under ts-node and jest. Protocol (all plain data):
  *   → workerData {path, sessionOptions}; ← {type:'loaded', inputMetadata, outputMetadata} | {type:'loaded', error}
- *   → {type:'run', id, feeds: {name: {type, data, dims}}}; ← {type:'result', id, outputs} | {type:'result', id, error}
+ *   → {type:'run', id, feeds: {name: {type, data, dims}}, handBack?}; ← {type:'result', id, outputs, inputs?} | {type:'result', id, error, inputs?}
+ *   handBack: the feeds' memory was moved here (transferred, not copied); it goes back in `inputs`
+ *   ({name: data}), moved again, with the answer or the error.
  *   → {type:'release'}: the session is released and the thread ends.
  * workerData.retired is an Int32Array over shared memory: once the main thread sets it, runs still
  * queued are skipped, so a thread given up on (a stuck run) reaches its 'release' quickly. The main
@@ -26,6 +28,17 @@ function post(message, buffers) {
   }
 }
 
+/** The moved feeds' data by name and their memory, to hand back to the main thread. */
+function handBack(feeds) {
+  const inputs = {};
+  const buffers = new Set();
+  for (const [name, t] of Object.entries(feeds)) {
+    inputs[name] = t.data;
+    if (ArrayBuffer.isView(t.data)) buffers.add(t.data.buffer);
+  }
+  return { inputs, buffers: [...buffers] };
+}
+
 async function main() {
   let session;
   try {
@@ -42,6 +55,7 @@ async function main() {
       return;
     }
     if (workerData.retired && Atomics.load(workerData.retired, 0) === 1) return;
+    const lent = msg.handBack ? handBack(msg.feeds) : undefined;
     try {
       const feeds = {};
       for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new Tensor(t.type, t.data, t.dims);
@@ -52,9 +66,10 @@ async function main() {
         outputs[name] = { type: t.type, data: t.data, dims: t.dims };
         if (ArrayBuffer.isView(t.data)) buffers.add(t.data.buffer);
       }
-      post({ type: 'result', id: msg.id, outputs }, [...buffers]);
+      if (lent) for (const b of lent.buffers) buffers.add(b);
+      post({ type: 'result', id: msg.id, outputs, inputs: lent?.inputs }, [...buffers]);
     } catch (e) {
-      parentPort.postMessage({ type: 'result', id: msg.id, error: messageOf(e) });
+      post({ type: 'result', id: msg.id, error: messageOf(e), inputs: lent?.inputs }, lent ? lent.buffers : []);
     }
   });
 }
