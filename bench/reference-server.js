@@ -1,13 +1,34 @@
 'use strict';
 // The HTTP limit on this machine: a raw node:http server that, for POST /predict, reads the body,
-// JSON.parses it and answers a fixed response of the service's /predict shape. Run as a child
-// process (node bench/reference-server.js [port]); prints "listening <port>" once bound.
+// JSON.parses it and answers a fixed response of the service's /predict shape; for POST
+// /echo?bytes=N (the large-tensor scenario's transport floor) it reads the whole body into one
+// Buffer and answers N bytes. Run as a child process (node bench/reference-server.js [port]);
+// prints "listening <port>" once bound.
 const http = require('node:http');
 const { randomUUID } = require('node:crypto');
 
 const port = Number(process.argv[2] || 0);
 
+/** Answers of /echo by size, made once. */
+const echoes = new Map();
+
+function echo(req, res) {
+  const bytes = Number(new URL(req.url, 'http://localhost').searchParams.get('bytes') || 0);
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    Buffer.concat(chunks);
+    if (!echoes.has(bytes)) echoes.set(bytes, Buffer.alloc(bytes, 1));
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes });
+    res.end(echoes.get(bytes));
+  });
+}
+
 const server = http.createServer((req, res) => {
+  if (req.method === 'POST' && req.url.startsWith('/echo?')) {
+    echo(req, res);
+    return;
+  }
   if (req.method !== 'POST' || req.url !== '/predict') {
     res.writeHead(req.url === '/health/ready' ? 200 : 404, { 'Content-Type': 'application/json' });
     res.end('{}');

@@ -117,6 +117,47 @@ describe('parseInferJson', () => {
     expect(read('')).toBeUndefined();
   });
 
+  it.each([
+    ['a float32 printed as a double', String(Math.fround(0.1))],
+    ['the midpoint between 1 and the next float32 (ties to even)', '1.000000059604644775390625'],
+    ['just above that midpoint', '1.0000000596046448'],
+    ['just below it', '1.0000000596046446'],
+    ['a float32 midpoint at 17 digits with an exponent', '3.4028235677973366e+38'],
+    ['under float32\'s normal range', '1.1754942106924411e-38'],
+    ['twenty digits', '0.12345678901234567890'],
+    ['a long integer', '16777217.000000000001'],
+    // Found by search: the approximation alone would round these to the other float32 of a midpoint.
+    ['21 digits at a float32 midpoint', '1.99357253313064575195'],
+    ['21 digits at another float32 midpoint', '1.42700034379959128650'],
+  ])('gives for FP32 the float32 that JSON.parse\'s double rounds to, for %s, and JSON.parse\'s double as the values', (_, number) => {
+    // Act
+    const sut = read(`{"inputs":[{"name":"x","data":[${number}, -${number}]}]}`) as { inputs: { data: JsonNumbers }[] };
+    const numbers = sut.inputs[0].data;
+    const float32 = Array.from(numbers.float32Values, Math.fround);
+
+    // Assert
+    expect(float32).toEqual([Math.fround(JSON.parse(number)), Math.fround(-JSON.parse(number))]);
+    expect(Array.from(numbers.values)).toEqual([JSON.parse(number), -JSON.parse(number)]);
+  });
+
+  it('rounds any float32 and any long decimal to JSON.parse\'s float32 (property)', () => {
+    const float32 = fc.float({ noNaN: true, noDefaultInfinity: true }).map((v) => String(v));
+    const decimal = fc.tuple(fc.integer({ min: 0, max: 99_999 }), fc.stringMatching(/^[0-9]{10,22}$/), fc.integer({ min: -40, max: 38 }))
+      .map(([whole, fraction, exponent]) => `${whole}.${fraction}e${exponent}`);
+    // Decimals within a few doubles of the midpoint between two neighbouring float32s (where a careless approximation rounds the wrong way).
+    const nearMidpoint = fc.tuple(fc.integer({ min: 0x00800000, max: 0x7f000000 }), fc.integer({ min: -3, max: 3 })).map(([bits, delta]) => {
+      const [low, high] = new Float32Array(new Uint32Array([bits, bits + 1]).buffer);
+      const midpoint = (low + high) / 2;
+      return (midpoint + (delta * Number.EPSILON * midpoint) / 4).toPrecision(21);
+    });
+    fc.assert(fc.property(fc.array(fc.oneof(float32, decimal, nearMidpoint), { minLength: 1, maxLength: 20 }), (numbers) => {
+      const sut = read(`{"inputs":[{"name":"x","data":[${numbers.join(',')}]}]}`) as { inputs: { data: JsonNumbers }[] };
+      const expected = numbers.map((n) => JSON.parse(n) as number);
+      expect(Array.from(sut.inputs[0].data.float32Values, Math.fround)).toEqual(expected.map(Math.fround));
+      expect(Array.from(sut.inputs[0].data.values)).toEqual(expected);
+    }), { numRuns: 500 });
+  });
+
   it('hides the values from a walk over the parsed body (the input limits): one key, the shape', () => {
     // Act
     const sut = read('{"inputs":[{"data":[1,2,3]}]}') as { inputs: { data: object }[] };

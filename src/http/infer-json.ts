@@ -45,8 +45,15 @@ interface Span {
 
 /** Growable Float64Array. */
 class Doubles {
-  private buffer = new Float64Array(1024);
+  private buffer: Float64Array;
   length = 0;
+  /** True once a value was approximated (see readNumber): the values are float32-exact, not JSON.parse's doubles. */
+  approximate = false;
+
+  /** `capacity`: a guess of how many values come (growing by copies cost ~15 ms on a 1.2 M-value array). */
+  constructor(capacity: number) {
+    this.buffer = new Float64Array(Math.max(1024, capacity));
+  }
 
   push(v: number): void {
     if (this.length === this.buffer.length) {
@@ -57,43 +64,62 @@ class Doubles {
     this.buffer[this.length++] = v;
   }
 
+  /** The values; copied out when they fill less than half the buffer (a small array in a large body must not keep the guess alive). */
   done(): Float64Array {
-    return this.buffer.subarray(0, this.length);
+    return this.length < this.buffer.length >> 1 ? this.buffer.slice(0, this.length) : this.buffer.subarray(0, this.length);
   }
 }
 
+/** Digits read past a full mantissa into a second integer (so up to ~19 significant digits are used). */
+const EXTRA_DIGITS = 4;
+/** 10^0 … 10^EXTRA_DIGITS. */
+const SHIFT = [1, 10, 100, 1000, 10000];
 /**
- * Reads one JSON number at `at` exactly as JSON.parse does (strict grammar), into `out`; the
- * index after it, or -1 when the bytes there are not a JSON number.
+ * Relative error bound of a long number's approximation (mantissa · 10^k + extra, then one
+ * scaling: four roundings of at most 2^-53 each, and digits past the 19th dropped, < 10^-18),
+ * doubled for margin; together with the half ulp of JSON.parse's own rounding.
  */
-function readNumber(b: Buffer, at: number, out: Doubles): number {
+const APPROXIMATION_ERROR = 2 ** -48;
+/** Below this magnitude float32 has subnormals (and above FLOAT32_MAX, infinity): no approximation there. */
+const FLOAT32_MIN_NORMAL = 2 ** -126;
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Reads one JSON number at `at` as JSON.parse does (strict grammar), into `out`; the index after
+ * it, or -1 when the bytes there are not a JSON number. Up to 15 significant digits and a power
+ * of ten within ±22 give exactly JSON.parse's double (Clinger's fast path). A longer number (a
+ * float32 printed as a double has 16-17 digits: what tritonclient sends) when `exact` is false is
+ * approximated from its first ~19 digits, and kept only when every double within the
+ * approximation's error rounds to the same float32: then it rounds to the float32 that
+ * JSON.parse's double does, and `out` is marked approximate (its values are float32-exact). Any
+ * other number is read by Number() on its text, exactly.
+ */
+function readNumber(b: Buffer, at: number, out: Doubles, exact: boolean): number {
   let i = at;
   const negative = b[i] === MINUS;
   if (negative) i += 1;
   let mantissa = 0;
-  let exact = true;
+  let extra = 0;
+  let extraDigits = 0;
+  let dropped = false;
   let scale = 0;
+  // Digits go into the mantissa while it stays exact, then up to EXTRA_DIGITS into `extra`, then
+  // are dropped (one loop per phase: no per-digit test of the phase).
   if (b[i] === ZERO) {
     i += 1;
   } else if (isDigit(b[i])) {
-    for (; isDigit(b[i]); i += 1) {
-      if (mantissa < EXACT_MANTISSA) mantissa = mantissa * 10 + (b[i] - ZERO);
-      else exact = false;
-    }
+    for (; isDigit(b[i]) && mantissa < EXACT_MANTISSA; i += 1) mantissa = mantissa * 10 + (b[i] - ZERO);
+    for (; isDigit(b[i]) && extraDigits < EXTRA_DIGITS; i += 1, extraDigits += 1) extra = extra * 10 + (b[i] - ZERO);
+    for (; isDigit(b[i]); i += 1, scale += 1) dropped = true;
   } else {
     return -1;
   }
   if (b[i] === DOT) {
     i += 1;
     if (!isDigit(b[i])) return -1;
-    for (; isDigit(b[i]); i += 1) {
-      if (mantissa < EXACT_MANTISSA) {
-        mantissa = mantissa * 10 + (b[i] - ZERO);
-        scale -= 1;
-      } else {
-        exact = false;
-      }
-    }
+    for (; isDigit(b[i]) && mantissa < EXACT_MANTISSA; i += 1, scale -= 1) mantissa = mantissa * 10 + (b[i] - ZERO);
+    for (; isDigit(b[i]) && extraDigits < EXTRA_DIGITS; i += 1, extraDigits += 1, scale -= 1) extra = extra * 10 + (b[i] - ZERO);
+    for (; isDigit(b[i]); i += 1) dropped = true;
   }
   if (b[i] === 0x65 || b[i] === 0x45) {
     i += 1;
@@ -104,9 +130,21 @@ function readNumber(b: Buffer, at: number, out: Doubles): number {
     for (; isDigit(b[i]); i += 1) exponent = Math.min(exponent * 10 + (b[i] - ZERO), 100_000);
     scale += sign * exponent;
   }
-  let value: number;
-  if (exact && scale >= -22 && scale <= 22) value = scale < 0 ? mantissa / POWERS_OF_TEN[-scale] : mantissa * POWERS_OF_TEN[scale];
-  else value = Number(b.toString('latin1', negative ? at + 1 : at, i));
+  let value: number | undefined;
+  if (scale >= -22 && scale <= 22) {
+    if (extraDigits === 0 && !dropped) {
+      value = scale < 0 ? mantissa / POWERS_OF_TEN[-scale] : mantissa * POWERS_OF_TEN[scale];
+    } else if (!exact) {
+      const whole = mantissa * SHIFT[extraDigits] + extra;
+      const approximate = scale < 0 ? whole / POWERS_OF_TEN[-scale] : whole * POWERS_OF_TEN[scale];
+      if (approximate >= FLOAT32_MIN_NORMAL && approximate <= FLOAT32_MAX
+        && Math.fround(approximate * (1 - APPROXIMATION_ERROR)) === Math.fround(approximate * (1 + APPROXIMATION_ERROR))) {
+        value = approximate;
+        out.approximate = true;
+      }
+    }
+  }
+  if (value === undefined) value = Number(b.toString('latin1', negative ? at + 1 : at, i));
   out.push(negative ? -value : value);
   return i;
 }
@@ -115,8 +153,9 @@ function readNumber(b: Buffer, at: number, out: Doubles): number {
  * Reads the array at `at` (a `[`) when it holds only numbers, nested rectangularly; undefined
  * otherwise (the ordinary path then reads it).
  */
-function readNumbers(b: Buffer, at: number): { end: number; numbers: JsonNumbers } | undefined {
-  const out = new Doubles();
+function readNumbers(b: Buffer, at: number, exact = false): { end: number; numbers: JsonNumbers } | undefined {
+  // A float printed in full takes ~16-20 bytes with its comma: the rest of the body / 16 values rarely grows.
+  const out = new Doubles(Math.min((b.length - at) >> 4, 1 << 26));
   const shape: number[] = [];
   const counts: number[] = [];
   /** Per depth: whether its items are arrays (true), numbers (false), or not seen yet. */
@@ -140,7 +179,7 @@ function readNumbers(b: Buffer, at: number): { end: number; numbers: JsonNumbers
     } else {
       if (depth < 0 || nested[depth] === true) return undefined;
       nested[depth] = false;
-      i = readNumber(b, i, out);
+      i = readNumber(b, i, out, exact);
       if (i < 0) return undefined;
       counts[depth] += 1;
     }
@@ -158,15 +197,17 @@ function readNumbers(b: Buffer, at: number): { end: number; numbers: JsonNumbers
       else if (shape[depth] !== counts[depth]) return undefined;
       i += 1;
       depth -= 1;
-      if (depth < 0) return finish(i, out, shape);
+      if (depth < 0) return finish(i, out, shape, exact ? undefined : () => readNumbers(b, at, true)!.numbers.values);
     }
   }
 }
 
-function finish(end: number, out: Doubles, shape: number[]): { end: number; numbers: JsonNumbers } | undefined {
+/** `reread`: the same array read again with every value exact (for approximated values, see readNumber). */
+function finish(end: number, out: Doubles, shape: number[], reread: (() => Float64Array) | undefined): { end: number; numbers: JsonNumbers } | undefined {
   const values = out.done();
   // Every leaf array holds numbers and the arrays are rectangular: values = product of the shape.
-  return values.length === shape.reduce((n, d) => n * d, 1) ? { end, numbers: new JsonNumbers(values, shape) } : undefined;
+  if (values.length !== shape.reduce((n, d) => n * d, 1)) return undefined;
+  return { end, numbers: new JsonNumbers(values, shape, out.approximate ? reread : undefined) };
 }
 
 /** The index after the string that starts at `at` (a `"`), escapes skipped; -1 when it never ends. */

@@ -6,15 +6,35 @@
  * field: a walk over the parsed body (the input limits) sees an object with one key, `shape`.
  */
 export class JsonNumbers {
-  readonly #values: Float64Array;
+  #values: Float64Array;
+  #exact: (() => Float64Array) | undefined;
 
-  constructor(values: Float64Array, readonly shape: readonly number[]) {
+  /**
+   * `exact`: given when the reader approximated long numbers (`values` are then float32-exact:
+   * each rounds to the float32 JSON.parse's double rounds to); it reads them again exactly.
+   */
+  constructor(values: Float64Array, readonly shape: readonly number[], exact?: () => Float64Array) {
     this.#values = values;
+    this.#exact = exact;
   }
 
-  /** The values in row-major order. */
+  /** The values in row-major order, exactly JSON.parse's doubles (read again on first use when approximated). */
   get values(): Float64Array {
+    if (this.#exact) {
+      this.#values = this.#exact();
+      this.#exact = undefined;
+    }
     return this.#values;
+  }
+
+  /** The values for a float32 tensor: each rounds to the float32 that JSON.parse's double rounds to (approximated or not). */
+  get float32Values(): Float64Array {
+    return this.#values;
+  }
+
+  /** How many values (without reading them again). */
+  get length(): number {
+    return this.#values.length;
   }
 
   /** True for a flat array (any length), false for nested arrays. */
