@@ -13,7 +13,7 @@ import { outputProblems } from './registry/signature-check';
 import { RolloutTrafficService } from './rollout/rollout-traffic.service';
 import { inferenceFailure, RuntimeInputError } from './runtimes/runtime-errors';
 import { NON_FINITE_DETAIL, nonFiniteOutputs } from './tensors/finite';
-import { NamedTensors } from './tensors/tensor';
+import { NamedTensors, tensorBytes } from './tensors/tensor';
 import { elapsedMs } from './wrapper/elapsed';
 import { PredictionMonitor } from './wrapper/prediction-monitor';
 import { withTimeout } from './wrapper/with-timeout';
@@ -168,16 +168,9 @@ export class DataPlane {
     return resultOf(route, outputs, false);
   }
 
-  /** Inputs within CACHE_MAX_INPUT_KB (strings counted at one byte a character: a bound, not a measure). */
+  /** Inputs within CACHE_MAX_INPUT_KB (0: any size). */
   private cacheable(inputs: NamedTensors): boolean {
-    if (this.cacheMaxInputBytes === 0) return true;
-    let bytes = 0;
-    for (const name in inputs) {
-      const { data } = inputs[name];
-      if (Array.isArray(data)) for (const s of data) bytes += s.length;
-      else bytes += data.byteLength;
-    }
-    return bytes <= this.cacheMaxInputBytes;
+    return this.cacheMaxInputBytes === 0 || tensorBytes(inputs) <= this.cacheMaxInputBytes;
   }
 
   private async store(route: Route, key: string, outputs: NamedTensors, readAt: CacheGeneration | undefined): Promise<void> {

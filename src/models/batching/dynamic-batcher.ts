@@ -3,7 +3,7 @@ import type { Attributes, Span } from '@opentelemetry/api';
 import { AppError } from '../../common/errors/app-error';
 import { ErrorCode } from '../../common/errors/error-code';
 import { endWith } from '../../common/observability/trace-spans';
-import { NamedTensors } from '../tensors/tensor';
+import { NamedTensors, tensorBytes } from '../tensors/tensor';
 import { RuntimeRunError } from '../runtimes/runtime-errors';
 import { canStack, rowsOf, stack, unstack } from '../tensors/tensor-batching';
 import { withTimeout } from '../wrapper/with-timeout';
@@ -113,16 +113,6 @@ function batchRows(inputs: NamedTensors): number | undefined {
   return tensors.every((t) => t.shape[0] === rows) ? rows : undefined;
 }
 
-/** Bytes of a request's input tensors (strings at two bytes a character). */
-function inputBytes(inputs: NamedTensors): number {
-  let bytes = 0;
-  for (const { data } of Object.values(inputs)) {
-    if (Array.isArray(data)) for (const s of data as string[]) bytes += 2 * s.length;
-    else bytes += data.byteLength;
-  }
-  return bytes;
-}
-
 function validate(o: DynamicBatcherOptions): void {
   const problems = [
     !(Number.isInteger(o.maxBatchSize) && o.maxBatchSize >= 1) && 'maxBatchSize must be an integer >= 1',
@@ -199,7 +189,7 @@ export class DynamicBatcher {
     if (!this.options.enabled) return this.passThrough(inputs, span);
     return new Promise<NamedTensors>((resolve, reject) => {
       const rows = batchRows(inputs);
-      const waiter: Waiter = { inputs, rows, bytes: inputBytes(inputs), enqueuedAt: now(), enqueuedNs: this.timing?.nowNs() ?? 0, waitedNs: 0, resolve, reject, span };
+      const waiter: Waiter = { inputs, rows, bytes: tensorBytes(inputs), enqueuedAt: now(), enqueuedNs: this.timing?.nowNs() ?? 0, waitedNs: 0, resolve, reject, span };
       if (signal) {
         const onAbort = (): void => this.withdraw(waiter);
         signal.addEventListener('abort', onAbort, { once: true });

@@ -21,3 +21,14 @@ export const TYPED_ARRAYS = {
 } as const;
 
 export const elementCount = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
+
+/** Bytes the tensors' data holds in memory (strings at two bytes a character). */
+export function tensorBytes(tensors: NamedTensors): number {
+  let bytes = 0;
+  for (const name in tensors) {
+    const { data } = tensors[name];
+    if (Array.isArray(data)) for (const s of data as string[]) bytes += 2 * s.length;
+    else bytes += data.byteLength;
+  }
+  return bytes;
+}
