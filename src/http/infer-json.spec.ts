@@ -123,7 +123,7 @@ describe('parseInferJson', () => {
     ['just above that midpoint', '1.0000000596046448'],
     ['just below it', '1.0000000596046446'],
     ['a float32 midpoint at 17 digits with an exponent', '3.4028235677973366e+38'],
-    ['under float32\'s normal range', '1.1754942106924411e-38'],
+    ['under float32\'s normal range (read by Number(): the power of ten is past the fast path)', '1.1754942106924411e-38'],
     ['twenty digits', '0.12345678901234567890'],
     ['a long integer', '16777217.000000000001'],
     // Found by search: the approximation alone would round these to the other float32 of a midpoint.
@@ -132,12 +132,39 @@ describe('parseInferJson', () => {
   ])('gives for FP32 the float32 that JSON.parse\'s double rounds to, for %s, and JSON.parse\'s double as the values', (_, number) => {
     // Act
     const sut = read(`{"inputs":[{"name":"x","data":[${number}, -${number}]}]}`) as { inputs: { data: JsonNumbers }[] };
-    const numbers = sut.inputs[0].data;
-    const float32 = Array.from(numbers.float32Values, Math.fround);
+    const exact = Array.from((read(`{"inputs":[{"name":"x","data":[${number}, -${number}]}]}`) as { inputs: { data: JsonNumbers }[] }).inputs[0].data.values);
+    const float32 = Array.from(sut.inputs[0].data.takeFloat32Values(), Math.fround);
 
     // Assert
     expect(float32).toEqual([Math.fround(JSON.parse(number)), Math.fround(-JSON.parse(number))]);
-    expect(Array.from(numbers.values)).toEqual([JSON.parse(number), -JSON.parse(number)]);
+    expect(exact).toEqual([JSON.parse(number), -JSON.parse(number)]);
+  });
+
+  it('gives up the exact values (and the body they are read from) once the float32 ones are taken', () => {
+    // Arrange: one array approximated (17 digits), one exact from the start
+    const sut = read('{"inputs":[{"name":"x","data":[0.10000000149011612]},{"name":"y","data":[0.5]}]}') as { inputs: { data: JsonNumbers }[] };
+    const [approximated, exact] = sut.inputs.map((i) => i.data);
+
+    // Act
+    const float32 = [approximated.takeFloat32Values()[0], exact.takeFloat32Values()[0]];
+
+    // Assert
+    expect(float32.map(Math.fround)).toEqual([Math.fround(0.10000000149011612), 0.5]);
+    expect(() => approximated.values).toThrow(/given up/);
+    expect(Array.from(exact.values)).toEqual([0.5]);
+  });
+
+  it.each([[5_000, 0], [5_000, 40_000], [300_000, 0]])('reads an array of %i values after %i bytes of other input data (the values array grows to fit)', (count, padding) => {
+    // Arrange
+    const values = Array.from({ length: count }, (_, i) => (i % 97) / 8);
+    const text = JSON.stringify({ inputs: [{ name: 'p', datatype: 'BYTES', data: ['z'.repeat(padding)] }, { name: 'x', data: values }] });
+
+    // Act
+    const sut = read(text) as { inputs: { data: unknown }[] };
+
+    // Assert
+    expect(fast(sut)).toEqual([false, true]);
+    expect(Array.from((sut.inputs[1].data as JsonNumbers).values)).toEqual(values);
   });
 
   it('rounds any float32 and any long decimal to JSON.parse\'s float32 (property)', () => {
@@ -151,10 +178,12 @@ describe('parseInferJson', () => {
       return (midpoint + (delta * Number.EPSILON * midpoint) / 4).toPrecision(21);
     });
     fc.assert(fc.property(fc.array(fc.oneof(float32, decimal, nearMidpoint), { minLength: 1, maxLength: 20 }), (numbers) => {
-      const sut = read(`{"inputs":[{"name":"x","data":[${numbers.join(',')}]}]}`) as { inputs: { data: JsonNumbers }[] };
+      const text = `{"inputs":[{"name":"x","data":[${numbers.join(',')}]}]}`;
+      const forFloat32 = read(text) as { inputs: { data: JsonNumbers }[] };
+      const forExact = read(text) as { inputs: { data: JsonNumbers }[] };
       const expected = numbers.map((n) => JSON.parse(n) as number);
-      expect(Array.from(sut.inputs[0].data.float32Values, Math.fround)).toEqual(expected.map(Math.fround));
-      expect(Array.from(sut.inputs[0].data.values)).toEqual(expected);
+      expect(Array.from(forFloat32.inputs[0].data.takeFloat32Values(), Math.fround)).toEqual(expected.map(Math.fround));
+      expect(Array.from(forExact.inputs[0].data.values)).toEqual(expected);
     }), { numRuns: 500 });
   });
 

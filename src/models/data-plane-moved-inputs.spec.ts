@@ -43,6 +43,7 @@ describe('DataPlane with a worker-thread version and inputs that move to its thr
     const shadow = stable === 1 ? 2 : 1;
     await rollout.setShadow('bench-mlp', { version: shadow, percentage: 100 });
     const inputs = movableRows(80);
+    const original = inputs.input.data;
 
     // Act
     const result = await sut.infer({ model: 'bench-mlp', inputs });
@@ -50,6 +51,8 @@ describe('DataPlane with a worker-thread version and inputs that move to its thr
 
     // Assert: the shadow (the same weights) ran without error and agreed on every row
     expect(result.outputs.output.shape).toEqual([80, 10]);
+    // It moved (detached, then handed back as a new array over the same values)
+    expect(original.length).toBe(0);
     expect((inputs.input.data as Float32Array).length).toBe(80 * 256);
     expect(rollout.shadowStats('bench-mlp')).toMatchObject({ requests: 1, errors: 0, agreement_rate: 1 });
   });

@@ -7,7 +7,9 @@
  */
 export class JsonNumbers {
   #values: Float64Array;
+  /** Reads the values again exactly; it holds the request body, so it is dropped as soon as it is not needed. */
   #exact: (() => Float64Array) | undefined;
+  #exactDropped = false;
 
   /**
    * `exact`: given when the reader approximated long numbers (`values` are then float32-exact:
@@ -20,6 +22,7 @@ export class JsonNumbers {
 
   /** The values in row-major order, exactly JSON.parse's doubles (read again on first use when approximated). */
   get values(): Float64Array {
+    if (this.#exactDropped) throw new Error('JsonNumbers: the exact values were given up by takeFloat32Values()');
     if (this.#exact) {
       this.#values = this.#exact();
       this.#exact = undefined;
@@ -27,8 +30,16 @@ export class JsonNumbers {
     return this.#values;
   }
 
-  /** The values for a float32 tensor: each rounds to the float32 that JSON.parse's double rounds to (approximated or not). */
-  get float32Values(): Float64Array {
+  /**
+   * The values for a float32 tensor (each rounds to the float32 that JSON.parse's double rounds
+   * to, approximated or not), giving up the exact ones: the body they would be read from again
+   * is no longer held. `values` throws afterwards if they were approximated.
+   */
+  takeFloat32Values(): Float64Array {
+    if (this.#exact) {
+      this.#exact = undefined;
+      this.#exactDropped = true;
+    }
     return this.#values;
   }
 

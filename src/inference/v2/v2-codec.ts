@@ -89,7 +89,7 @@ function decodeInput(raw: unknown, field: string, model: ModelInputs, details: E
  */
 function numbersInput(data: JsonNumbers, spec: TensorSpec, dims: number[], where: string, details: ErrorDetail[]): Tensor | undefined {
   const problem = data.flat ? countProblem(data.length, dims) : nestingProblem(data.shape, dims);
-  const converted = problem ?? typedData(spec.datatype === 'FP32' ? data.float32Values : data.values, spec, STRICT);
+  const converted = problem ?? typedData(spec.datatype === 'FP32' ? data.takeFloat32Values() : data.values, spec, STRICT);
   if (typeof converted === 'string') {
     details.push({ field: `${where}.data`, message: converted });
     return undefined;

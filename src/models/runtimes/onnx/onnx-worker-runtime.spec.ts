@@ -314,6 +314,23 @@ describe('OnnxWorkerRuntime: large inputs whose memory is the request\'s alone',
     expect((inputs.input.data as Float32Array)[13]).toBe(6);
   });
 
+  it('fails a run whose inputs cannot be sent (a view over detached memory) alone: nothing left pending, the thread keeps serving', async () => {
+    // Arrange
+    const inputs = rows(2);
+    const buffer = (inputs.input.data as Float32Array).buffer as ArrayBuffer;
+    structuredClone(buffer, { transfer: [buffer] });
+
+    // Act
+    const error = await sut.run(inputs).catch((e: unknown) => e);
+    const pending = (sut as unknown as { pending: Map<number, unknown> }).pending.size;
+    const next = await sut.run(rows(1));
+
+    // Assert
+    expect(error).toMatchObject({ name: 'DataCloneError' });
+    expect(pending).toBe(0);
+    expect(next.output.shape).toEqual([1, 10]);
+  });
+
   it('copies memory nobody marked movable, and marked inputs under MOVE_MIN_BYTES: the caller\'s arrays stay whole during the run', async () => {
     // Arrange
     const unmarked = rows(80);

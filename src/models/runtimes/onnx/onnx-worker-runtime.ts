@@ -26,7 +26,7 @@ const MAX_RETIRING = 2;
 type LoadedMessage =
   | { type: 'loaded'; error: string }
   | { type: 'loaded'; error?: undefined; inputMetadata: InferenceSession.ValueMetadata[]; outputMetadata: InferenceSession.ValueMetadata[] };
-/** `inputs`: the moved inputs' data, handed back (see {@link movedBuffers}). */
+/** `inputs`: the moved inputs' data, handed back (see {@link movedInputs}). */
 type ResultMessage = { type: 'result'; id: number; outputs?: Record<string, OrtTensorData>; inputs?: Record<string, TensorData>; error?: string };
 
 interface Pending {
@@ -41,32 +41,23 @@ interface Pending {
 export const MOVE_MIN_BYTES = 64 * 1024;
 
 /**
- * The memory of `inputs` that moves to the thread instead of being copied: marked movable (the
- * request's alone, see movable-memory.ts) and at least MOVE_MIN_BYTES. Until the thread answers,
- * those inputs' data is detached; the answer hands it back.
+ * The inputs whose memory moves to the thread instead of being copied: marked movable (the
+ * request's alone, see movable-memory.ts) and at least MOVE_MIN_BYTES; their names and buffers.
+ * Until the thread answers, those inputs' data is detached; the answer hands it back.
  */
-export function movedBuffers(inputs: NamedTensors): ArrayBuffer[] {
+export function movedInputs(inputs: NamedTensors): { names: string[]; buffers: ArrayBuffer[] } {
+  const names: string[] = [];
   const buffers = new Set<ArrayBuffer>();
   for (const name in inputs) {
     const { data } = inputs[name];
-    if (ArrayBuffer.isView(data) && data.byteLength >= MOVE_MIN_BYTES && isMovable(data.buffer)) buffers.add(data.buffer);
+    if (ArrayBuffer.isView(data) && data.byteLength >= MOVE_MIN_BYTES && isMovable(data.buffer)) {
+      names.push(name);
+      buffers.add(data.buffer);
+    }
   }
-  return [...buffers];
+  return { names, buffers: [...buffers] };
 }
 
-/**
- * The onnxruntime runtime on its own worker thread (Triton's model instance): the session is
- * created and run there, so a run of a large model (tens of ms, synchronous in onnxruntime-node)
- * never blocks the event loop, and HTTP work overlaps inference. Large inputs whose memory is the
- * request's alone move to the thread and are handed back with the answer; other inputs are copied;
- * outputs move back. Runs are answered in order; if the thread dies, every pending and
- * later run is rejected with the reason (the version then reports errors, and a reload replaces it).
- *
- * A thread is never terminated from outside: onnxruntime-node aborts the whole process when a
- * thread is terminated in the middle of a run. A thread given up on (a stuck run, an unload) is
- * retired instead: its queued runs are skipped, and it releases its session and ends once the run
- * in progress returns.
- */
 export class OnnxWorkerRuntime extends ModelRuntime {
   private thread: Thread | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -139,17 +130,25 @@ export class OnnxWorkerRuntime extends ModelRuntime {
       this.pending.set(id, { resolve, reject, timer });
     });
     const feeds = toOrtData(inputs);
-    const moved = movedBuffers(inputs);
-    if (moved.length > 0) {
-      try {
-        this.thread.worker.postMessage({ type: 'run', id, feeds, handBack: true }, moved);
-        this.pending.get(id)!.moved = inputs;
-        return result;
-      } catch {
-        // A buffer that cannot move (nothing was sent): copied like any other.
+    const moved = movedInputs(inputs);
+    try {
+      if (moved.names.length > 0) {
+        try {
+          this.thread.worker.postMessage({ type: 'run', id, feeds, handBack: moved.names }, moved.buffers);
+          this.pending.get(id)!.moved = inputs;
+          return result;
+        } catch {
+          // A buffer that cannot move (nothing was sent, nothing detached): copied like any other.
+        }
       }
+      this.thread.worker.postMessage({ type: 'run', id, feeds });
+    } catch (e) {
+      // Nothing was sent (inputs that cannot be cloned): this run fails alone, the thread keeps serving.
+      const waiter = this.pending.get(id)!;
+      clearTimeout(waiter.timer);
+      this.pending.delete(id);
+      waiter.reject(e as Error);
     }
-    this.thread.worker.postMessage({ type: 'run', id, feeds });
     return result;
   }
 

@@ -6,8 +6,8 @@
  * in dist as under ts-node and jest. Protocol (all plain data):
  *   → workerData {path, sessionOptions}; ← {type:'loaded', inputMetadata, outputMetadata} | {type:'loaded', error}
  *   → {type:'run', id, feeds: {name: {type, data, dims}}, handBack?}; ← {type:'result', id, outputs, inputs?} | {type:'result', id, error, inputs?}
- *   handBack: the feeds' memory was moved here (transferred, not copied); it goes back in `inputs`
- *   ({name: data}), moved again, with the answer or the error.
+ *   handBack: names of the feeds whose memory was moved here (transferred, not copied); their data
+ *   goes back in `inputs` ({name: data}), moved again, with the answer or the error.
  *   → {type:'release'}: the session is released and the thread ends.
  * workerData.retired is an Int32Array over shared memory: once the main thread sets it, runs still
  * queued are skipped, so a thread given up on (a stuck run) reaches its 'release' quickly. The main
@@ -28,11 +28,13 @@ function post(message, buffers) {
   }
 }
 
-/** The moved feeds' data by name and their memory, to hand back to the main thread. */
-function handBack(feeds) {
+/** The moved feeds' (`names`) data by name and their memory, to hand back to the main thread. */
+function handBack(feeds, names) {
   const inputs = {};
   const buffers = new Set();
-  for (const [name, t] of Object.entries(feeds)) {
+  for (const name of names) {
+    const t = feeds[name];
+    if (!t) continue;
     inputs[name] = t.data;
     if (ArrayBuffer.isView(t.data)) buffers.add(t.data.buffer);
   }
@@ -55,7 +57,7 @@ async function main() {
       return;
     }
     if (workerData.retired && Atomics.load(workerData.retired, 0) === 1) return;
-    const lent = msg.handBack ? handBack(msg.feeds) : undefined;
+    const lent = msg.handBack ? handBack(msg.feeds, msg.handBack) : undefined;
     try {
       const feeds = {};
       for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new Tensor(t.type, t.data, t.dims);
