@@ -7,7 +7,8 @@
  * medians. Then the service's RSS while 8 such requests run at once, sampled every 10 ms. Last,
  * the transport floor: the same binary bodies through raw node:http (bench/reference-server.js
  * /echo), which reads each whole and answers as many bytes as the service did; the target is
- * the server's time outside inference and that transport.
+ * the server's time outside inference and that transport's fastest run (its samples spread
+ * from ~5 to ~50 ms here, so its median would credit the server with the transport's noise).
  *
  *   npm run bench -- --only large-tensors        (or BENCH_SCENARIOS=large-tensors)
  *
@@ -44,8 +45,12 @@ export interface LargeTensorsResult {
   jsonMs: number;
   /** Median of the same binary bodies through raw node:http that reads each whole and answers as many bytes as the service did: the bytes' transport. */
   transportMs: number;
-  /** (binary − transport − raw) / raw, %: the server's time outside inference and the bytes' transport, for binary (the target). */
+  /** The fastest of those: what the transport costs at least (its samples spread widely here). */
+  transportMinMs: number;
+  /** (binary − fastest transport − raw) / raw, %: the server's time outside inference, counting all of the transport's noise as the server's (the target; conservative). */
   outsideBinaryPct: number;
+  /** (binary − median transport − raw) / raw, %: the same with the transport's median. */
+  outsideBinaryMedianPct: number;
   /** (binary − raw) / raw, %: everything a client sees outside inference, transport included. */
   clientOutsideBinaryPct: number;
   /** JSON ÷ raw. */
@@ -236,7 +241,9 @@ export async function runLargeTensors(log: (msg: string) => void): Promise<Large
       binaryMs: round(median(binaryMs)),
       jsonMs: round(median(jsonMs)),
       transportMs: round(transport),
-      outsideBinaryPct: round(((median(binaryMs) - transport - rawMs) / rawMs) * 100),
+      transportMinMs: round(Math.min(...transportMs)),
+      outsideBinaryPct: round(((median(binaryMs) - Math.min(...transportMs) - rawMs) / rawMs) * 100),
+      outsideBinaryMedianPct: round(((median(binaryMs) - transport - rawMs) / rawMs) * 100),
       clientOutsideBinaryPct: round(((median(binaryMs) - rawMs) / rawMs) * 100),
       jsonOverRaw: round(median(jsonMs) / rawMs, 2),
       modelResidentMb: mb(raw.residentBytes),
@@ -256,8 +263,8 @@ const verdict = (pass: boolean): string => (pass ? 'PASS' : 'FAIL');
 export function largeTensorsLines(r: LargeTensorsResult): string[] {
   return [
     `det ${JSON.stringify(r.shape)} FP32: binary body ${mb(r.binaryBodyBytes)} MB, JSON body ${mb(r.jsonBodyBytes)} MB; medians of sequential requests`,
-    `raw onnxruntime (in-process, the service's session options): ${r.rawMs} ms; V2 binary: ${r.binaryMs} ms; V2 JSON: ${r.jsonMs} ms; the binary bodies' transport through raw node:http: ${r.transportMs} ms`,
-    `server time outside inference for binary (binary − transport − raw) = ${r.outsideBinaryPct}% of inference time (target ≤ ${LARGE_TARGETS.outsideBinaryPct}%: ${verdict(r.outsideBinaryPct <= LARGE_TARGETS.outsideBinaryPct)}); as a client sees it, transport included: ${r.clientOutsideBinaryPct}%`,
+    `raw onnxruntime (in-process, the service's session options): ${r.rawMs} ms; V2 binary: ${r.binaryMs} ms; V2 JSON: ${r.jsonMs} ms; the binary bodies' transport through raw node:http: median ${r.transportMs} ms, fastest ${r.transportMinMs} ms`,
+    `server time outside inference for binary (binary − fastest transport − raw) = ${r.outsideBinaryPct}% of inference time (target ≤ ${LARGE_TARGETS.outsideBinaryPct}%: ${verdict(r.outsideBinaryPct <= LARGE_TARGETS.outsideBinaryPct)}); with the transport's median ${r.outsideBinaryMedianPct}%; as a client sees it, transport included: ${r.clientOutsideBinaryPct}%`,
     `JSON / raw = ${r.jsonOverRaw}× (target ≤ ${LARGE_TARGETS.jsonOverRaw}×: ${verdict(r.jsonOverRaw <= LARGE_TARGETS.jsonOverRaw)})`,
     ...r.rss.map((x) =>
       `RSS with ${CONCURRENT} concurrent ${x.transport} requests: peak ${x.peakMb} MB, idle ${x.idleMb} MB, growth ${x.growthMb} MB vs 3 × model resident (${r.modelResidentMb} MB) + ${CONCURRENT} × body = ${x.budgetMb} MB (target: below: ${verdict(x.growthMb < x.budgetMb)}); statuses ${JSON.stringify(x.statuses)}`),
