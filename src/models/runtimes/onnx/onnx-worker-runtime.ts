@@ -58,6 +58,20 @@ export function movedInputs(inputs: NamedTensors): { names: string[]; buffers: A
   return { names, buffers: [...buffers] };
 }
 
+/**
+ * The onnxruntime runtime on its own worker thread (Triton's model instance): the session is
+ * created and run there, so a run of a large model (tens of ms, synchronous in onnxruntime-node)
+ * never blocks the event loop, and HTTP work overlaps inference. Large inputs whose memory is the
+ * request's alone move to the thread and are handed back with the answer (see {@link movedInputs});
+ * other inputs are copied; outputs move back. Runs are answered in order; if the thread dies,
+ * every pending and later run is rejected with the reason (the version then reports errors, and a
+ * reload replaces it).
+ *
+ * A thread is never terminated from outside: onnxruntime-node aborts the whole process when a
+ * thread is terminated in the middle of a run. A thread given up on (a stuck run, an unload) is
+ * retired instead: its queued runs are skipped, and it releases its session and ends once the run
+ * in progress returns.
+ */
 export class OnnxWorkerRuntime extends ModelRuntime {
   private thread: Thread | undefined;
   private readonly pending = new Map<number, Pending>();
