@@ -11,6 +11,7 @@ import type { Server } from 'node:http';
 
 import { installLeanAsyncResourceBind } from '../common/runtime/async-resource-bind';
 import { installLeanInterceptorsConsumer } from '../common/runtime/lean-interceptors';
+import { RequestMetrics } from '../common/observability/request-observers';
 import { ApiKeyPolicy, presentedKeyOf, refuseKeyInUrl } from '../common/security/api-key-policy';
 import { AllConfig } from '../config/app-config';
 import { configureExpress, expressAdapter } from './express.http';
@@ -35,7 +36,9 @@ export async function configureHttp(app: INestApplication, http: AllConfig['app'
   installLeanInterceptorsConsumer();
   app.useLogger(app.get(PinoLogger));
   applyServerLimits(app.getHttpServer() as Server, http.clientLimits);
-  const admission = http.maxInflightBytes > 0 ? new InflightBodies(http.maxInflightBytes, http) : undefined;
+  const metrics = app.get(RequestMetrics, { strict: false });
+  const admission = http.maxInflightBytes > 0 ? new InflightBodies(http.maxInflightBytes, http, () => metrics.admissionRefused()) : undefined;
+  if (admission) metrics.watchInflightBodies(() => admission.inFlightBytes);
   if (app.getHttpAdapter().getType() === 'fastify') await configureFastify(app as NestFastifyApplication, http, admission);
   else configureExpress(app as NestExpressApplication, http, admission);
   if (http.corsOrigins.length) app.enableCors(corsOptions(http.corsOrigins));

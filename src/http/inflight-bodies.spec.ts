@@ -27,7 +27,8 @@ describe('bodyBytesOf', () => {
 describe('InflightBodies', () => {
   it('admits bodies up to the cap, refuses the one that would pass it with 503 and Retry-After, and counts nothing for it', () => {
     // Arrange
-    const sut = new InflightBodies(6000, LIMITS);
+    let refusals = 0;
+    const sut = new InflightBodies(6000, LIMITS, () => { refusals += 1; });
     sut.admit(post('/v2/models/det/infer', { 'content-length': '4000' }), response());
 
     // Act
@@ -47,6 +48,7 @@ describe('InflightBodies', () => {
     expect((refused as AppError).retryAfterSeconds).toBe(1);
     expect((refused as AppError).message).toMatch(/MAX_INFLIGHT_MB/);
     expect(sut.inFlightBytes).toBe(6000);
+    expect(refusals).toBe(1);
   });
 
   it('releases a body\'s bytes once its response closes (finished or connection gone), once', () => {

@@ -43,8 +43,11 @@ export function bodyBytesOf(req: Pick<IncomingMessage, 'headers' | 'url'>, limit
 export class InflightBodies {
   private bytes = 0;
 
-  /** @param capBytes MAX_INFLIGHT_MB in bytes (at least the largest body limit, checked at boot). */
-  constructor(private readonly capBytes: number, private readonly limits: Limits) {}
+  /**
+   * @param capBytes MAX_INFLIGHT_MB in bytes (at least the largest body limit, checked at boot).
+   * @param refused called for each refusal (ml_admission_refused_requests_total).
+   */
+  constructor(private readonly capBytes: number, private readonly limits: Limits, private readonly refused: () => void = () => undefined) {}
 
   /** Bytes of admitted bodies whose responses are not finished yet. */
   get inFlightBytes(): number {
@@ -59,6 +62,7 @@ export class InflightBodies {
     const bytes = bodyBytesOf(req, this.limits);
     if (bytes === 0) return;
     if (this.bytes + bytes > this.capBytes) {
+      this.refused();
       throw new AppError(
         ErrorCode.OVERLOADED,
         `Request bodies in flight (${mb(this.bytes)} MB) and this one (${mb(bytes)} MB) would pass MAX_INFLIGHT_MB (${mb(this.capBytes)} MB); retry later`,

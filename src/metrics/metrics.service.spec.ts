@@ -167,6 +167,24 @@ describe('MetricsService metric families', () => {
     expect(sampleOf(text, 'ml_memory_shed_requests_total')).toBe(1);
   });
 
+  it('counts admission refusals (MAX_INFLIGHT_MB) and reads the bytes in flight at scrape time', async () => {
+    // Arrange
+    let inflight = 4096;
+    sut.watchInflightBodies(() => inflight);
+    sut.admissionRefused();
+    sut.admissionRefused();
+
+    // Act
+    const first = await sut.exposition();
+    inflight = 0;
+    const second = await sut.exposition();
+
+    // Assert
+    expect(sampleOf(first, 'ml_admission_refused_requests_total')).toBe(2);
+    expect(sampleOf(first, 'ml_inflight_body_bytes')).toBe(4096);
+    expect(sampleOf(second, 'ml_inflight_body_bytes')).toBe(0);
+  });
+
   it('counts failed Redis calls by operation', async () => {
     // Act
     sut.redisError('throttle');

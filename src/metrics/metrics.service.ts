@@ -75,6 +75,11 @@ export class MetricsService implements RequestMetrics {
   private readonly cacheHits = this.counter('ml_cache_hits_total', 'Prediction cache hits', ['model_id']);
   private readonly cacheMisses = this.counter('ml_cache_misses_total', 'Prediction cache misses', ['model_id']);
   private readonly memoryShedding = new Counter({ name: 'ml_memory_shed_requests_total', help: 'Predictions refused while RSS was above MAX_MEMORY_MB', registers: [this.registry] });
+  private readonly admissionRefusals = new Counter({
+    name: 'ml_admission_refused_requests_total', help: 'Requests refused before their body was read: bodies in flight would pass MAX_INFLIGHT_MB',
+    registers: [this.registry],
+  });
+  private inflightBodyBytes: () => number = () => 0;
   private readonly rateLimited = this.counter('ml_rate_limited_requests_total', 'Requests refused by a rate limit', ['limit']);
   private readonly routed = this.counter('ml_routed_requests_total', 'Requests by routed variant', ['model_id', 'model_version', 'variant']);
   private readonly shadowAgreement = this.counter('ml_shadow_agreement_total', 'Shadow answers agreeing with stable', ['model_id', 'agree']);
@@ -95,6 +100,11 @@ export class MetricsService implements RequestMetrics {
       AggregatorRegistry.setRegistries([this.registry]);
     }
     const states = this.modelStatesNow.bind(this);
+    const inflight = (): number => this.inflightBodyBytes();
+    new Gauge({
+      name: 'ml_inflight_body_bytes', help: 'Bytes of request bodies admitted and not answered yet (what MAX_INFLIGHT_MB caps)', registers: [this.registry],
+      collect() { this.set(inflight()); },
+    });
     new Gauge({
       name: 'ml_active_models', help: 'Models whose active version is READY', registers: [this.registry],
       collect() { this.set(states().filter((s) => s.active && s.state === 'READY').length); },
@@ -195,6 +205,15 @@ export class MetricsService implements RequestMetrics {
   memoryShed(): void {
     if (!this.enabled) return;
     this.memoryShedding.inc();
+  }
+
+  admissionRefused(): void {
+    if (!this.enabled) return;
+    this.admissionRefusals.inc();
+  }
+
+  watchInflightBodies(bytes: () => number): void {
+    this.inflightBodyBytes = bytes;
   }
 
   routedRequest(modelId: string, version: number, variant: string): void {

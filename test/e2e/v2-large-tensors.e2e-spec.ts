@@ -13,6 +13,7 @@ import { createApp, expectEnvelope, REPO_MODELS } from './support/create-app';
 import { listeningPort, rawRequest } from './support/raw-http';
 import { binaryBody, rawParser } from './support/v2-binary-body';
 import { until } from '../support/until';
+import { MetricsService } from '../../src/metrics/metrics.service';
 
 const ENV = { REQUESTS_PER_MINUTE: '0', REQUESTS_PER_HOUR: '0', ENABLE_CACHING: 'false' };
 
@@ -354,6 +355,10 @@ describe('MAX_INFLIGHT_MB: admission by bytes of bodies in flight (real AppModul
     expect(probeWithoutBody.status).toBe(200);
     expect(answered).toBe('HTTP/1.1 200 OK');
     expect(after.status).toBe(200);
+    // Each refusal is counted (the probes of `until` too, so at least the two above); nothing is held once all are answered.
+    const scrape = () => app.get(MetricsService).registry.metrics();
+    expect(Number(/^ml_admission_refused_requests_total (\d+)$/m.exec(await scrape())?.[1])).toBeGreaterThanOrEqual(2);
+    await until(async () => /^ml_inflight_body_bytes 0$/m.test(await scrape()), 'ml_inflight_body_bytes back to 0');
   });
 
   it('releases the bytes of a body whose client went away before sending it all', async () => {

@@ -17,6 +17,8 @@ export class RecordingRequestMetrics extends RequestMetrics {
   readonly rpc: { service: string; method: string; code: string; seconds: number }[] = [];
   rateLimit(): void {}
   memoryShed(): void {}
+  admissionRefused(): void {}
+  watchInflightBodies(): void {}
   observeRpc(service: string, method: string, code: string, seconds: number): void {
     this.rpc.push({ service, method, code, seconds });
   }

@@ -64,6 +64,8 @@ class RateLimitMetrics extends RequestMetrics {
   }
   observeHttp(): void {}
   memoryShed(): void {}
+  admissionRefused(): void {}
+  watchInflightBodies(): void {}
   observeRpc(): void {}
 }
 

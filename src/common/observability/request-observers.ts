@@ -37,6 +37,10 @@ export abstract class RequestMetrics {
   abstract rateLimit(limit: string): void;
   /** A prediction refused because RSS is above MAX_MEMORY_MB. */
   abstract memoryShed(): void;
+  /** A request refused before its body was read: the bodies in flight and its own would pass MAX_INFLIGHT_MB. */
+  abstract admissionRefused(): void;
+  /** Where the bytes of request bodies in flight (what MAX_INFLIGHT_MB caps) are read at scrape time. */
+  abstract watchInflightBodies(bytes: () => number): void;
   /** `grpc_server_handled_total` and `grpc_server_handling_seconds` (go-grpc-prometheus' names) for one gRPC call. */
   abstract observeRpc(service: string, method: string, code: string, seconds: number): void;
 }
