@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 
 import { GrpcLoadGenerator } from './grpc-load';
 import { irisBody, IRIS_ROWS, JSON_HEADERS, uniqueIrisRequests } from './iris-bodies';
-import { largeTensorsLines, runLargeTensors } from './large-tensors';
+import { largeTensorsLines, median, runLargeTensors } from './large-tensors';
 import { LoadResult, mergeLoads, runLoad } from './load';
 import { bestRows, measureRawOrt, OrtMeasurement, seededRandom } from './raw-ort';
 import {
@@ -32,6 +32,7 @@ import {
   HttpAdapter,
   ManagedProcess,
   rssBytes,
+  SERVICE_NODE_FLAGS,
   ServiceStartError,
   startReferenceServer,
   startService,
@@ -569,25 +570,29 @@ async function runTracingComparison(repository: string): Promise<ScenarioResult[
 // ---------------------------------------------------------------------------------------------
 // The issue-10 ratios, interleaved: service and bare NestJS on the same adapter, running side by side
 
-/** One adapter's interleaved comparison: each round's req/s of both, their ratio, and the median ratio. */
+/**
+ * One adapter's interleaved comparison: each round's req/s of the service and of bare NestJS, their
+ * ratio, and the median ratio (the judged figure). `nestFlagged` is bare NestJS again, started with
+ * the service's node flags ({@link SERVICE_NODE_FLAGS}), loaded in the same rounds: context, so the
+ * report shows what those flags alone would give the framework (empty when the start script has none).
+ */
 export interface PairedRatio {
   adapter: 'Fastify' | 'Express';
-  rounds: { svc: number; nest: number; ratio: number }[];
+  rounds: { svc: number; nest: number; ratio: number; nestFlagged?: number; ratioFlagged?: number }[];
   median: number;
+  medianFlagged?: number;
 }
 
-const medianOf = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const ratio3 = (a: number, b: number): number => Math.round((a / b) * 1000) / 1000;
 
 /**
  * `paired-fastify`, `paired-express`: the service (defaults) and bare NestJS on the same adapter
- * start together, get a warm-up each, then PAIRED_ROUNDS rounds load each in turn at c=32 for
- * PAIRED_SLICE_S seconds (which goes first alternates), and the ratio is the median of
- * the rounds' ratios. The separate scenarios run minutes apart, and the load from elsewhere on
- * this shared machine moved their ratio between 0.35 and 0.47 in four runs of one build; a round's
- * two halves are seconds apart (as in the issue's own "three rounds alternating, medians").
+ * (and bare NestJS with the service's node flags, when it has any) start together, get a warm-up
+ * each, then PAIRED_ROUNDS rounds load each in turn at c=32 for PAIRED_SLICE_S seconds (the order
+ * rotates each round), and the ratio is the median of the rounds' ratios. The separate scenarios
+ * run minutes apart, and the load from elsewhere on this shared machine moved their ratio between
+ * 0.35 and 0.47 in four runs of one build; a round's slices are seconds apart (as in the issue's
+ * own "three rounds alternating, medians").
  */
 async function runPairedRatios(repository: string): Promise<PairedRatio[]> {
   const out: PairedRatio[] = [];
@@ -595,30 +600,38 @@ async function runPairedRatios(repository: string): Promise<PairedRatio[]> {
   for (const [adapter, svcKey, nestKey] of pairs) {
     if (!selected(`${PAIRED_NAME}-${adapter.toLowerCase()}`)) continue;
     const svc = SERVICES[svcKey];
-    const nest = await startReferenceServer(nestKey);
-    let service: ManagedProcess | undefined;
+    const started: ManagedProcess[] = [];
     try {
-      service = await startService(svcKey, { adapter: svc.adapter, overrides: { MODEL_REPOSITORY: repository, ...svc.env } });
-      log(`${PAIRED_NAME}-${adapter.toLowerCase()}: ${svcKey} pid ${service.pid} and ${nestKey} pid ${nest.pid}, ${PAIRED_ROUNDS} interleaved rounds of ${PAIRED_SLICE_S} s each side at c=32`);
+      const nest = await startReferenceServer(nestKey);
+      started.push(nest);
+      const flagged = SERVICE_NODE_FLAGS.length ? await startReferenceServer(nestKey, SERVICE_NODE_FLAGS) : undefined;
+      if (flagged) started.push(flagged);
+      const service = await startService(svcKey, { adapter: svc.adapter, overrides: { MODEL_REPOSITORY: repository, ...svc.env } });
+      started.push(service);
+      const flagNote = flagged ? ` and ${nestKey} with ${SERVICE_NODE_FLAGS.join(' ')} pid ${flagged.pid}` : '';
+      log(`${PAIRED_NAME}-${adapter.toLowerCase()}: ${svcKey} pid ${service.pid}, ${nestKey} pid ${nest.pid}${flagNote}, ${PAIRED_ROUNDS} interleaved rounds of ${PAIRED_SLICE_S} s each at c=32`);
       const load = (url: string, durationS: number): Promise<LoadResult> => runLoad({ url, connections: 32, durationS, makeRequests: uniqueIrisRequests });
-      if (WARMUP_S > 0) {
-        await load(nest.url, WARMUP_S);
-        await load(service.url, WARMUP_S);
-      }
+      const servers = [nest, service, ...(flagged ? [flagged] : [])];
+      if (WARMUP_S > 0) for (const server of servers) await load(server.url, WARMUP_S);
       const rounds: PairedRatio['rounds'] = [];
       for (let round = 0; round < PAIRED_ROUNDS; round++) {
-        const sliceS = PAIRED_SLICE_S;
-        const first = round % 2 === 0 ? nest.url : service.url;
-        const a = await load(first, sliceS);
-        const b = await load(first === nest.url ? service.url : nest.url, sliceS);
-        const [svcRps, nestRps] = first === nest.url ? [b.rps, a.rps] : [a.rps, b.rps];
-        rounds.push({ svc: svcRps, nest: nestRps, ratio: Math.round((svcRps / nestRps) * 1000) / 1000 });
-        log(`  round ${round + 1}/${PAIRED_ROUNDS}: service ${svcRps} req/s, bare NestJS ${nestRps} req/s, ratio ${rounds[round].ratio}`);
+        const rps = new Map<ManagedProcess, number>();
+        for (let k = 0; k < servers.length; k++) {
+          const server = servers[(round + k) % servers.length];
+          rps.set(server, (await load(server.url, PAIRED_SLICE_S)).rps);
+        }
+        const [svcRps, nestRps] = [rps.get(service)!, rps.get(nest)!];
+        const row: PairedRatio['rounds'][number] = { svc: svcRps, nest: nestRps, ratio: ratio3(svcRps, nestRps) };
+        if (flagged) Object.assign(row, { nestFlagged: rps.get(flagged)!, ratioFlagged: ratio3(svcRps, rps.get(flagged)!) });
+        rounds.push(row);
+        const flaggedNote = flagged ? `; bare NestJS with the service's node flags ${row.nestFlagged} req/s, ratio ${row.ratioFlagged}` : '';
+        log(`  round ${round + 1}/${PAIRED_ROUNDS}: service ${svcRps} req/s, bare NestJS ${nestRps} req/s, ratio ${row.ratio}${flaggedNote}`);
       }
-      out.push({ adapter, rounds, median: Math.round(medianOf(rounds.map((r) => r.ratio)) * 1000) / 1000 });
+      const pair: PairedRatio = { adapter, rounds, median: ratio3(median(rounds.map((r) => r.ratio)), 1) };
+      if (flagged) pair.medianFlagged = ratio3(median(rounds.map((r) => r.ratioFlagged!)), 1);
+      out.push(pair);
     } finally {
-      await service?.stop();
-      await nest.stop();
+      for (const server of started.reverse()) await server.stop();
     }
   }
   return out;
@@ -652,6 +665,16 @@ function ratios(results: ScenarioResult[], ort: OrtMeasurement[], decay: DecayRe
         target: '≥ 0.5',
         status: check(pair.median, (x) => x >= 0.5),
       });
+      if (pair.medianFlagged !== undefined) {
+        out.push({
+          name: `service (${adapter}) / bare NestJS (${adapter}) started with the service's node flags, interleaved`,
+          formula: `${PAIRED_NAME}-${adapter.toLowerCase()}, bare NestJS under \`node ${SERVICE_NODE_FLAGS.join(' ')}\``,
+          value: pair.medianFlagged,
+          measured: pair.rounds.map((x) => `${rps(x.svc)} ÷ ${rps(x.nestFlagged)}`).join('; '),
+          target: '(context)',
+          status: 'info',
+        });
+      }
     }
     const v = ratio(r(svc)?.rps, r(nest)?.rps);
     out.push({

@@ -143,9 +143,12 @@ const REFERENCE_ARGS: Record<ReferenceKind, string[]> = {
   'otlp-sink': [resolve(__dirname, 'otlp-sink.js'), '0'],
 };
 
-/** Starts a limit server in its own process (its own event loop, not autocannon's). */
-export async function startReferenceServer(kind: ReferenceKind = 'raw'): Promise<ManagedProcess> {
-  const { child, out, err } = spawnTracked(REFERENCE_ARGS[kind], process.env);
+/**
+ * Starts a limit server in its own process (its own event loop, not autocannon's), with node's
+ * defaults unless `nodeFlags` are given (e.g. {@link SERVICE_NODE_FLAGS}, for a context figure).
+ */
+export async function startReferenceServer(kind: ReferenceKind = 'raw', nodeFlags: string[] = []): Promise<ManagedProcess> {
+  const { child, out, err } = spawnTracked([...nodeFlags, ...REFERENCE_ARGS[kind]], process.env);
   const port = await new Promise<number>((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`reference server did not start: ${err.toString()}`)), 30_000);
     child.once('exit', (code) => {
@@ -251,19 +254,33 @@ export function serviceEnv(port: number, adapter: HttpAdapter, overrides: Record
   };
 }
 
+/**
+ * The node flags of package.json's start script (`node <flags> dist/main.js`, as the Dockerfile's
+ * CMD): the bench starts the service as `npm start` does, so a flag there is part of the default
+ * configuration measured. Read from package.json, so the two cannot drift apart.
+ */
+export function startScriptNodeFlags(start = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start): string[] {
+  const words = start.trim().split(/\s+/);
+  const main = words.indexOf('dist/main.js');
+  if (words[0] !== 'node' || main < 1) throw new Error(`package.json's start script is not "node [flags] dist/main.js": ${start}`);
+  return words.slice(1, main);
+}
+
+export const SERVICE_NODE_FLAGS = startScriptNodeFlags();
+
 export interface StartServiceOptions {
   /** HTTP_ADAPTER for the child (fastify unless said). */
   adapter?: HttpAdapter;
   /** Scenario settings on top of {@link serviceEnv}. */
   overrides?: Record<string, string>;
-  /** Node flags before dist/main.js, e.g. --cpu-prof. */
+  /** Node flags before dist/main.js besides {@link SERVICE_NODE_FLAGS}, e.g. --cpu-prof. */
   nodeArgs?: string[];
   /** Default 60 s. */
   readyTimeoutMs?: number;
 }
 
 /**
- * Starts `node dist/main.js` on a free port (GRPC_PORT on another) with {@link serviceEnv} and
+ * Starts `node <SERVICE_NODE_FLAGS> dist/main.js` on a free port (GRPC_PORT on another) with {@link serviceEnv} and
  * waits until GET /health/ready answers 200 (at most `readyTimeoutMs`; gRPC binds right after HTTP
  * listens, so grpc-load.ts waits for ServerReady itself). Throws {@link ServiceStartError}
  * with the output tails when it exits or never becomes ready (the process is stopped then).
@@ -274,7 +291,7 @@ export async function startService(name: string, options: StartServiceOptions = 
   const port = await freePort();
   const env = serviceEnv(port, adapter, overrides, await freePort([port]));
   const grpcPort = Number(env.GRPC_PORT ?? 8001);
-  const { child, out, err } = spawnTracked([...nodeArgs, resolve(ROOT, 'dist/main.js')], env);
+  const { child, out, err } = spawnTracked([...SERVICE_NODE_FLAGS, ...nodeArgs, resolve(ROOT, 'dist/main.js')], env);
   const managed = manage(name, child, port, out, err, Number.isInteger(grpcPort) && grpcPort > 0 ? grpcPort : undefined);
   const deadline = Date.now() + readyTimeoutMs;
   const state: { exit: string | undefined } = { exit: undefined };
