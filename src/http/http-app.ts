@@ -11,6 +11,7 @@ import type { Server } from 'node:http';
 
 import { installLeanAsyncResourceBind } from '../common/runtime/async-resource-bind';
 import { installLeanInterceptorsConsumer } from '../common/runtime/lean-interceptors';
+import { installLeanRouterExecution } from '../common/runtime/lean-router-execution';
 import { RequestMetrics } from '../common/observability/request-observers';
 import { ApiKeyPolicy, presentedKeyOf, refuseKeyInUrl } from '../common/security/api-key-policy';
 import { AllConfig } from '../config/app-config';
@@ -34,6 +35,7 @@ export function createHttpAdapter(http: AllConfig['app']): AbstractHttpAdapter {
 export async function configureHttp(app: INestApplication, http: AllConfig['app']): Promise<void> {
   installLeanAsyncResourceBind();
   installLeanInterceptorsConsumer();
+  installLeanRouterExecution();
   app.useLogger(app.get(PinoLogger));
   applyServerLimits(app.getHttpServer() as Server, http.clientLimits);
   const metrics = app.get(RequestMetrics, { strict: false });
