@@ -16,6 +16,8 @@ const ROUTE_OVERRIDES = ['THROTTLER:SKIP', 'THROTTLER:LIMIT', 'THROTTLER:TTL', '
 /** What a handler needs, resolved once: null = not a prediction route; 'library' = route-level overrides the base class resolves per request. */
 type ThrottlePlan = null | 'library' | (Omit<ThrottlerRequest, 'context'> & { skipIf?: ThrottlerOptions['skipIf'] })[];
 
+type ThrottledReply = HttpReply & { getHeader(name: string): unknown };
+
 /** The env variable behind each named throttler, for messages. */
 const LIMIT_VARIABLES: Record<string, string> = { minute: 'REQUESTS_PER_MINUTE', hour: 'REQUESTS_PER_HOUR' };
 
@@ -70,8 +72,17 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
     const plan = this.planOf(context);
     if (plan === 'library') return super.canActivate(context);
     if (plan === null) return true;
-    for (const { skipIf, ...step } of plan) {
-      if (!skipIf?.(context)) await this.handleRequest({ context, ...step });
+    const { req, res } = this.getRequestResponse(context) as { req: Record<string, unknown>; res: ThrottledReply };
+    // One tracker per request for the limits that share a tracker function (the default: all).
+    let trackedBy: ThrottlerRequest['getTracker'] | undefined;
+    let tracker = '';
+    for (const step of plan) {
+      if (step.skipIf?.(context)) continue;
+      if (step.getTracker !== trackedBy) {
+        tracker = await step.getTracker(req, context);
+        trackedBy = step.getTracker;
+      }
+      await this.hit(context, step, tracker, res);
     }
     return true;
   }
@@ -109,11 +120,17 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
     return steps;
   }
 
+  /** The library's entry, for 'library' plans (route-level overrides). */
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
-    const { context, limit, ttl, throttler, blockDuration, getTracker, generateKey } = props;
-    const { req, res } = this.getRequestResponse(context) as { req: Record<string, unknown>; res: HttpReply & { getHeader(name: string): unknown } };
+    const { req, res } = this.getRequestResponse(props.context) as { req: Record<string, unknown>; res: ThrottledReply };
+    return this.hit(props.context, props, await props.getTracker(req, props.context), res);
+  }
+
+  /** Counts one hit of `tracker` against one limit; sets the X-RateLimit headers, or throws the 429. */
+  private async hit(context: ExecutionContext, step: Omit<ThrottlerRequest, 'context'>, tracker: string, res: ThrottledReply): Promise<boolean> {
+    const { limit, ttl, throttler, blockDuration, generateKey } = step;
     const name = throttler.name ?? 'default';
-    const key = generateKey(context, await getTracker(req, context), name);
+    const key = generateKey(context, tracker, name);
     const { totalHits, timeToExpire, isBlocked, timeToBlockExpire } = await this.storageService.increment(key, ttl, limit, blockDuration, name);
     const remaining = Math.max(0, limit - totalHits);
     const current = Number(res.getHeader('X-RateLimit-Remaining') ?? Infinity);

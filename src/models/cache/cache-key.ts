@@ -48,7 +48,9 @@ function hashData(hash: Hash, t: Tensor): void {
  */
 export function cacheKey(modelId: string, version: number, inputs: NamedTensors): string {
   const hash = createHash('sha256');
-  for (const name of Object.keys(inputs).sort()) {
+  const names = Object.keys(inputs);
+  if (names.length > 1) names.sort();
+  for (const name of names) {
     const t = inputs[name];
     hash.update(`${JSON.stringify(name)}:${t.datatype}:[${t.shape.join(',')}]:`);
     hashData(hash, t);

@@ -158,6 +158,26 @@ describe('tensor batching', () => {
       // Assert
       expect(sut).toBe(false);
     });
+
+    it('is false when a later request names fewer inputs than the first', () => {
+      // Act
+      const sut = canStack([{ a: fp32([1], [1]), b: fp32([1], [1]) }, { a: fp32([1], [1]) }]);
+
+      // Assert
+      expect(sut).toBe(false);
+    });
+
+    it('is false for an input named like an Object.prototype member that the first request lacks', () => {
+      // Arrange: JSON.parse makes "constructor" an own key; the first request's prototype has one too.
+      const named = JSON.parse('{"constructor": 0}') as Record<string, Tensor>;
+      named.constructor = fp32([1], [1]);
+
+      // Act
+      const sut = canStack([{ a: fp32([1], [1]) }, named]);
+
+      // Assert
+      expect(sut).toBe(false);
+    });
   });
 
   describe('rowsOf', () => {

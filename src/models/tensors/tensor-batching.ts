@@ -23,17 +23,28 @@ export function rowsOf(inputs: NamedTensors): number {
   return 0;
 }
 
-/** True when every request names the same inputs with the same datatype and trailing dims, so they stack on dim 0. */
+/**
+ * True when every request names the same inputs with the same datatype and trailing dims, so they
+ * stack on dim 0. Called per batch on the hot path: compares in place, building no arrays per request.
+ */
 export function canStack(requests: NamedTensors[]): boolean {
-  const [first, ...rest] = requests;
-  const names = Object.keys(first).sort().join('\0');
-  return rest.every((r) =>
-    Object.keys(r).sort().join('\0') === names &&
-    Object.entries(r).every(([name, t]) => {
-      const f = first[name];
-      return f.datatype === t.datatype && f.shape.length === t.shape.length && f.shape.slice(1).every((d, i) => d === t.shape[i + 1]);
-    }),
-  );
+  const first = requests[0];
+  if (first === undefined) return true;
+  const count = Object.keys(first).length;
+  for (let k = 1; k < requests.length; k += 1) {
+    const r = requests[k];
+    let seen = 0;
+    for (const name in r) {
+      if (!Object.hasOwn(r, name)) continue;
+      seen += 1;
+      const f = Object.hasOwn(first, name) ? first[name] : undefined;
+      const t = r[name];
+      if (f === undefined || f.datatype !== t.datatype || f.shape.length !== t.shape.length) return false;
+      for (let i = 1; i < t.shape.length; i += 1) if (f.shape[i] !== t.shape[i]) return false;
+    }
+    if (seen !== count) return false;
+  }
+  return true;
 }
 
 /** Stacks requests along dim 0 into one batch. Callers check {@link canStack} first. */
