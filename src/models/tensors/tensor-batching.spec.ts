@@ -169,8 +169,8 @@ describe('tensor batching', () => {
 
     it('is false for an input named like an Object.prototype member that the first request lacks', () => {
       // Arrange: JSON.parse makes "constructor" an own key; the first request's prototype has one too.
-      const named = JSON.parse('{"constructor": 0}') as Record<string, Tensor>;
-      named.constructor = fp32([1], [1]);
+      const named: NamedTensors = {};
+      Object.defineProperty(named, 'constructor', { value: fp32([1], [1]), enumerable: true });
 
       // Act
       const sut = canStack([{ a: fp32([1], [1]) }, named]);
