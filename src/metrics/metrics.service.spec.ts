@@ -40,6 +40,32 @@ describe('MetricsService', () => {
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 
+  it('keeps counting across scrapes and hands every increment over to a JSON read (what cluster aggregation reads)', async () => {
+    // Arrange
+    const sut = new MetricsService(configWith({}));
+    const line = 'http_requests_total{method="POST",route="/predict",status_code="200"}';
+    sut.observeHttp('POST', '/predict', 200, 0.001);
+    sut.cacheLookup('iris', false);
+    const first = await sut.exposition();
+
+    // Act
+    sut.observeHttp('POST', '/predict', 200, 0.001);
+    sut.observeHttp('POST', '/predict', 200, 0.001);
+    sut.cacheLookup('iris', false);
+    sut.routedRequest('iris', 2, 'stable');
+    const second = await sut.exposition();
+    sut.observeHttp('POST', '/predict', 200, 0.001);
+    const json = await sut.registry.getMetricsAsJSON();
+
+    // Assert
+    expect(sampleOf(first, line)).toBe(1);
+    expect(sampleOf(second, line)).toBe(3);
+    expect(sampleOf(second, 'ml_cache_misses_total{model_id="iris"}')).toBe(2);
+    expect(sampleOf(second, 'ml_routed_requests_total{model_id="iris",model_version="2",variant="stable"}')).toBe(1);
+    const requests = json.find((m) => m.name === 'http_requests_total')!.values;
+    expect(requests).toEqual([expect.objectContaining({ value: 4, labels: { method: 'POST', route: '/predict', status_code: '200' } })]);
+  });
+
   it('collects nothing with ENABLE_METRICS=false: no process metrics, no samples from any method', async () => {
     // Arrange
     const sut = new MetricsService(configWith({ ENABLE_METRICS: 'false' }));

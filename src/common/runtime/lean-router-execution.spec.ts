@@ -23,13 +23,13 @@ import {
   Post,
   Query,
   Res,
+  Scope,
   Sse,
   StreamableFile,
   UnauthorizedException,
   UseGuards,
   UseInterceptors,
   UsePipes,
-  Scope,
   ValidationPipe,
 } from '@nestjs/common';
 import { isRejectedByPipes } from '@nestjs/core/router/rejected-by-pipes';
@@ -38,10 +38,10 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { IsInt, IsString, Min } from 'class-validator';
-import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request as httpRequest } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { catchError, EMPTY, map, Observable, of, tap, throwError } from 'rxjs';
+import { catchError, EMPTY, map, Observable, of, throwError } from 'rxjs';
 
 import { installLeanRouterExecution, uninstallLeanRouterExecution } from './lean-router-execution';
 
@@ -67,6 +67,9 @@ const probe = {
   pipeMetadata: [] as ArgumentMetadata[],
   subscribed: deferred(),
   tornDown: deferred(),
+  fileDestroyed: deferred(),
+  socket: undefined as Socket | undefined,
+  instances: [] as object[],
 };
 
 const ran = <T>(value: T): T => {
@@ -142,6 +145,37 @@ class ItemDto {
 /** An Observable that emits nothing until the client goes away, and says when it is subscribed to and torn down. */
 const untilClientLeaves = (): Observable<never> =>
   new Observable<never>(() => {
+    probe.subscribed.resolve();
+    return () => probe.tornDown.resolve();
+  });
+
+/** A StreamableFile of a stream that never ends on its own, and says when it is destroyed. */
+const watchedFile = (): StreamableFile =>
+  new StreamableFile(
+    new Readable({
+      read() {},
+      destroy(err, callback) {
+        probe.fileDestroyed.resolve();
+        callback(err);
+      },
+    }),
+  );
+
+/** Records the socket of the request (Fastify's request wraps Node's). */
+const recordSocket: CanActivate = {
+  canActivate: (context: ExecutionContext) => {
+    const req = context.switchToHttp().getRequest<{ socket?: Socket; raw?: { socket: Socket } }>();
+    probe.socket = req.raw?.socket ?? req.socket;
+    return true;
+  },
+};
+
+const replaceWith = (value: unknown): NestInterceptor => ({ intercept: (_context, next) => next.handle().pipe(map(() => value)) });
+
+/** An Observable that emits a file, then nothing until the client goes away. */
+const fileUntilClientLeaves = (): Observable<StreamableFile> =>
+  new Observable<StreamableFile>((subscriber) => {
+    subscriber.next(watchedFile());
     probe.subscribed.resolve();
     return () => probe.tornDown.resolve();
   });
@@ -294,12 +328,6 @@ class PipesController {
   @Get('refused-async/:id')
   refusedAsync(@Query('q') q: string, @Param('id', append('first'), refuseAsync('bad id, later')) id: string) {
     return ran({ id, q });
-  }
-
-  // Nest reads the parameters last first: the async pipe of `a` is pending when the sync pipe of `b` throws.
-  @Get('refused-both')
-  refusedBoth(@Query('b', refuse('b refused')) b: string, @Query('a', refuseAsync('a refused')) a: string) {
-    return ran({ a, b });
   }
 
   @Post('metadata/:id')
@@ -460,6 +488,42 @@ class StreamsController {
     return of(new StreamableFile(Buffer.from('observed bytes')));
   }
 
+  @Get('file-replaced')
+  @UseInterceptors(replaceWith({ replaced: true }))
+  fileReplaced() {
+    return of(watchedFile());
+  }
+
+  @Get('file-until-client-leaves')
+  fileUntilClientLeaves() {
+    return fileUntilClientLeaves();
+  }
+
+  @Get('file-until-client-leaves-intercepted')
+  @UseInterceptors(passThrough)
+  fileUntilClientLeavesIntercepted() {
+    return fileUntilClientLeaves();
+  }
+
+  @Get('plain-watched')
+  @UseGuards(recordSocket)
+  plainWatched() {
+    return { watched: true };
+  }
+
+  @Get('observable-watched')
+  @UseGuards(recordSocket)
+  observableWatched() {
+    return of({ watched: true });
+  }
+
+  @Get('observable-watched-intercepted')
+  @UseGuards(recordSocket)
+  @UseInterceptors(passThrough)
+  observableWatchedIntercepted() {
+    return of({ watched: true });
+  }
+
   @Get('by-hand')
   byHand(@Res() res: { status(code: number): { send(body: string): void } }) {
     res.status(200).send('sent by hand');
@@ -471,18 +535,26 @@ class StreamsController {
   }
 }
 
-let scopedInstances = 0;
+/** Booted on its own app by its test (see there). */
+@Controller('race')
+@UseInterceptors(recordRejection)
+class PipeRaceController {
+  // Nest reads the parameters last first: the async pipe of `a` is pending when the sync pipe of `b` throws.
+  @Get('refused-both')
+  refusedBoth(@Query('b', refuse('b refused')) b: string, @Query('a', refuseAsync('a refused')) a: string) {
+    return ran({ a, b });
+  }
+}
 
 /** Request-scoped: its handlers are created per request, with the request's context id. */
 @Controller({ path: 'scoped', scope: Scope.REQUEST })
 @UseInterceptors(wrapValue)
 class ScopedController {
-  private readonly instance = (scopedInstances += 1);
-
   @Get(':id')
   @UseGuards(guard('scoped', () => Promise.resolve(true)))
   get(@Param('id', ParseIntPipe, appendAsync('async')) id: string) {
-    return ran({ id, instance: this.instance });
+    probe.instances.push(this);
+    return ran({ id });
   }
 }
 
@@ -515,12 +587,11 @@ const answers = new Map<boolean, Map<string, Answer>>([
   [true, new Map()],
 ]);
 
-/** A Nest app on `adapter`, listening on 127.0.0.1, with whichever create is installed. */
-async function boot(adapter: AdapterName): Promise<{ app: INestApplication; port: number; createAtInit: unknown }> {
-  const moduleRef = await Test.createTestingModule({
-    controllers: [ValuesController, GuardsController, PipesController, InterceptedController, ErrorsController, StreamsController, ScopedController],
-    providers: [InitProbe],
-  }).compile();
+const ALL_CONTROLLERS = [ValuesController, GuardsController, PipesController, InterceptedController, ErrorsController, StreamsController, ScopedController];
+
+/** A Nest app of `controllers` on `adapter`, listening on 127.0.0.1, with whichever create is installed. */
+async function boot(adapter: AdapterName, controllers: Array<new (...args: never[]) => unknown> = ALL_CONTROLLERS): Promise<{ app: INestApplication; port: number; createAtInit: unknown }> {
+  const moduleRef = await Test.createTestingModule({ controllers, providers: [InitProbe] }).compile();
   const app = moduleRef.createNestApplication(adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(), { logger: false });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
@@ -539,6 +610,21 @@ async function send(port: number, method: string, path: string, init: { body?: u
 
 const json = (answer: Answer): unknown => JSON.parse(answer.body);
 
+/** A GET through `agent` (node:http), to control which connection it goes on. */
+function getOn(agent: Agent, port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method: 'GET', agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 beforeEach(() => {
   probe.calls = [];
   probe.rejectedByPipes = [];
@@ -546,6 +632,9 @@ beforeEach(() => {
   probe.pipeMetadata = [];
   probe.subscribed = deferred();
   probe.tornDown = deferred();
+  probe.fileDestroyed = deferred();
+  probe.socket = undefined;
+  probe.instances = [];
 });
 
 afterAll(() => uninstallLeanRouterExecution());
@@ -760,26 +849,21 @@ describe.each([
         expect(probe.rejectedByPipes).toEqual([true]);
       });
 
-      it('answers 400 once, without an unhandled rejection, when an async pipe and a later sync pipe both refuse', async () => {
-        // Arrange
-        const unhandled: unknown[] = [];
-        const onUnhandled = (reason: unknown): void => {
-          unhandled.push(reason);
-        };
-        process.on('unhandledRejection', onUnhandled);
+      it('answers 400, leaving no unhandled rejection, when an async pipe and a later sync pipe both refuse', async () => {
+        // Arrange: an app of its own, booted here so that jest pins a rejection nothing handles on this test.
+        const race = await boot(adapter, [PipeRaceController]);
 
         try {
           // Act
-          const answer = await call('GET', '/pipes/refused-both?a=1&b=2');
+          const answer = await send(race.port, 'GET', '/race/refused-both?a=1&b=2');
 
           // Assert
           expect(answer.status).toBe(400);
           expect(json(answer)).toEqual({ message: 'b refused', error: 'Bad Request', statusCode: 400 });
           expect(probe.calls).toEqual([]);
           expect(probe.rejectedByPipes).toEqual([true]);
-          expect(unhandled).toEqual([]);
         } finally {
-          process.off('unhandledRejection', onUnhandled);
+          await race.app.close();
         }
       });
 
@@ -849,11 +933,11 @@ describe.each([
 
         // Assert
         expect(first.status).toBe(200);
+        expect(json(first)).toEqual({ wrapped: { id: '1>async' } });
         expect(second.status).toBe(200);
-        const [a, b] = [json(first), json(second)] as Array<{ wrapped: { id: string; instance: number } }>;
-        expect(a.wrapped.id).toBe('1>async');
-        expect(b.wrapped.id).toBe('2>async');
-        expect(b.wrapped.instance).not.toBe(a.wrapped.instance);
+        expect(json(second)).toEqual({ wrapped: { id: '2>async' } });
+        expect(probe.instances).toHaveLength(2);
+        expect(probe.instances[1]).not.toBe(probe.instances[0]);
         expect(probe.calls).toEqual(['scoped:http', 'handler', 'scoped:http', 'handler']);
       });
 
@@ -912,7 +996,6 @@ describe.each([
         expect(answer.status).toBe(200);
         const expected = { handler: InterceptedController.prototype.context, cls: InterceptedController, type: 'http' };
         expect(probe.contexts).toEqual([expected, expected]);
-        expect(probe.contexts[0].handler).toBe(InterceptedController.prototype.context);
       });
     });
 
@@ -976,6 +1059,59 @@ describe.each([
       });
     });
 
+    describe('StreamableFile release and client watch cleanup', () => {
+      it('destroys the StreamableFile of the handler that an interceptor replaced, once the response is over', async () => {
+        // Act
+        const answer = await call('GET', '/streams/file-replaced');
+
+        // Assert
+        expect(answer.status).toBe(200);
+        expect(json(answer)).toEqual({ replaced: true });
+        await expect(probe.fileDestroyed.promise).resolves.toBeUndefined();
+      }, 5_000);
+
+      it.each([
+        ['without interceptors', '/streams/file-until-client-leaves'],
+        ['through an interceptor', '/streams/file-until-client-leaves-intercepted'],
+      ])('destroys the StreamableFile an Observable emitted %s when the client goes away before it completes', async (_what, path) => {
+        // Arrange
+        const req = httpRequest({ host: '127.0.0.1', port, path, method: 'GET' });
+        req.on('error', () => undefined);
+        req.end();
+        await probe.subscribed.promise;
+
+        // Act
+        req.destroy();
+
+        // Assert
+        await expect(probe.tornDown.promise).resolves.toBeUndefined();
+        await expect(probe.fileDestroyed.promise).resolves.toBeUndefined();
+      }, 5_000);
+
+      it.each([
+        ['without interceptors', '/streams/observable-watched'],
+        ['through an interceptor', '/streams/observable-watched-intercepted'],
+      ])("stops watching the client's socket once an Observable %s has answered", async (_what, path) => {
+        // Arrange: one keep-alive connection; what a plain answer leaves on its socket is the baseline.
+        const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+        try {
+          await getOn(agent, port, '/streams/plain-watched');
+          const socket = probe.socket!;
+          const baseline = socket.listenerCount('close');
+
+          // Act
+          const answer = await getOn(agent, port, path);
+
+          // Assert
+          expect(answer).toEqual({ status: 200, body: '{"watched":true}' });
+          expect(probe.socket).toBe(socket);
+          expect(socket.listenerCount('close')).toBe(baseline);
+        } finally {
+          agent.destroy();
+        }
+      });
+    });
+
     describe("routes left to Nest's own create", () => {
       it('answers a @Res() route that sends by hand', async () => {
         // Act
@@ -1000,14 +1136,20 @@ describe.each([
 });
 
 describe('both implementations', () => {
+  it("leaves Nest's own create installed once the lean apps are done", () => {
+    // Assert
+    expect(RouterExecutionContext.prototype.create).toBe(nestCreate);
+  });
+
   it('answered every request with the same status, headers and body', () => {
     // Arrange
     const nest = answers.get(false)!;
     const lean = answers.get(true)!;
     const sentToBoth = [...nest.keys()].filter((key) => lean.has(key));
+    const answered = (byRequest: Map<string, Answer>) => Object.fromEntries(sentToBoth.map((key) => [key, byRequest.get(key)]));
 
     // Assert
     expect(sentToBoth.length).toBeGreaterThan(0);
-    for (const key of sentToBoth) expect({ key, ...lean.get(key) }).toEqual({ key, ...nest.get(key) });
+    expect(answered(lean)).toEqual(answered(nest));
   });
 });
