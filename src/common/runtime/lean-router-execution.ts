@@ -68,6 +68,8 @@ interface ParamProperties {
 interface ParamPlan {
   index: number;
   extractValue: ParamProperties['extractValue'];
+  /** Body, query, param, files and custom decorators: settled (a Promise awaited) and piped; others (@Req, @Res...) passed as they are. */
+  pipeable: boolean;
   pipes: PipeTransform[];
   metatype: unknown;
   type: string;
@@ -145,6 +147,7 @@ function leanCreate(
   const params: ParamPlan[] = paramsOptions.map((p) => ({
     index: p.index,
     extractValue: p.extractValue,
+    pipeable: this.isPipeable(p.type),
     pipes: this.isPipeable(p.type) ? pipes.concat(p.pipes) : [],
     metatype: p.metatype,
     type: tokens.exchangeEnumForString(p.type as never) as string,
@@ -251,21 +254,25 @@ async function settleGuard(result: Promise<boolean> | Observable<boolean>): Prom
 }
 
 /**
- * Every parameter's value through its pipes, into `args`: synchronously while pipes answer
- * values; a Promise when one answered a Promise (PipesConsumer's rules: a parameter's pipes run in
- * order, each on the settled value of the previous).
+ * Every parameter's value through its pipes, into `args`: synchronously while values and pipes
+ * answer values; a Promise when one answered a Promise (PipesConsumer's rules: a pipeable
+ * parameter's value is settled, even with no pipes — a custom decorator may answer a Promise — and
+ * its pipes run in order, each on the settled value of the previous). When a pipe throws, the
+ * other parameters' pending values are still observed (their rejections are Nest's to ignore too:
+ * the first failure answers).
  */
 function applyPipes(params: ParamPlan[], args: unknown[], req: unknown, res: unknown, next: unknown): Promise<unknown> | undefined {
   let pending: Promise<unknown>[] | undefined;
-  for (const p of params) {
-    const value = p.extractValue(req, res, next);
-    if (p.pipes.length === 0) {
-      args[p.index] = value;
-      continue;
+  try {
+    for (const p of params) {
+      const value = p.extractValue(req, res, next);
+      const settled = !p.pipeable || p.pipes.length === 0 ? value : pipeValue(p, value, 0, { metatype: p.metatype, type: p.type, data: p.data });
+      if (p.pipeable && isThenable(settled)) (pending ??= []).push(Promise.resolve(settled).then((v) => (args[p.index] = v)));
+      else args[p.index] = settled;
     }
-    const settled = pipeValue(p, value, 0, { metatype: p.metatype, type: p.type, data: p.data });
-    if (isThenable(settled)) (pending ??= []).push(Promise.resolve(settled).then((v) => (args[p.index] = v)));
-    else args[p.index] = settled;
+  } catch (err) {
+    for (const promise of pending ?? []) promise.catch(() => undefined);
+    throw err;
   }
   return pending && Promise.all(pending);
 }
