@@ -1,4 +1,4 @@
-import { BadRequestException, ValidationPipeOptions } from '@nestjs/common';
+import { ArgumentMetadata, BadRequestException, ValidationPipeOptions } from '@nestjs/common';
 import { IsInt, IsOptional } from 'class-validator';
 
 import { IsModelVersion, IsObjectOrArray } from '../../inference/dto/validators';
@@ -17,6 +17,9 @@ class Dto {
 
 const sut = new AppValidationPipe({ maxDepth: 20, maxStringLength: 10_000 }, { whitelist: true, forbidNonWhitelisted: true, transform: true });
 const meta = { type: 'body' as const, metatype: Dto };
+
+/** The pipe's answer as a Promise: a value or a Promise when it returns, a rejection when it throws (as Nest's pipe consumers take it). */
+const settled = (pipe: AppValidationPipe, value: unknown, metadata: ArgumentMetadata): Promise<unknown> => Promise.resolve().then(() => pipe.transform(value, metadata));
 
 async function errorOf(value: unknown): Promise<string> {
   try {
@@ -46,7 +49,7 @@ describe('AppValidationPipe', () => {
     await expect(errorOf({ features: 5 })).resolves.toMatch(/features must be an object/);
     await expect(errorOf({ features: null })).resolves.toMatch(/features must be an object/);
     await expect(errorOf({})).resolves.toMatch(/features must be an object/);
-    await expect(sut.transform({ features: [1, 2] }, meta)).resolves.toEqual({ features: [1, 2] });
+    await expect(settled(sut, { features: [1, 2] }, meta)).resolves.toEqual({ features: [1, 2] });
   });
 
   it('validates and whitelists the other properties as ValidationPipe does', async () => {
@@ -62,7 +65,7 @@ describe('AppValidationPipe', () => {
     }
 
     // Act / Assert
-    await expect(sut.transform({ n: 2 }, { type: 'body', metatype: Plain })).resolves.toEqual({ n: 2 });
+    await expect(settled(sut, { n: 2 }, { type: 'body', metatype: Plain })).resolves.toEqual({ n: 2 });
     await expect(errorOf([1, 2])).resolves.toMatch(/features must be an object/);
   });
 });
@@ -80,6 +83,17 @@ describe('AppValidationPipe, compiled validation', () => {
     const fullPath = jest.spyOn(pipe as unknown as { validate: (o: object) => Promise<unknown[]> }, 'validate');
     return { pipe, fullPath };
   }
+
+  it('answers the compiled happy path synchronously (no Promise for the router to await)', () => {
+    // Arrange
+    const { pipe: sut } = pipeWith();
+
+    // Act
+    const result = sut.transform({ features: { a: 1 }, n: 3 }, meta);
+
+    // Assert
+    expect(result).toBeInstanceOf(Dto);
+  });
 
   it('returns a valid body from the compiled validator, without class-validator', async () => {
     // Arrange
@@ -115,7 +129,7 @@ describe('AppValidationPipe, compiled validation', () => {
     const { pipe: sut, fullPath } = pipeWith();
 
     // Act
-    const error = await sut.transform({ features: {}, n: 1.5, extra: true }, meta).catch((e: BadRequestException) => e.getResponse());
+    const error = await settled(sut, { features: {}, n: 1.5, extra: true }, meta).catch((e: BadRequestException) => e.getResponse());
 
     // Assert
     expect(error).toMatchObject({ message: ['property extra should not exist', 'n must be an integer number'] });
@@ -127,7 +141,7 @@ describe('AppValidationPipe, compiled validation', () => {
     const { pipe: sut } = pipeWith();
 
     // Act / Assert
-    await expect(sut.transform({ features: { a: { b: { c: { d: { e: 1 } } } } } }, meta)).rejects.toThrow(/input limits.*MAX_DEPTH/);
+    await expect(settled(sut, { features: { a: { b: { c: { d: { e: 1 } } } } } }, meta)).rejects.toThrow(/input limits.*MAX_DEPTH/);
   });
 
   it('leaves custom decorators to ValidationPipe', async () => {
