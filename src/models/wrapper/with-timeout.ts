@@ -3,14 +3,23 @@ import { ErrorCode } from '../../common/errors/error-code';
 
 /**
  * Resolves with `work` or rejects with INFERENCE_TIMEOUT after `ms`. The late result is dropped:
- * a rejection that comes after the timeout is swallowed, so it never becomes unhandled.
+ * a rejection that comes after the timeout is handled (settling a settled promise does nothing),
+ * so it never becomes unhandled. One promise and one timer per call (it runs on every request):
+ * no Promise.race, finally() or second promise for the timeout.
  */
 export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError(ErrorCode.INFERENCE_TIMEOUT, `Inference timed out after ${ms} ms (TIMEOUT_SECONDS)`)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new AppError(ErrorCode.INFERENCE_TIMEOUT, `Inference timed out after ${ms} ms (TIMEOUT_SECONDS)`)), ms);
     timer.unref();
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  work.catch(() => undefined);
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
