@@ -1,6 +1,7 @@
 import { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { SkipThrottle, Throttle } from '@nestjs/throttler';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 
 import { captureAppError } from '../../../test/support/capture-app-error';
 import { PredictionRoute } from '../decorators/prediction-route.decorator';
@@ -71,15 +72,19 @@ class RateLimitMetrics extends RequestMetrics {
 
 type RouteName = 'predict' | 'infer' | 'health' | 'strict' | 'exempt';
 
-describe('ClientThrottlerGuard', () => {
+describe.each([
+  ['the in-process storage (counted synchronously)', false],
+  ['a storage answering only through Promises (as RedisThrottlerStorage)', true],
+])('ClientThrottlerGuard on %s', (_name, promiseOnly) => {
   let now: number;
   let storage: CounterThrottlerStorage;
   let metrics: RateLimitMetrics;
 
-  /** The guard as AppModule configures it, on a storage with an injected clock. */
+  /** The guard as AppModule configures it, on a storage with an injected clock (behind a Promise-only facade when `promiseOnly`). */
   async function guardWith(limits: { requestsPerMinute: number; requestsPerHour: number }): Promise<ClientThrottlerGuard> {
     const throttlers = clientLimits(limits).map(({ enabled, ...limit }) => ({ ...limit, skipIf: () => !enabled }));
-    const guard = new ClientThrottlerGuard({ throttlers, generateKey: clientThrottleKey, getTracker: clientTracker }, storage, new Reflector(), metrics);
+    const facade: ThrottlerStorage = { increment: (...args) => storage.increment(...args) };
+    const guard = new ClientThrottlerGuard({ throttlers, generateKey: clientThrottleKey, getTracker: clientTracker }, promiseOnly ? facade : storage, new Reflector(), metrics);
     await guard.onModuleInit();
     return guard;
   }
@@ -241,6 +246,25 @@ describe('ClientThrottlerGuard', () => {
     // Assert
     expect([error.code, error.message]).toEqual([ErrorCode.RATE_LIMITED, 'Rate limit exceeded: 1 requests per minute (REQUESTS_PER_MINUTE)']);
     expect(exempt.map((r) => r.headers.size)).toEqual([0, 0]);
+  });
+
+  it(promiseOnly ? 'answers a prediction route with a Promise' : 'answers a prediction route synchronously (no Promise for the router to await)', async () => {
+    // Arrange
+    const sut = await guardWith({ requestsPerMinute: 5, requestsPerHour: 10 });
+    const req = { ip: '10.0.0.9', headers: {} };
+    const context = {
+      getType: () => 'http',
+      getClass: () => ThrottledRoutes,
+      getHandler: () => ThrottledRoutes.prototype.predict,
+      switchToHttp: () => ({ getRequest: () => req, getResponse: () => new RecordingResponse(), getNext: () => undefined }),
+    } as unknown as ExecutionContext;
+
+    // Act
+    const answer: unknown = sut.canActivate(context);
+
+    // Assert
+    if (promiseOnly) await expect(answer).resolves.toBe(true);
+    else expect(answer).toBe(true);
   });
 
   it('lets non-http calls through without counting them', async () => {

@@ -4,6 +4,7 @@ import { DEFAULT_IPV6_SUBNET_PREFIX, InjectThrottlerOptions, InjectThrottlerStor
 import type { ThrottlerModuleOptions, ThrottlerOptions, ThrottlerRequest, ThrottlerStorage } from '@nestjs/throttler';
 
 import { AppError } from '../errors/app-error';
+import { CounterThrottlerStorage, ThrottlerStorageRecord } from '../throttling/counter-throttler.storage';
 import { PREDICTION_ROUTE } from '../decorators/prediction-route.decorator';
 import { ErrorCode } from '../errors/error-code';
 import { HttpReply } from '../http/http-reply';
@@ -13,8 +14,14 @@ import { RequestMetrics } from '../observability/request-observers';
 /** Route-level throttler metadata (@Throttle, @SkipThrottle and friends), suffixed by the throttler's name. */
 const ROUTE_OVERRIDES = ['THROTTLER:SKIP', 'THROTTLER:LIMIT', 'THROTTLER:TTL', 'THROTTLER:BLOCK_DURATION', 'THROTTLER:TRACKER', 'THROTTLER:KEY_GENERATOR'];
 
-/** What a handler needs, resolved once: null = not a prediction route; 'library' = route-level overrides the base class resolves per request. */
-type ThrottlePlan = null | 'library' | (Omit<ThrottlerRequest, 'context'> & { skipIf?: ThrottlerOptions['skipIf'] })[];
+type ThrottleStep = Omit<ThrottlerRequest, 'context'> & { skipIf?: ThrottlerOptions['skipIf'] };
+
+/**
+ * What a handler needs, resolved once: null = not a prediction route; 'library' = route-level
+ * overrides the base class resolves per request; else the limits, and whether they can be counted
+ * synchronously (in-process storage and the default tracker: no Promise per request).
+ */
+type ThrottlePlan = null | 'library' | { steps: ThrottleStep[]; synchronous: boolean };
 
 type ThrottledReply = HttpReply & { getHeader(name: string): unknown };
 
@@ -26,8 +33,10 @@ export const clientThrottleKey = (_context: unknown, tracker: string, throttlerN
   `${throttlerName}:${tracker}`;
 
 /** The client a limit applies to: the accepted API key's name, else the IP (X-Forwarded-For only under TRUST_PROXY). */
-export const clientTracker = (req: Record<string, unknown>): Promise<string> =>
-  Promise.resolve(trackerOf(contextOf(req).client, req.ip as string | undefined));
+export const clientTracker = (req: Record<string, unknown>): Promise<string> => Promise.resolve(clientTrackerNow(req));
+
+/** {@link clientTracker}'s answer without the Promise. */
+export const clientTrackerNow = (req: Record<string, unknown>): string => trackerOf(contextOf(req).client, req.ip as string | undefined);
 
 /**
  * The tracker of a caller on any transport (HTTP, gRPC): `key:<name>` for an accepted API key,
@@ -67,16 +76,32 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
    * reflector lookups); here that is done once per handler, and the base class does it only for
    * handlers with route-level throttler metadata.
    */
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  // `any`: the base class declares a Promise; Nest's guard consumers take a boolean as well (await the result, never call `.then` on it).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override canActivate(context: ExecutionContext): any {
     if (context.getType() !== 'http') return true;
     const plan = this.planOf(context);
     if (plan === 'library') return super.canActivate(context);
     if (plan === null) return true;
     const { req, res } = this.getRequestResponse(context) as { req: Record<string, unknown>; res: ThrottledReply };
+    if (!plan.synchronous) return this.countAsync(context, plan.steps, req, res);
+    const tracker = clientTrackerNow(req);
+    const storage = this.storageService as CounterThrottlerStorage;
+    for (const step of plan.steps) {
+      if (step.skipIf?.(context)) continue;
+      const name = step.throttler.name ?? 'default';
+      const key = step.generateKey(context, tracker, name);
+      this.answer(step, name, storage.incrementNow(key, step.ttl, step.limit, step.blockDuration, name), res);
+    }
+    return true;
+  }
+
+  /** The limits through the storage's Promise API (Redis, or a tracker of the library's kind). */
+  private async countAsync(context: ExecutionContext, steps: ThrottleStep[], req: Record<string, unknown>, res: ThrottledReply): Promise<boolean> {
     // One tracker per request for the limits that share a tracker function (the default: all).
     let trackedBy: ThrottlerRequest['getTracker'] | undefined;
     let tracker = '';
-    for (const step of plan) {
+    for (const step of steps) {
       if (step.skipIf?.(context)) continue;
       if (step.getTracker !== trackedBy) {
         tracker = await step.getTracker(req, context);
@@ -105,7 +130,7 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
   private buildPlan(context: ExecutionContext): ThrottlePlan {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PREDICTION_ROUTE, targets) !== true) return null;
-    const steps: Exclude<ThrottlePlan, null | 'library'> = [];
+    const steps: ThrottleStep[] = [];
     for (const throttler of this.throttlers) {
       const { limit, ttl, blockDuration } = throttler;
       const overridden = ROUTE_OVERRIDES.some((k) => this.reflector.getAllAndOverride(`${k}${throttler.name}`, targets) !== undefined);
@@ -117,7 +142,8 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
         generateKey: throttler.generateKey ?? this.commonOptions.generateKey!,
       });
     }
-    return steps;
+    const synchronous = this.storageService instanceof CounterThrottlerStorage && steps.every((step) => step.getTracker === clientTracker);
+    return { steps, synchronous };
   }
 
   /** The library's entry, for 'library' plans (route-level overrides). */
@@ -131,7 +157,13 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
     const { limit, ttl, throttler, blockDuration, generateKey } = step;
     const name = throttler.name ?? 'default';
     const key = generateKey(context, tracker, name);
-    const { totalHits, timeToExpire, isBlocked, timeToBlockExpire } = await this.storageService.increment(key, ttl, limit, blockDuration, name);
+    return this.answer(step, name, await this.storageService.increment(key, ttl, limit, blockDuration, name), res);
+  }
+
+  /** Sets the X-RateLimit headers for the tightest limit so far, or throws the 429 of a blocked one. */
+  private answer(step: Omit<ThrottlerRequest, 'context'>, name: string, record: ThrottlerStorageRecord, res: ThrottledReply): boolean {
+    const { limit, ttl } = step;
+    const { totalHits, timeToExpire, isBlocked, timeToBlockExpire } = record;
     const remaining = Math.max(0, limit - totalHits);
     const current = Number(res.getHeader('X-RateLimit-Remaining') ?? Infinity);
     if (isBlocked || remaining < current) {

@@ -91,11 +91,16 @@ export class CounterThrottlerStorage implements ThrottlerStorage, OnModuleDestro
    * @returns totalHits (capped at limit + 1), isBlocked, and timeToExpire / timeToBlockExpire in
    *   seconds, rounded up.
    */
-  increment(key: string, ttl: number, limit: number, blockDuration: number, _throttlerName: string): Promise<ThrottlerStorageRecord> {
+  increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+    return Promise.resolve(this.incrementNow(key, ttl, limit, blockDuration, throttlerName));
+  }
+
+  /** {@link increment}'s answer without the Promise: the storage is in-process, so the guard can stay synchronous. */
+  incrementNow(key: string, ttl: number, limit: number, blockDuration: number, _throttlerName: string): ThrottlerStorageRecord {
     const now = this.now();
     const record = this.currentWindow(key, ttl, now);
-    if (record.blocked) return Promise.resolve(this.blockedAnswer(record, now));
-    return Promise.resolve(blockDuration > 0 ? this.hitWithBlock(record, now, limit, blockDuration) : this.hitWithoutBlock(record, now, limit));
+    if (record.blocked) return this.blockedAnswer(record, now);
+    return blockDuration > 0 ? this.hitWithBlock(record, now, limit, blockDuration) : this.hitWithoutBlock(record, now, limit);
   }
 
   /** Stops the sweep. Records are kept, so requests still in flight during shutdown stay limited. */
