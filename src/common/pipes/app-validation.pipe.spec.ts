@@ -1,4 +1,4 @@
-import { ArgumentMetadata, BadRequestException, ValidationPipeOptions } from '@nestjs/common';
+import { ArgumentMetadata, BadRequestException, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
 import { IsInt, IsOptional } from 'class-validator';
 
 import { IsModelVersion, IsObjectOrArray } from '../../inference/dto/validators';
@@ -144,7 +144,22 @@ describe('AppValidationPipe, compiled validation', () => {
     await expect(settled(sut, { features: { a: { b: { c: { d: { e: 1 } } } } } }, meta)).rejects.toThrow(/input limits.*MAX_DEPTH/);
   });
 
-  it('leaves custom decorators to ValidationPipe', async () => {
+  it('passes a custom decorator\'s value through as it is, synchronously, without validateCustomDecorators (as ValidationPipe would)', async () => {
+    // Arrange
+    const { pipe: sut, fullPath } = pipeWith({ transform: true, whitelist: true, forbidNonWhitelisted: true });
+    const value = { id: 'req-1', extra: 'kept' };
+    const reference = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true });
+
+    // Act
+    const result: unknown = sut.transform(value, { type: 'custom', metatype: Dto });
+
+    // Assert
+    expect(result).toBe(value);
+    await expect(reference.transform(value, { type: 'custom', metatype: Dto })).resolves.toBe(value);
+    expect(fullPath).not.toHaveBeenCalled();
+  });
+
+  it('leaves custom decorators to ValidationPipe with validateCustomDecorators', async () => {
     // Arrange
     const { pipe: sut, fullPath } = pipeWith({ transform: true, validateCustomDecorators: true });
 

@@ -48,6 +48,9 @@ export class AppValidationPipe extends ValidationPipe {
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override transform(value: unknown, metadata: ArgumentMetadata): any {
+    // A custom decorator's value (the request context, the routing key) is not validated unless
+    // validateCustomDecorators: ValidationPipe returns it as it is (from an async function).
+    if (metadata.type === 'custom' && !this.validateCustomDecorators) return value;
     if (metadata.type === 'body' && value !== undefined) {
       const problems = inputLimitProblems(value, this.limits);
       if (problems.length) throw AppError.validation(problems, 'Request exceeds input limits');
