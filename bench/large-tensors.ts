@@ -58,6 +58,12 @@ export interface LargeTensorsResult {
   /** RSS growth of this process from loading the session to after its first run (weights, arena), MB. */
   modelResidentMb: number;
   rss: { transport: string; idleMb: number; peakMb: number; growthMb: number; budgetMb: number; statuses: Record<string, number> }[];
+  /**
+   * The service's own account of the measured requests, per request, ms (Triton's statistics
+   * extension, diffed around each transport's sequential run): `success` is the data plane's time
+   * (route to answer, no HTTP), `compute_infer` the runtime's.
+   */
+  serverStats?: Record<'binary' | 'json', Record<string, number>>;
   samples: { raw: number[]; binary: number[]; json: number[]; transport: number[] };
 }
 
@@ -173,6 +179,29 @@ async function sequential(url: string, body: Body, warmup: number, runs: number,
 }
 
 /** Peak RSS of `pid` (sampled every 10 ms) over `rounds` rounds of 8 requests at once, and their statuses. */
+type InferenceStats = Record<string, { count: number; ns: number }>;
+
+/** det's inference_stats (Triton's statistics extension), summed over its versions. */
+async function detStats(url: string): Promise<InferenceStats> {
+  const res = await fetch(`${url}/v2/models/det/stats`);
+  const body = (await res.json()) as { model_stats: { inference_stats: InferenceStats }[] };
+  const sum: InferenceStats = {};
+  for (const { inference_stats: stats } of body.model_stats) {
+    for (const [k, v] of Object.entries(stats)) sum[k] = { count: (sum[k]?.count ?? 0) + v.count, ns: (sum[k]?.ns ?? 0) + v.ns };
+  }
+  return sum;
+}
+
+/** ms per request of each statistic between two readings. */
+function perRequestMs(before: InferenceStats, after: InferenceStats): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of ['success', 'queue', 'compute_input', 'compute_infer', 'compute_output']) {
+    const count = (after[k]?.count ?? 0) - (before[k]?.count ?? 0);
+    if (count > 0) out[k] = round(((after[k].ns - (before[k]?.ns ?? 0)) / count) / 1e6, 2);
+  }
+  return out;
+}
+
 async function concurrentRss(server: ManagedProcess, bodies: Buffer[], headers: Record<string, string>, rounds: number): Promise<{ peak: number; statuses: Record<string, number> }> {
   let peak = 0;
   const sample = (): void => { peak = Math.max(peak, rssBytes(server.pid) ?? 0); };
@@ -209,9 +238,14 @@ export async function runLargeTensors(log: (msg: string) => void): Promise<Large
   const server = await startService('svc-large', { adapter: 'fastify', overrides: { MODEL_REPOSITORY: repository } });
   try {
     log(`large-tensors: V2 binary (${mb(binaryBytes)} MB bodies), ${warmup} + ${runs} sequential requests`);
+    const beforeBinary = await detStats(server.url);
     const { ms: binaryMs, answerBytes: binaryAnswerBytes } = await sequential(server.url, binary, warmup, runs, 1000);
+    const afterBinary = await detStats(server.url);
     log(`large-tensors: V2 JSON (${mb(jsonBytes)} MB bodies), ${warmup} + ${runs} sequential requests`);
     const { ms: jsonMs } = await sequential(server.url, json, warmup, runs, 2000);
+    const afterJson = await detStats(server.url);
+    // The warm-up requests are in the diff too: statistics cannot tell them apart (same shapes, sequential).
+    const serverStats = { binary: perRequestMs(beforeBinary, afterBinary), json: perRequestMs(afterBinary, afterJson) };
     const rss: LargeTensorsResult['rss'] = [];
     for (const [transport, body, budgetBody] of [['binary', binary, binaryBytes], ['json', json, jsonBytes]] as const) {
       await new Promise((r) => setTimeout(r, 500));
@@ -249,6 +283,7 @@ export async function runLargeTensors(log: (msg: string) => void): Promise<Large
       jsonOverRaw: round(median(jsonMs) / rawMs, 2),
       modelResidentMb: mb(raw.residentBytes),
       rss,
+      serverStats,
       samples: { raw: raw.ms.map((x) => round(x)), binary: binaryMs.map((x) => round(x)), json: jsonMs.map((x) => round(x)), transport: transportMs.map((x) => round(x)) },
     };
     for (const line of largeTensorsLines(result)) log(`  ${line}`);
@@ -267,6 +302,9 @@ export function largeTensorsLines(r: LargeTensorsResult): string[] {
     `raw onnxruntime (in-process, the service's session options): ${r.rawMs} ms; V2 binary: ${r.binaryMs} ms; V2 JSON: ${r.jsonMs} ms; the binary bodies' transport through raw node:http: median ${r.transportMs} ms, fastest ${r.transportMinMs} ms`,
     `server time outside inference for binary (binary − fastest transport − raw) = ${r.outsideBinaryPct}% of inference time (target ≤ ${LARGE_TARGETS.outsideBinaryPct}%: ${verdict(r.outsideBinaryPct <= LARGE_TARGETS.outsideBinaryPct)}); with the transport's median ${r.outsideBinaryMedianPct}%; as a client sees it, transport included: ${r.clientOutsideBinaryPct}%`,
     `JSON / raw = ${r.jsonOverRaw}× (target ≤ ${LARGE_TARGETS.jsonOverRaw}×: ${verdict(r.jsonOverRaw <= LARGE_TARGETS.jsonOverRaw)})`,
+    ...(r.serverStats
+      ? (['binary', 'json'] as const).map((t) => `the service's statistics for the ${t} requests (Triton's extension, mean ms per request, warm-up included): ${Object.entries(r.serverStats![t]).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+      : []),
     ...r.rss.map((x) =>
       `RSS with ${CONCURRENT} concurrent ${x.transport} requests: peak ${x.peakMb} MB, idle ${x.idleMb} MB, growth ${x.growthMb} MB vs 3 × model resident (${r.modelResidentMb} MB) + ${CONCURRENT} × body = ${x.budgetMb} MB (target: below: ${verdict(x.growthMb < x.budgetMb)}); statuses ${JSON.stringify(x.statuses)}`),
   ];

@@ -32,7 +32,7 @@ import {
   HttpAdapter,
   ManagedProcess,
   rssBytes,
-  SERVICE_NODE_FLAGS,
+  serviceNodeFlags,
   ServiceStartError,
   startReferenceServer,
   startService,
@@ -573,7 +573,7 @@ async function runTracingComparison(repository: string): Promise<ScenarioResult[
 /**
  * One adapter's interleaved comparison: each round's req/s of the service and of bare NestJS, their
  * ratio, and the median ratio (the judged figure). `nestFlagged` is bare NestJS again, started with
- * the service's node flags ({@link SERVICE_NODE_FLAGS}), loaded in the same rounds: context, so the
+ * the service's node flags ({@link serviceNodeFlags}), loaded in the same rounds: context, so the
  * report shows what those flags alone would give the framework (empty when the start script has none).
  */
 export interface PairedRatio {
@@ -588,8 +588,9 @@ const ratio3 = (a: number, b: number): number => Math.round((a / b) * 1000) / 10
 /**
  * `paired-fastify`, `paired-express`: the service (defaults) and bare NestJS on the same adapter
  * (and bare NestJS with the service's node flags, when it has any) start together, get a warm-up
- * each, then PAIRED_ROUNDS rounds load each in turn at c=32 for PAIRED_SLICE_S seconds (the order
- * rotates each round), and the ratio is the median of the rounds' ratios. The separate scenarios
+ * each, then PAIRED_ROUNDS rounds load each in turn at c=32 for PAIRED_SLICE_S seconds (the
+ * service and bare NestJS back to back, which goes first alternating, the context server last),
+ * and the ratio is the median of the rounds' ratios. The separate scenarios
  * run minutes apart, and the load from elsewhere on this shared machine moved their ratio between
  * 0.35 and 0.47 in four runs of one build; a round's slices are seconds apart (as in the issue's
  * own "three rounds alternating, medians").
@@ -604,22 +605,21 @@ async function runPairedRatios(repository: string): Promise<PairedRatio[]> {
     try {
       const nest = await startReferenceServer(nestKey);
       started.push(nest);
-      const flagged = SERVICE_NODE_FLAGS.length ? await startReferenceServer(nestKey, SERVICE_NODE_FLAGS) : undefined;
+      const flagged = serviceNodeFlags().length ? await startReferenceServer(nestKey, serviceNodeFlags()) : undefined;
       if (flagged) started.push(flagged);
       const service = await startService(svcKey, { adapter: svc.adapter, overrides: { MODEL_REPOSITORY: repository, ...svc.env } });
       started.push(service);
-      const flagNote = flagged ? ` and ${nestKey} with ${SERVICE_NODE_FLAGS.join(' ')} pid ${flagged.pid}` : '';
+      const flagNote = flagged ? ` and ${nestKey} with ${serviceNodeFlags().join(' ')} pid ${flagged.pid}` : '';
       log(`${PAIRED_NAME}-${adapter.toLowerCase()}: ${svcKey} pid ${service.pid}, ${nestKey} pid ${nest.pid}${flagNote}, ${PAIRED_ROUNDS} interleaved rounds of ${PAIRED_SLICE_S} s each at c=32`);
       const load = (url: string, durationS: number): Promise<LoadResult> => runLoad({ url, connections: 32, durationS, makeRequests: uniqueIrisRequests });
-      const servers = [nest, service, ...(flagged ? [flagged] : [])];
-      if (WARMUP_S > 0) for (const server of servers) await load(server.url, WARMUP_S);
+      if (WARMUP_S > 0) for (const server of [nest, service, ...(flagged ? [flagged] : [])]) await load(server.url, WARMUP_S);
       const rounds: PairedRatio['rounds'] = [];
       for (let round = 0; round < PAIRED_ROUNDS; round++) {
+        // The judged pair back to back, which goes first alternating; the context server after them.
+        const order = round % 2 === 0 ? [nest, service] : [service, nest];
+        if (flagged) order.push(flagged);
         const rps = new Map<ManagedProcess, number>();
-        for (let k = 0; k < servers.length; k++) {
-          const server = servers[(round + k) % servers.length];
-          rps.set(server, (await load(server.url, PAIRED_SLICE_S)).rps);
-        }
+        for (const server of order) rps.set(server, (await load(server.url, PAIRED_SLICE_S)).rps);
         const [svcRps, nestRps] = [rps.get(service)!, rps.get(nest)!];
         const row: PairedRatio['rounds'][number] = { svc: svcRps, nest: nestRps, ratio: ratio3(svcRps, nestRps) };
         if (flagged) Object.assign(row, { nestFlagged: rps.get(flagged)!, ratioFlagged: ratio3(svcRps, rps.get(flagged)!) });
@@ -668,7 +668,7 @@ function ratios(results: ScenarioResult[], ort: OrtMeasurement[], decay: DecayRe
       if (pair.medianFlagged !== undefined) {
         out.push({
           name: `service (${adapter}) / bare NestJS (${adapter}) started with the service's node flags, interleaved`,
-          formula: `${PAIRED_NAME}-${adapter.toLowerCase()}, bare NestJS under \`node ${SERVICE_NODE_FLAGS.join(' ')}\``,
+          formula: `${PAIRED_NAME}-${adapter.toLowerCase()}, bare NestJS under \`node ${serviceNodeFlags().join(' ')}\``,
           value: pair.medianFlagged,
           measured: pair.rounds.map((x) => `${rps(x.svc)} ÷ ${rps(x.nestFlagged)}`).join('; '),
           target: '(context)',

@@ -145,7 +145,7 @@ const REFERENCE_ARGS: Record<ReferenceKind, string[]> = {
 
 /**
  * Starts a limit server in its own process (its own event loop, not autocannon's), with node's
- * defaults unless `nodeFlags` are given (e.g. {@link SERVICE_NODE_FLAGS}, for a context figure).
+ * defaults unless `nodeFlags` are given (e.g. {@link serviceNodeFlags}, for a context figure).
  */
 export async function startReferenceServer(kind: ReferenceKind = 'raw', nodeFlags: string[] = []): Promise<ManagedProcess> {
   const { child, out, err } = spawnTracked([...nodeFlags, ...REFERENCE_ARGS[kind]], process.env);
@@ -266,21 +266,27 @@ export function startScriptNodeFlags(start = (JSON.parse(readFileSync(resolve(RO
   return words.slice(1, main);
 }
 
-export const SERVICE_NODE_FLAGS = startScriptNodeFlags();
+let serviceNodeFlagsRead: string[] | undefined;
+
+/** {@link startScriptNodeFlags} of this checkout, read once, on first use (importing this module never reads package.json). */
+export function serviceNodeFlags(): string[] {
+  serviceNodeFlagsRead ??= startScriptNodeFlags();
+  return serviceNodeFlagsRead;
+}
 
 export interface StartServiceOptions {
   /** HTTP_ADAPTER for the child (fastify unless said). */
   adapter?: HttpAdapter;
   /** Scenario settings on top of {@link serviceEnv}. */
   overrides?: Record<string, string>;
-  /** Node flags before dist/main.js besides {@link SERVICE_NODE_FLAGS}, e.g. --cpu-prof. */
+  /** Node flags before dist/main.js besides {@link serviceNodeFlags}, e.g. --cpu-prof. */
   nodeArgs?: string[];
   /** Default 60 s. */
   readyTimeoutMs?: number;
 }
 
 /**
- * Starts `node <SERVICE_NODE_FLAGS> dist/main.js` on a free port (GRPC_PORT on another) with {@link serviceEnv} and
+ * Starts `node <serviceNodeFlags()> dist/main.js` on a free port (GRPC_PORT on another) with {@link serviceEnv} and
  * waits until GET /health/ready answers 200 (at most `readyTimeoutMs`; gRPC binds right after HTTP
  * listens, so grpc-load.ts waits for ServerReady itself). Throws {@link ServiceStartError}
  * with the output tails when it exits or never becomes ready (the process is stopped then).
@@ -291,7 +297,7 @@ export async function startService(name: string, options: StartServiceOptions = 
   const port = await freePort();
   const env = serviceEnv(port, adapter, overrides, await freePort([port]));
   const grpcPort = Number(env.GRPC_PORT ?? 8001);
-  const { child, out, err } = spawnTracked([...SERVICE_NODE_FLAGS, ...nodeArgs, resolve(ROOT, 'dist/main.js')], env);
+  const { child, out, err } = spawnTracked([...serviceNodeFlags(), ...nodeArgs, resolve(ROOT, 'dist/main.js')], env);
   const managed = manage(name, child, port, out, err, Number.isInteger(grpcPort) && grpcPort > 0 ? grpcPort : undefined);
   const deadline = Date.now() + readyTimeoutMs;
   const state: { exit: string | undefined } = { exit: undefined };

@@ -164,6 +164,20 @@ describe('MetricsService metric families', () => {
     expect(sampleOf(text, 'ml_queue_depth{model_id="iris",model_version="1"}')).toBe(1);
   });
 
+  it('exposes ml_queue_depth only for versions the batcher reported on', async () => {
+    // Arrange
+    const sut = new MetricsService(configWith({}));
+
+    // Act
+    sut.observePrediction('iris', 1, 'error', 0.001);
+    sut.setQueueDepth('iris', 2, 0);
+    const text = await sut.exposition();
+
+    // Assert
+    expect(text).not.toContain('ml_queue_depth{model_id="iris",model_version="1"}');
+    expect(text).toContain('ml_queue_depth{model_id="iris",model_version="2"} 0');
+  });
+
   it('counts cache hits and misses per model', async () => {
     // Act
     sut.cacheLookup('iris', true);

@@ -71,8 +71,8 @@ interface VersionChildren {
   latency: Histogram.Internal<string>;
   batchSize: Histogram.Internal<string>;
   queueWait: Histogram.Internal<string>;
-  /** ml_queue_depth's value, read by the gauge when collected. */
-  queueDepth: { depth: number };
+  /** ml_queue_depth's value, read by the gauge when collected; a version the batcher never reported on has no series. */
+  queueDepth: { depth: number; reported: boolean };
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -213,7 +213,9 @@ export class MetricsService implements RequestMetrics {
 
   setQueueDepth(modelId: string, version: number, depth: number): void {
     if (!this.enabled) return;
-    this.versionChildren(modelId, version).queueDepth.depth = depth;
+    const { queueDepth } = this.versionChildren(modelId, version);
+    queueDepth.depth = depth;
+    queueDepth.reported = true;
   }
 
   cacheLookup(modelId: string, hit: boolean): void {
@@ -241,7 +243,7 @@ export class MetricsService implements RequestMetrics {
         latency: this.predictionLatency.labels(modelId, v),
         batchSize: this.batchSize.labels(modelId, v),
         queueWait: this.queueWait.labels(modelId, v),
-        queueDepth: { depth: 0 },
+        queueDepth: { depth: 0, reported: false },
       };
       this.perVersion.set(key, children);
     }
@@ -324,6 +326,7 @@ export class MetricsService implements RequestMetrics {
       name: 'ml_queue_depth', help: 'Requests queued or in flight per model version', labelNames: ['model_id', 'model_version'], registers: [this.registry],
       collect() {
         for (const [key, children] of perVersion) {
+          if (!children.queueDepth.reported) continue;
           const at = key.lastIndexOf('\u0000');
           this.set({ model_id: key.slice(0, at), model_version: key.slice(at + 1) }, children.queueDepth.depth);
         }

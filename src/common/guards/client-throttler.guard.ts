@@ -142,7 +142,10 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
         generateKey: throttler.generateKey ?? this.commonOptions.generateKey!,
       });
     }
-    const synchronous = this.storageService instanceof CounterThrottlerStorage && steps.every((step) => step.getTracker === clientTracker);
+    // The in-process storage as it is (a subclass overriding increment() keeps its own path).
+    const storage = this.storageService;
+    const inProcess = storage instanceof CounterThrottlerStorage && storage.increment === CounterThrottlerStorage.prototype.increment;
+    const synchronous = inProcess && steps.every((step) => step.getTracker === clientTracker);
     return { steps, synchronous };
   }
 

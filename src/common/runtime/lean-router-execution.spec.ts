@@ -131,6 +131,9 @@ const recordRejection: NestInterceptor = {
 
 const RequestHeader = createParamDecorator((name: string, context: ExecutionContext) => context.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers[name]);
 /** A custom param decorator whose factory answers a Promise. */
+const ThrowingDecorator = createParamDecorator((message: string): never => {
+  throw new BadRequestException(message);
+});
 const AsyncRequestHeader = createParamDecorator(async (name: string, context: ExecutionContext) => context.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers[name]);
 
 class ItemDto {
@@ -544,6 +547,12 @@ class PipeRaceController {
   refusedBoth(@Query('b', refuse('b refused')) b: string, @Query('a', refuseAsync('a refused')) a: string) {
     return ran({ a, b });
   }
+
+  // Every value is read before any pipe runs: the throwing decorator answers, not the pipe before it.
+  @Get('extractor-first')
+  extractorFirst(@Query('b', refuse('pipe refused')) b: string, @ThrowingDecorator('decorator refused') x: unknown) {
+    return ran({ b, x });
+  }
 }
 
 /** Request-scoped: its handlers are created per request, with the request's context id. */
@@ -862,6 +871,23 @@ describe.each([
           expect(json(answer)).toEqual({ message: 'b refused', error: 'Bad Request', statusCode: 400 });
           expect(probe.calls).toEqual([]);
           expect(probe.rejectedByPipes).toEqual([true]);
+        } finally {
+          await race.app.close();
+        }
+      });
+
+      it('answers the error of a throwing param decorator before any pipe error, as every value is read first', async () => {
+        // Arrange
+        const race = await boot(adapter, [PipeRaceController]);
+
+        try {
+          // Act
+          const answer = await send(race.port, 'GET', '/race/extractor-first?b=2');
+
+          // Assert
+          expect(answer.status).toBe(400);
+          expect(json(answer)).toEqual({ message: 'decorator refused', error: 'Bad Request', statusCode: 400 });
+          expect(probe.calls).toEqual([]);
         } finally {
           await race.app.close();
         }

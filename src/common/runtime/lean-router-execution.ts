@@ -254,36 +254,57 @@ async function settleGuard(result: Promise<boolean> | Observable<boolean>): Prom
 }
 
 /**
- * Every parameter's value through its pipes, into `args`: synchronously while values and pipes
- * answer values; a Promise when one answered a Promise (PipesConsumer's rules: a pipeable
- * parameter's value is settled, even with no pipes — a custom decorator may answer a Promise — and
- * its pipes run in order, each on the settled value of the previous). When a pipe throws, the
- * other parameters' pending values are still observed (their rejections are Nest's to ignore too:
- * the first failure answers).
+ * Every parameter's value through its pipes, into `args`, in Nest's order: every value is read
+ * first (a throwing extractor is the error, whatever the pipes would say), then each pipeable
+ * parameter is settled (a custom decorator may answer a Promise) and goes through its pipes in
+ * order, each pipe on the settled value of the previous and with a metadata object of its own
+ * (PipesConsumer's rules). Synchronous while everything answers values; a Promise when something
+ * answered one. When a pipe fails, the other parameters still go through theirs, as under Nest's
+ * Promise.all, and the first failure answers (their rejections are observed, never unhandled).
  */
 function applyPipes(params: ParamPlan[], args: unknown[], req: unknown, res: unknown, next: unknown): Promise<unknown> | undefined {
-  let pending: Promise<unknown>[] | undefined;
-  try {
-    for (const p of params) {
-      const value = p.extractValue(req, res, next);
-      const settled = !p.pipeable || p.pipes.length === 0 ? value : pipeValue(p, value, 0, { metatype: p.metatype, type: p.type, data: p.data });
-      if (p.pipeable && isThenable(settled)) (pending ??= []).push(Promise.resolve(settled).then((v) => (args[p.index] = v)));
-      else args[p.index] = settled;
+  const values = new Array<unknown>(params.length);
+  let extraction: { error: unknown } | undefined;
+  for (let k = 0; k < params.length; k += 1) {
+    try {
+      values[k] = params[k].extractValue(req, res, next);
+    } catch (error) {
+      extraction ??= { error };
     }
-  } catch (err) {
+  }
+  if (extraction) throw extraction.error;
+  let pending: Promise<unknown>[] | undefined;
+  let failure: { error: unknown } | undefined;
+  for (let k = 0; k < params.length; k += 1) {
+    const p = params[k];
+    if (!p.pipeable) {
+      args[p.index] = values[k];
+      continue;
+    }
+    let settled: unknown;
+    try {
+      settled = pipeValue(p, values[k], 0);
+    } catch (error) {
+      failure ??= { error };
+      continue;
+    }
+    if (isThenable(settled)) (pending ??= []).push(Promise.resolve(settled).then((v) => (args[p.index] = v)));
+    else args[p.index] = settled;
+  }
+  if (failure) {
     for (const promise of pending ?? []) promise.catch(() => undefined);
-    throw err;
+    throw failure.error;
   }
   return pending && Promise.all(pending);
 }
 
-function pipeValue(p: ParamPlan, value: unknown, from: number, metadata: { metatype: unknown; type: string; data: unknown }): unknown {
+function pipeValue(p: ParamPlan, value: unknown, from: number): unknown {
   let v = value;
   for (let i = from; i < p.pipes.length; i += 1) {
-    if (isThenable(v)) return Promise.resolve(v).then((settled) => pipeValue(p, settled, i, metadata));
-    v = p.pipes[i].transform(v, metadata as never);
+    if (isThenable(v)) return Promise.resolve(v).then((settled) => pipeValue(p, settled, i));
+    v = p.pipes[i].transform(v, { metatype: p.metatype, type: p.type, data: p.data } as never);
   }
-  return v;
+  return isThenable(v) ? Promise.resolve(v) : v;
 }
 
 /**

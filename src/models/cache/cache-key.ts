@@ -77,6 +77,8 @@ const scratch = Buffer.allocUnsafe(ONE_SHOT_BYTES);
  * row: 0.6 instead of 1.1 µs). Undefined for BYTES inputs or when the bytes would not fit.
  */
 function smallInputsDigest(names: string[], inputs: NamedTensors): string | undefined {
+  // crypto.hash is Node >= 20.12; before it, every key takes the streamed path.
+  if (typeof oneShotHash !== 'function') return undefined;
   let at = 0;
   for (const name of names) {
     const t = inputs[name];
