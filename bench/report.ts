@@ -33,6 +33,12 @@ export interface DecaySlice {
   p99: number;
   errors: number;
   rssMb: number | null;
+  /**
+   * The service's CPU time (all its threads) in the slice ÷ the requests it answered, µs: what a
+   * request costs the service, which other load on a shared machine disturbs far less than req/s
+   * (a true decay raises it; a slower machine mostly does not).
+   */
+  cpuUsPerRequest?: number | null;
 }
 
 export interface DecayResult {
@@ -104,8 +110,8 @@ export function ratioTable(rows: RatioResult[]): string {
 
 export function decayTable(d: DecayResult): string {
   const unit = d.sliceSeconds === 60 ? 'minute' : `slice (${d.sliceSeconds} s)`;
-  const lines = [`| ${unit} | req/s | p50 ms | p99 ms | errors | service RSS MB (after the slice) |`, '|---:|---:|---:|---:|---:|---:|'];
-  for (const s of d.slices) lines.push(`| ${s.minute} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} | ${s.errors} | ${fmt(s.rssMb, 1)} |`);
+  const lines = [`| ${unit} | req/s | p50 ms | p99 ms | errors | service RSS MB (after the slice) | service CPU µs per request |`, '|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const s of d.slices) lines.push(`| ${s.minute} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} | ${s.errors} | ${fmt(s.rssMb, 1)} | ${fmt(s.cpuUsPerRequest ?? null, 0)} |`);
   return lines.join('\n');
 }
 

@@ -707,6 +707,19 @@ function ratios(results: ScenarioResult[], ort: OrtMeasurement[], decay: DecayRe
     target: '< 10 %',
     status: check(decay?.rssGrowthPct ?? null, (v) => v < 10),
   });
+  const cpuFirst = first?.cpuUsPerRequest;
+  const cpuLast = last?.cpuUsPerRequest;
+  if (typeof cpuFirst === 'number' && typeof cpuLast === 'number' && cpuFirst > 0) {
+    out.push({
+      name: 'decay: service CPU per request, last minute vs first',
+      formula: `service (Fastify), ${span}: process CPU ÷ requests per slice`,
+      value: Math.round(((cpuLast - cpuFirst) / cpuFirst) * 1000) / 10,
+      unit: '%',
+      measured: `${cpuFirst} → ${cpuLast} µs`,
+      target: '(context)',
+      status: 'info',
+    });
+  }
 
   // Context only: no targets.
   const info = (name: string, formula: string, value: number | null, measured: string): void => {
@@ -759,11 +772,14 @@ async function runDecay(repository: string): Promise<DecayResult> {
     if (WARMUP_S > 0) await runLoad({ ...load, durationS: WARMUP_S });
     const before = await metricsSnapshot(server.url, 'iris');
     for (let minute = 1; minute <= DECAY_MINUTES; minute++) {
+      const cpuBefore = cpuSeconds(server.pid);
       const res = await runLoad(load);
+      const cpuAfter = cpuSeconds(server.pid);
       const rss = rssBytes(server.pid);
-      const slice: DecaySlice = { minute, rps: res.rps, p50: res.p50, p99: res.p99, errors: res.non2xx + res.errors, rssMb: rss === undefined ? null : Math.round((rss / 1048576) * 10) / 10 };
+      const cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined || !res.requests ? null : Math.round(((cpuAfter - cpuBefore) * 1e6) / res.requests);
+      const slice: DecaySlice = { minute, rps: res.rps, p50: res.p50, p99: res.p99, errors: res.non2xx + res.errors, rssMb: rss === undefined ? null : Math.round((rss / 1048576) * 10) / 10, cpuUsPerRequest };
       slices.push(slice);
-      log(`  ${minute}/${DECAY_MINUTES}: ${slice.rps} req/s, p50 ${slice.p50} ms, p99 ${slice.p99} ms, errors ${slice.errors}, RSS ${slice.rssMb} MB`);
+      log(`  ${minute}/${DECAY_MINUTES}: ${slice.rps} req/s, p50 ${slice.p50} ms, p99 ${slice.p99} ms, errors ${slice.errors}, RSS ${slice.rssMb} MB, ${cpuUsPerRequest ?? '–'} µs CPU per request`);
     }
     notes = metricsDelta(before, await metricsSnapshot(server.url, 'iris'));
     log(`  over the decay run: ${JSON.stringify(notes)}`);
