@@ -1,4 +1,6 @@
 import type { CorsOptions } from '@nestjs/common/interfaces/external/cors-options.interface';
+import helmet from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as zlibConstants } from 'node:zlib';
 
 /** TRUST_PROXY → the adapters' trust-proxy setting: empty = off (X-Forwarded-For ignored), true/false, a hop count, or addresses/subnets. */
@@ -21,6 +23,38 @@ export function corsOptions(origins: string[]): CorsOptions {
  * would be "upgraded" to an https that is not there.
  */
 export const helmetOptions = () => ({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+
+/** The response headers helmet's middleware sets (in order) and removes: its options make them the same for every request. */
+export interface HelmetHeaders {
+  set: [name: string, value: string | number | readonly string[]][];
+  removed: string[];
+}
+
+/**
+ * Runs helmet's middleware (built from {@link helmetOptions}) once against a recording response
+ * and answers what it set and removed. Helmet's headers depend on its options only (no nonces are
+ * configured), so a Fastify hook can add them to the reply's own headers in one pass, instead of
+ * 12 `setHeader` calls on Node's response that `writeHead` then merges with the reply's headers
+ * header by header (Node's slow path when both are given). Under load at c=32, helmet's headers
+ * cost ~2 KB per request promoted to the old generation either way (5.4 KB without them, 7.2–7.5
+ * with, in alternating runs): they are part of what each scavenge copies.
+ * @throws Error if helmet's middleware does not finish synchronously or reports an error.
+ */
+export function recordHelmetHeaders(): HelmetHeaders {
+  const out: HelmetHeaders = { set: [], removed: [] };
+  const recorder = {
+    setHeader: (name: string, value: string | number | readonly string[]) => void out.set.push([name, value]),
+    removeHeader: (name: string) => void out.removed.push(name),
+    getHeader: () => undefined,
+  };
+  let finished = false;
+  helmet(helmetOptions())({ headers: {} } as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
+    if (err) throw err instanceof Error ? err : new Error(String(err));
+    finished = true;
+  });
+  if (!finished) throw new Error('helmet did not finish synchronously: its headers cannot be recorded once');
+  return out;
+}
 
 /**
  * Response compression, the same on both adapters (@fastify/compress, compression): only when

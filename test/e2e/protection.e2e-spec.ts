@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
 
+import { recordHelmetHeaders } from '../../src/http/http-options';
 import { ModelRuntimeFactory } from '../../src/models/runtimes/model-runtime';
 import { createApp, expectEnvelope, SETOSA } from './support/create-app';
 import { sample } from './support/metrics-text';
@@ -134,6 +135,8 @@ describe('protection', () => {
       expect(res.headers['x-powered-by']).toBeUndefined();
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       expect(res.headers['content-security-policy']).toBeDefined();
+      // Every header helmet sets, with helmet's value, on both adapters.
+      for (const [name, value] of recordHelmetHeaders().set) expect([name, res.headers[name.toLowerCase()]]).toEqual([name, String(value)]);
     });
   });
 
