@@ -88,6 +88,8 @@ export interface ManagedProcess {
   readonly grpcPort?: number;
   stdoutTail(): string;
   stderrTail(): string;
+  /** Also hands every chunk of the child's stdout to `listener` from now on (e.g. V8's --trace-gc-nvp lines). */
+  onStdout(listener: (chunk: Buffer) => void): void;
   /** SIGTERM by pid; SIGKILL after `graceMs`. Resolves once the process is gone. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -106,6 +108,7 @@ function manage(name: string, child: ChildProcess, port: number, out: Tail, err:
     grpcPort,
     stdoutTail: () => out.toString(),
     stderrTail: () => err.toString(),
+    onStdout: (listener) => void child.stdout?.on('data', listener),
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
       process.kill(child.pid, 'SIGTERM');
