@@ -35,9 +35,9 @@ export interface HelmetHeaders {
  * and answers what it set and removed. Helmet's headers depend on its options only (no nonces are
  * configured), so a Fastify hook can add them to the reply's own headers in one pass, instead of
  * 12 `setHeader` calls on Node's response that `writeHead` then merges with the reply's headers
- * header by header (Node's slow path when both are given). Under load at c=32, helmet's headers
- * cost ~2 KB per request promoted to the old generation either way (5.4 KB without them, 7.2–7.5
- * with, in alternating runs): they are part of what each scavenge copies.
+ * header by header (Node's slow path when both are given). Whether helmet's headers add to what
+ * each scavenge promotes is unsettled: ~2 KB per request under a loaded machine, within noise on
+ * a quiet one (README, "Where the p99 goes").
  * @throws Error if helmet's middleware does not finish synchronously or reports an error.
  */
 export function recordHelmetHeaders(): HelmetHeaders {
