@@ -119,7 +119,6 @@ export class MetricsService implements RequestMetrics {
   private readonly queueDepth = this.depthGauge();
   private readonly cacheHits = new TalliedCounter(this.registry, 'ml_cache_hits_total', 'Prediction cache hits', ['model_id']);
   private readonly cacheMisses = new TalliedCounter(this.registry, 'ml_cache_misses_total', 'Prediction cache misses', ['model_id']);
-  private readonly cacheTallies = new Map<string, { hits: Tally; misses: Tally }>();
   private readonly memoryShedding = new Counter({ name: 'ml_memory_shed_requests_total', help: 'Predictions refused while RSS was above MAX_MEMORY_MB', registers: [this.registry] });
   private readonly admissionRefusals = new Counter({
     name: 'ml_admission_refused_requests_total', help: 'Requests refused before their body was read: bodies in flight would pass MAX_INFLIGHT_MB',
@@ -128,7 +127,6 @@ export class MetricsService implements RequestMetrics {
   private inflightBodyBytes: () => number = () => 0;
   private readonly rateLimited = this.counter('ml_rate_limited_requests_total', 'Requests refused by a rate limit', ['limit']);
   private readonly routed = new TalliedCounter(this.registry, 'ml_routed_requests_total', 'Requests by routed variant', ['model_id', 'model_version', 'variant']);
-  private readonly routedTallies = new Map<string, Tally>();
   private readonly shadowAgreement = this.counter('ml_shadow_agreement_total', 'Shadow answers agreeing with stable', ['model_id', 'agree']);
   private readonly rolloutEvents = this.counter('ml_rollout_events_total', 'Registry lifecycle and rollout events', ['model_id', 'action']);
   private readonly adminActions = this.counter('ml_admin_actions_total', 'Admin actions by outcome (ok, refused, failed): the audit trail', ['action', 'outcome']);
@@ -220,12 +218,7 @@ export class MetricsService implements RequestMetrics {
 
   cacheLookup(modelId: string, hit: boolean): void {
     if (!this.enabled) return;
-    let tallies = this.cacheTallies.get(modelId);
-    if (!tallies) {
-      tallies = { hits: this.cacheHits.series(modelId), misses: this.cacheMisses.series(modelId) };
-      this.cacheTallies.set(modelId, tallies);
-    }
-    (hit ? tallies.hits : tallies.misses).pending += 1;
+    (hit ? this.cacheHits : this.cacheMisses).series(modelId).pending += 1;
   }
 
   /**
@@ -272,13 +265,7 @@ export class MetricsService implements RequestMetrics {
 
   routedRequest(modelId: string, version: number, variant: string): void {
     if (!this.enabled) return;
-    const key = `${modelId}\u0000${version}\u0000${variant}`;
-    let tally = this.routedTallies.get(key);
-    if (!tally) {
-      tally = this.routed.series(modelId, String(version), variant);
-      this.routedTallies.set(key, tally);
-    }
-    tally.pending += 1;
+    this.routed.series(modelId, String(version), variant).pending += 1;
   }
 
   shadowCompared(modelId: string, agree: boolean): void {
