@@ -187,6 +187,25 @@ describe('parseInferJson', () => {
     }), { numRuns: 500 });
   });
 
+  it('reads every run of 0-24 integer and fraction digits, whatever ends it, as JSON.parse does (the four-digit steps)', () => {
+    // Arrange: runs that end on each four-digit boundary and between them, before each kind of terminator.
+    const digits = '738291046573829104657382';
+    const numbers: string[] = [];
+    for (let whole = 1; whole <= 20; whole += 1) {
+      for (let fraction = 1; fraction <= 24; fraction += 1) {
+        numbers.push(`${digits.slice(0, whole)}.${digits.slice(whole % 7, (whole % 7) + fraction)}`);
+        numbers.push(`0.${'0'.repeat(whole % 5)}${digits.slice(0, fraction)}e-${whole}`);
+      }
+    }
+    for (const end of [']', ' ]', '\n]']) {
+      const text = `{"inputs":[{"name":"x","data":[${numbers.join(',')}${end}}]}`;
+      // Act
+      const sut = read(text) as { inputs: { data: JsonNumbers }[] };
+      // Assert
+      expect(Array.from(sut.inputs[0].data.values)).toEqual(numbers.map((n) => JSON.parse(n) as number));
+    }
+  });
+
   it('hides the values from a walk over the parsed body (the input limits): one key, the shape', () => {
     // Act
     const sut = read('{"inputs":[{"data":[1,2,3]}]}') as { inputs: { data: object }[] };

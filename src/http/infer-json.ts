@@ -74,6 +74,21 @@ class Doubles {
   }
 }
 
+/** A mantissa below this takes four more digits as four single steps would (each step then starts below EXACT_MANTISSA). */
+const EXACT_MANTISSA_BEFORE_FOUR = EXACT_MANTISSA / 1000;
+
+/**
+ * The value of four ASCII digits read as one little-endian uint32 (the first digit in the low
+ * byte), or -1 when any of the four bytes is not a digit: the usual SWAR test and sum.
+ */
+function fourDigits(word: number): number {
+  const d = (word - 0x30303030) | 0;
+  // Each byte is a digit when its high nibble is 3 and adding 6 does not carry into it.
+  if ((word & 0xf0f0f0f0) !== 0x30303030 || ((word + 0x06060606) & 0xf0f0f0f0) !== 0x30303030) return -1;
+  const pairs = (Math.imul(d, 10) + (d >>> 8)) & 0x00ff00ff;
+  return (pairs & 0xffff) * 100 + (pairs >>> 16);
+}
+
 /** Digits read past a full mantissa into a second integer (so up to ~19 significant digits are used). */
 const EXTRA_DIGITS = 4;
 /** 10^0 … 10^EXTRA_DIGITS. */
@@ -99,7 +114,7 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * JSON.parse's double does, and `out` is marked approximate (its values are float32-exact). Any
  * other number is read by Number() on its text, exactly.
  */
-function readNumber(b: Buffer, at: number, out: Doubles, exact: boolean): number {
+function readNumber(b: Buffer, view: DataView, at: number, out: Doubles, exact: boolean): number {
   let i = at;
   const negative = b[i] === MINUS;
   if (negative) i += 1;
@@ -122,7 +137,21 @@ function readNumber(b: Buffer, at: number, out: Doubles, exact: boolean): number
   if (b[i] === DOT) {
     i += 1;
     if (!isDigit(b[i])) return -1;
+    // Four digits at a time while the mantissa would take all four one by one (see fourDigits).
+    const last = view.byteLength - 4;
+    if (extraDigits === 0) {
+      for (let four: number; mantissa < EXACT_MANTISSA_BEFORE_FOUR && i <= last && (four = fourDigits(view.getUint32(i, true))) >= 0; i += 4, scale -= 4) mantissa = mantissa * 10000 + four;
+    }
     for (; isDigit(b[i]) && mantissa < EXACT_MANTISSA; i += 1, scale -= 1) mantissa = mantissa * 10 + (b[i] - ZERO);
+    if (extraDigits === 0 && i <= last) {
+      const four = fourDigits(view.getUint32(i, true));
+      if (four >= 0) {
+        extra = four;
+        extraDigits = 4;
+        i += 4;
+        scale -= 4;
+      }
+    }
     for (; isDigit(b[i]) && extraDigits < EXTRA_DIGITS; i += 1, extraDigits += 1, scale -= 1) extra = extra * 10 + (b[i] - ZERO);
     for (; isDigit(b[i]); i += 1) dropped = true;
   }
@@ -161,6 +190,7 @@ function readNumber(b: Buffer, at: number, out: Doubles, exact: boolean): number
 function readNumbers(b: Buffer, at: number, exact = false): { end: number; numbers: JsonNumbers } | undefined {
   // A float printed in full takes ~16-20 bytes with its comma: the rest of the body / 16 values rarely grows again.
   let i = at;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out = new Doubles(() => Math.min((b.length - i) >> 4, 1 << 26));
   const shape: number[] = [];
   const counts: number[] = [];
@@ -184,7 +214,7 @@ function readNumbers(b: Buffer, at: number, exact = false): { end: number; numbe
     } else {
       if (depth < 0 || nested[depth] === true) return undefined;
       nested[depth] = false;
-      i = readNumber(b, i, out, exact);
+      i = readNumber(b, view, i, out, exact);
       if (i < 0) return undefined;
       counts[depth] += 1;
     }
