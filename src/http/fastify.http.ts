@@ -1,15 +1,16 @@
 import fastifyCompress from '@fastify/compress';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 
 import { contextOf, openContext } from '../common/http/request-context';
-import { isV2Path } from '../common/validation/input-limits';
 import { AllConfig } from '../config/app-config';
 import { answerClientError, nodeServerOptions } from './client-limits';
+import { readFastifyBody } from './fastify-body';
 import { COMPRESSION, recordHelmetHeaders, trustProxySetting } from './http-options';
+import { InferJsonScanner } from './infer-json';
 import { InflightBodies } from './inflight-bodies';
-import { bodyLimitOf, decodeContentEncoding, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, readJsonBody, unsupportedMediaType } from './request-bodies';
+import { bodyLimitOf, decodeContentEncoding, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, readJsonBody, scansAsItArrives, unsupportedMediaType } from './request-bodies';
 
 /**
  * The Fastify adapter as this service needs it: routes matched as Express matches them (any case,
@@ -68,17 +69,28 @@ export async function configureFastify(app: NestFastifyApplication, http: AllCon
       }
     });
   }
-  // The /v2 routes take V2_BODY_LIMIT (tensors): a route's own bodyLimit wins over the parser's.
-  fastify.addHook('onRoute', (route: RouteOptions) => {
-    if (isV2Path(route.url)) route.bodyLimit = http.v2BodyLimitBytes;
-  });
+  // The body read as Fastify reads it (see readFastifyBody), under BODY_LIMIT, or V2_BODY_LIMIT on
+  // the /v2 routes (tensors); a large JSON inference body is walked as it arrives (InferJsonScanner).
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: http.bodyLimitBytes }, (req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
-    try {
-      done(null, readBody(req, decodeContentEncoding(req.raw, body, bodyLimitOf(req.url, http))));
-    } catch (e) {
-      done(e as Error);
-    }
+  fastify.addContentTypeParser('*', (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => {
+    const limit = bodyLimitOf(req.url, http);
+    let scanner: InferJsonScanner | undefined;
+    const watch = scansAsItArrives(req.raw) ? (target: Buffer) => {
+      const arriving = new InferJsonScanner(target);
+      scanner = arriving;
+      return (received: number) => arriving.advance(received);
+    } : undefined;
+    readFastifyBody(payload, req.headers, limit.bytes, (error, body) => {
+      if (error) {
+        done(error);
+        return;
+      }
+      try {
+        done(null, readBody(req, decodeContentEncoding(req.raw, body!, limit), scanner));
+      } catch (e) {
+        done(e as Error);
+      }
+    }, watch);
   });
   // Registered before Nest adds the routes (its onRoute hook gives each route the onSend hook); request bodies stay ours to decode.
   await app.register(fastifyCompress, {
@@ -100,10 +112,10 @@ export async function configureFastify(app: NestFastifyApplication, http: AllCon
   });
 }
 
-function readBody(req: FastifyRequest, body: Buffer): unknown {
+function readBody(req: FastifyRequest, body: Buffer, scanner: InferJsonScanner | undefined): unknown {
   if (isBinaryInferRequest(req.raw)) return parseBinaryInferBody(req, req.raw, body);
   const type = req.headers['content-type'];
-  if (isJsonMedia(type) || isUntypedV2Body(req.raw)) return readJsonBody(req.raw, body);
+  if (isJsonMedia(type) || isUntypedV2Body(req.raw)) return readJsonBody(req.raw, body, scanner);
   if (body.length === 0) return undefined;
   throw unsupportedMediaType(type);
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 
 import { JsonNumbers } from '../inference/codec/json-numbers';
-import { parseInferJson } from './infer-json';
+import { InferJsonScanner, parseInferJson } from './infer-json';
 import { parseJson } from './request-bodies';
 
 /** A parsed body with every JsonNumbers turned back into the arrays it stands for. */
@@ -231,5 +231,65 @@ describe('parseInferJson', () => {
       const sut = read(text);
       expect(plain(sut)).toEqual(JSON.parse(text));
     }), { numRuns: 300 });
+  });
+});
+
+describe('InferJsonScanner, as the body arrives', () => {
+  /**
+   * `text` arriving in chunks of `sizes` (cycled) into a buffer of its final length whose bytes
+   * not in yet are `filler` (what an unwritten allocUnsafe buffer may hold), walked after each.
+   */
+  function streamed(text: string, sizes: number[], filler: string, margin: number): unknown {
+    const body = Buffer.from(text, 'utf8');
+    const target = Buffer.alloc(body.length, filler.length > 0 ? filler : '\u0000');
+    const sut = new InferJsonScanner(target, margin);
+    for (let at = 0, k = 0; at < body.length; k += 1) {
+      const end = Math.min(body.length, at + sizes[k % sizes.length]);
+      body.copy(target, at, at, end);
+      at = end;
+      sut.advance(at);
+    }
+    return parseInferJson(target, parseJson, sut);
+  }
+
+  /** Bytes that look like the rest of a number, a string's end, a closing bracket: a walk that read them would go wrong. */
+  const fillers = ['', '7', '9.25e+3', '"', ']', ']}]}', '\\', ', 1', ' '];
+
+  it('finds what a walk over the whole body finds, in chunks of any size over any unwritten bytes (property)', () => {
+    // Arrange: tensors (some refused: strings, ragged), names and ids with quotes and escapes
+    const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.float({ noNaN: true, noDefaultInfinity: true }).map(Number));
+    const tensor = fc.oneof(
+      fc.array(number, { maxLength: 40 }),
+      fc.array(fc.array(number, { minLength: 3, maxLength: 3 }), { maxLength: 6 }),
+      fc.array(fc.oneof(number, fc.string()), { maxLength: 5 }),
+      fc.constant([[1, 2], [3]]),
+    );
+    const body = fc.record({
+      id: fc.string(),
+      inputs: fc.array(fc.record({ name: fc.string(), datatype: fc.constant('FP32'), shape: fc.array(fc.nat(4)), data: tensor }), { minLength: 1, maxLength: 3 }),
+    });
+    const chunks = fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 });
+    fc.assert(fc.property(body, fc.constantFrom(0, 2), chunks, fc.constantFrom(...fillers), fc.integer({ min: 0, max: 24 }), (value, space, sizes, filler, margin) => {
+      const text = JSON.stringify(value, null, space);
+      // Act
+      const sut = streamed(text, sizes, filler, margin);
+      // Assert: the same value, the same arrays off the fast path
+      const whole = read(text);
+      expect(plain(sut)).toEqual(plain(whole));
+      expect(sut === undefined ? undefined : fast(sut)).toEqual(whole === undefined ? undefined : fast(whole));
+    }), { numRuns: 400 });
+  });
+
+  it('reads an image-sized array as it arrives in socket-sized chunks, as a walk over the whole body does', () => {
+    // Arrange: 50,000 float32s printed as doubles, with a long string after them (past the margin, across chunks)
+    const values = Array.from({ length: 50_000 }, (_, i) => Math.fround(Math.sin(i) / 3));
+    const text = `{"inputs":[{"name":"x","datatype":"FP32","shape":[50000],"data":${JSON.stringify(values)},"parameters":{"note":"${'n'.repeat(10_000)}"}}]}`;
+    for (const size of [65_536, 16_384, 1_000]) {
+      // Act
+      const sut = streamed(text, [size], '5', 4096) as { inputs: { data: JsonNumbers; parameters: { note: string } }[] };
+      // Assert
+      expect(Array.from(sut.inputs[0].data.values)).toEqual(values);
+      expect(sut.inputs[0].parameters.note).toHaveLength(10_000);
+    }
   });
 });

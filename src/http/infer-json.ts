@@ -183,58 +183,96 @@ function readNumber(b: Buffer, view: DataView, at: number, out: Doubles, exact: 
   return i;
 }
 
+/** How far a resumable read came: stopped before an item that starts past its limit, to the end, or refused. */
+const PAUSED = 0;
+const DONE = 1;
+const FAILED = 2;
+type Progress = typeof PAUSED | typeof DONE | typeof FAILED;
+
 /**
- * Reads the array at `at` (a `[`) when it holds only numbers, nested rectangularly; undefined
- * otherwise (the ordinary path then reads it).
+ * Reads the array at `at` (a `[`) when it holds only numbers, nested rectangularly ({@link result});
+ * FAILED otherwise (the ordinary path then reads it). Resumable: {@link read} stops at the first
+ * item that starts at or past its limit and goes on from there when called again, so a body can be
+ * read as it arrives.
  */
-function readNumbers(b: Buffer, at: number, exact = false): { end: number; numbers: JsonNumbers } | undefined {
-  // A float printed in full takes ~16-20 bytes with its comma: the rest of the body / 16 values rarely grows again.
-  let i = at;
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const out = new Doubles(() => Math.min((b.length - i) >> 4, 1 << 26));
-  const shape: number[] = [];
-  const counts: number[] = [];
+class NumbersReader {
+  /** Where the next item starts. */
+  i: number;
+  result: { end: number; numbers: JsonNumbers } | undefined;
+  private readonly view: DataView;
+  private readonly out: Doubles;
+  private readonly shape: number[] = [];
+  private readonly counts: number[] = [];
   /** Per depth: whether its items are arrays (true), numbers (false), or not seen yet. */
-  const nested: (boolean | undefined)[] = [];
-  let depth = -1;
-  for (;;) {
-    if (b[i] === OPEN_BRACKET) {
-      if (depth >= 0) {
-        if (nested[depth] === false) return undefined;
-        nested[depth] = true;
-        counts[depth] += 1;
-      }
-      depth += 1;
-      if (depth >= MAX_NESTING) return undefined;
-      counts[depth] = 0;
-      i += 1;
-      while (isSpace(b[i])) i += 1;
-      // Not empty: its first item comes next; empty: it closes below.
-      if (b[i] !== CLOSE_BRACKET) continue;
-    } else {
-      if (depth < 0 || nested[depth] === true) return undefined;
-      nested[depth] = false;
-      i = readNumber(b, view, i, out, exact);
-      if (i < 0) return undefined;
-      counts[depth] += 1;
-    }
-    // After an item: ',' then the next one, or ']' closing arrays (each must match its depth's length).
+  private readonly nested: (boolean | undefined)[] = [];
+  private depth = -1;
+
+  constructor(private readonly b: Buffer, readonly at: number, private readonly exact = false) {
+    this.i = at;
+    this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    // A float printed in full takes ~16-20 bytes with its comma: the rest of the body / 16 values rarely grows again.
+    this.out = new Doubles(() => Math.min((b.length - at) >> 4, 1 << 26));
+  }
+
+  /** Reads the items that start before `limit` (Infinity: to the end). */
+  read(limit: number): Progress {
+    const { b, view, out, shape, counts, nested, exact } = this;
+    let { i, depth } = this;
     for (;;) {
-      while (isSpace(b[i])) i += 1;
-      if (b[i] === COMMA) {
+      if (i >= limit) {
+        this.i = i;
+        this.depth = depth;
+        return PAUSED;
+      }
+      if (b[i] === OPEN_BRACKET) {
+        if (depth >= 0) {
+          if (nested[depth] === false) return FAILED;
+          nested[depth] = true;
+          counts[depth] += 1;
+        }
+        depth += 1;
+        if (depth >= MAX_NESTING) return FAILED;
+        counts[depth] = 0;
         i += 1;
         while (isSpace(b[i])) i += 1;
-        if (b[i] === CLOSE_BRACKET) return undefined;
-        break;
+        // Not empty: its first item comes next; empty: it closes below.
+        if (b[i] !== CLOSE_BRACKET) continue;
+      } else {
+        if (depth < 0 || nested[depth] === true) return FAILED;
+        nested[depth] = false;
+        i = readNumber(b, view, i, out, exact);
+        if (i < 0) return FAILED;
+        counts[depth] += 1;
       }
-      if (b[i] !== CLOSE_BRACKET) return undefined;
-      if (shape[depth] === undefined) shape[depth] = counts[depth];
-      else if (shape[depth] !== counts[depth]) return undefined;
-      i += 1;
-      depth -= 1;
-      if (depth < 0) return finish(i, out, shape, exact ? undefined : () => readNumbers(b, at, true)!.numbers.values);
+      // After an item: ',' then the next one, or ']' closing arrays (each must match its depth's length).
+      for (;;) {
+        while (isSpace(b[i])) i += 1;
+        if (b[i] === COMMA) {
+          i += 1;
+          while (isSpace(b[i])) i += 1;
+          if (b[i] === CLOSE_BRACKET) return FAILED;
+          break;
+        }
+        if (b[i] !== CLOSE_BRACKET) return FAILED;
+        if (shape[depth] === undefined) shape[depth] = counts[depth];
+        else if (shape[depth] !== counts[depth]) return FAILED;
+        i += 1;
+        depth -= 1;
+        if (depth < 0) {
+          const { at } = this;
+          this.i = i;
+          this.result = finish(i, out, shape, exact ? undefined : () => readNumbers(b, at, true)!.numbers.values);
+          return this.result ? DONE : FAILED;
+        }
+      }
     }
   }
+}
+
+/** The array at `at` read whole (see {@link NumbersReader}); undefined when it is not plainly numbers. */
+function readNumbers(b: Buffer, at: number, exact = false): { end: number; numbers: JsonNumbers } | undefined {
+  const reader = new NumbersReader(b, at, exact);
+  return reader.read(Infinity) === DONE ? reader.result : undefined;
 }
 
 /** `reread`: the same array read again with every value exact (for approximated values, see readNumber). */
@@ -274,52 +312,114 @@ function roleOf(object: boolean, top: Frame | undefined): Frame['role'] {
 }
 
 /**
- * The numeric data arrays of `inputs[i].data` in a JSON body, found by a walk over its structure
- * (strings skipped with their escapes, keys compared unescaped); undefined when there is none or
- * the walk cannot follow the bytes. Everything outside the spans is left to JSON.parse.
+ * A walk stops this far short of the bytes that have arrived, so a token it starts (a number, a
+ * short string, a run of spaces) ends before them; one that does not (a 4 KB string across a
+ * chunk's end) makes the walk start again once the whole body is in.
  */
-function dataSpans(b: Buffer): Span[] | undefined {
-  const spans: Span[] = [];
-  const stack: Frame[] = [];
-  for (let i = 0; i < b.length;) {
-    const c = b[i];
-    const top = stack[stack.length - 1];
-    if (c === QUOTE) {
-      const end = skipString(b, i);
-      if (end < 0) return undefined;
-      let next = end;
-      while (isSpace(b[next])) next += 1;
-      // A key: the string before a colon in an object.
-      if (top?.object && b[next] === COLON) {
-        top.key = isKey(b, i, end, 'inputs') ? 'inputs' : isKey(b, i, end, 'data') ? 'data' : '';
-        next += 1;
-      } else {
-        next = end;
-      }
-      i = next;
-      continue;
-    }
-    if (c === OPEN_BRACKET && top?.role === 'input' && top.key === 'data') {
-      const read = readNumbers(b, i);
-      if (read) {
-        spans.push({ start: i, end: read.end, numbers: read.numbers });
-        top.key = undefined;
-        i = read.end;
+const MARGIN = 4096;
+
+/**
+ * The numeric data arrays of `inputs[i].data` in a JSON body, found by a walk over its structure
+ * (strings skipped with their escapes, keys compared unescaped); none when there is none or the
+ * walk cannot follow the bytes. Everything outside the spans is left to JSON.parse.
+ *
+ * The walk can go on as the body arrives ({@link advance} with the bytes in so far, a body
+ * buffer of its final size), so that reading an image-sized tensor overlaps its transfer; what it
+ * finds is the same as walking the whole body at once ({@link finish} alone). While the body is
+ * incomplete, anything the walk cannot take (a refused array, a token running past the bytes in)
+ * may be bytes that have not arrived: it then gives up and {@link finish} walks the whole body again.
+ */
+export class InferJsonScanner {
+  private i = 0;
+  private readonly spans: Span[] = [];
+  private readonly stack: Frame[] = [];
+  private reading: NumbersReader | undefined;
+  private lost = false;
+
+  /**
+   * `b`: the body, or the buffer it is arriving into (its final length); `margin`: how far short
+   * of the arrived bytes a walk stops (MARGIN; the tests take it small to stop inside tokens).
+   */
+  constructor(readonly body: Buffer, private readonly margin = MARGIN) {}
+
+  /** Walks the bytes [0, available) that have arrived (up to the margin short of them). */
+  advance(available: number): void {
+    if (this.lost || available - this.margin <= this.i) return;
+    const progress = this.walk(available - this.margin);
+    if (progress === FAILED || (progress === PAUSED && Math.max(this.i, this.reading?.i ?? 0) >= available)) this.lost = true;
+  }
+
+  /** Once the whole body is in: its numeric data arrays, undefined when there is none or the walk cannot follow the bytes. */
+  finish(): Span[] | undefined {
+    if (this.lost) return new InferJsonScanner(this.body, this.margin).finish();
+    return this.walk(Infinity) === DONE && this.spans.length > 0 ? this.spans : undefined;
+  }
+
+  private walk(limit: number): Progress {
+    const { body: b, spans, stack } = this;
+    let { i } = this;
+    for (;;) {
+      const reading = this.reading;
+      if (reading) {
+        const progress = reading.read(limit);
+        if (progress === PAUSED) {
+          this.i = i;
+          return PAUSED;
+        }
+        this.reading = undefined;
+        if (progress === DONE) {
+          spans.push({ start: reading.at, end: reading.result!.end, numbers: reading.result!.numbers });
+          stack[stack.length - 1].key = undefined;
+          i = reading.result!.end;
+          continue;
+        }
+        // Not plainly numbers: the array is walked as any other (the ordinary path reads it); refused before the end, the walk starts again.
+        if (limit !== Infinity) return FAILED;
+        stack.push({ object: false, role: roleOf(false, stack[stack.length - 1]) });
+        i += 1;
         continue;
       }
+      if (i >= b.length) {
+        this.i = i;
+        return DONE;
+      }
+      if (i >= limit) {
+        this.i = i;
+        return PAUSED;
+      }
+      const c = b[i];
+      const top = stack[stack.length - 1];
+      if (c === QUOTE) {
+        const end = skipString(b, i);
+        if (end < 0) return FAILED;
+        let next = end;
+        while (isSpace(b[next])) next += 1;
+        // A key: the string before a colon in an object.
+        if (top?.object && b[next] === COLON) {
+          top.key = isKey(b, i, end, 'inputs') ? 'inputs' : isKey(b, i, end, 'data') ? 'data' : '';
+          next += 1;
+        } else {
+          next = end;
+        }
+        i = next;
+        continue;
+      }
+      if (c === OPEN_BRACKET && top?.role === 'input' && top.key === 'data') {
+        this.reading = new NumbersReader(b, i);
+        continue;
+      }
+      if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        stack.push({ object: c === OPEN_BRACE, role: roleOf(c === OPEN_BRACE, top) });
+      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        if (stack.pop() === undefined) return FAILED;
+        const parent = stack[stack.length - 1];
+        if (parent?.object) parent.key = undefined;
+      } else if (c === COMMA && top?.object) {
+        top.key = undefined;
+      }
+      i += 1;
     }
-    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      stack.push({ object: c === OPEN_BRACE, role: roleOf(c === OPEN_BRACE, top) });
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      if (stack.pop() === undefined) return undefined;
-      const parent = stack[stack.length - 1];
-      if (parent?.object) parent.key = undefined;
-    } else if (c === COMMA && top?.object) {
-      top.key = undefined;
-    }
-    i += 1;
   }
-  return spans.length > 0 ? spans : undefined;
 }
 
 /** Strings starting with `prefix` anywhere in a parsed value (an iterative walk: the skeleton is small). */
@@ -344,8 +444,8 @@ function countMarked(root: unknown, prefix: string): number {
  * when the body takes the ordinary path: no such array, or a marker that did not come back as an
  * input's data (the body was not the shape the walk took it for).
  */
-export function parseInferJson(body: Buffer, parse: (text: string) => unknown): unknown {
-  const spans = dataSpans(body);
+export function parseInferJson(body: Buffer, parse: (text: string) => unknown, scanner = new InferJsonScanner(body)): unknown {
+  const spans = scanner.finish();
   if (!spans) return undefined;
   const prefix = `\u0000${randomBytes(8).toString('hex')}:`;
   const pieces: string[] = [];

@@ -8,7 +8,7 @@ import { isV2Path } from '../common/validation/input-limits';
 import { AllConfig } from '../config/app-config';
 import { headerLength, INFERENCE_HEADER_CONTENT_LENGTH } from '../inference/v2/v2-binary';
 import { markMovable } from '../models/tensors/movable-memory';
-import { parseInferJson } from './infer-json';
+import { InferJsonScanner, parseInferJson } from './infer-json';
 
 /**
  * How request bodies are read, the same on every adapter: JSON (application/json, +json, and
@@ -91,14 +91,24 @@ const isUtf8 = (contentType: string | undefined): boolean => {
  * data arrays read straight into typed arrays, see infer-json.ts), anything else (or a body the
  * fast path leaves) as text under its charset through {@link parseJson}.
  */
-export function readJsonBody(raw: IncomingMessage, body: Buffer): unknown {
+export function readJsonBody(raw: IncomingMessage, body: Buffer, scanner?: InferJsonScanner): unknown {
   const type = raw.headers['content-type'];
   // A byte-order mark is for TextDecoder to drop.
   if (isJsonInferRequest(raw) && isUtf8(type) && !(body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf)) {
-    const value = parseInferJson(body, parseJson);
+    // `scanner` walked the body as it arrived into this very buffer (see scansAsItArrives).
+    const value = parseInferJson(body, parseJson, scanner && scanner.body === body ? scanner : undefined);
     if (value !== undefined) return value;
   }
   return parseJson(decodeText(body, type));
+}
+
+/**
+ * True for a body that {@link readJsonBody} would read through the tensor fast path and that
+ * arrives as it is (no Content-Encoding): it can be walked while it arrives (InferJsonScanner).
+ */
+export function scansAsItArrives(raw: IncomingMessage): boolean {
+  return isJsonInferRequest(raw) && isUtf8(raw.headers['content-type'])
+    && (raw.headers['content-encoding'] ?? 'identity').trim().toLowerCase() === 'identity';
 }
 
 /**
