@@ -240,9 +240,18 @@ class NumbersReader {
       } else {
         if (depth < 0 || nested[depth] === true) return FAILED;
         nested[depth] = false;
-        i = readNumber(b, view, i, out, exact);
-        if (i < 0) return FAILED;
-        counts[depth] += 1;
+        // A run of numbers between bare commas (as JSON.stringify and tritonclient write them) in one
+        // loop; anything else (spaces, the array's end, the limit) goes the general way below.
+        let run = 0;
+        for (;;) {
+          i = readNumber(b, view, i, out, exact);
+          if (i < 0) return FAILED;
+          run += 1;
+          const next = b[i + 1];
+          if (b[i] !== COMMA || i + 1 >= limit || !(isDigit(next) || next === MINUS)) break;
+          i += 1;
+        }
+        counts[depth] += run;
       }
       // After an item: ',' then the next one, or ']' closing arrays (each must match its depth's length).
       for (;;) {

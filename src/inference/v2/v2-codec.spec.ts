@@ -1,5 +1,7 @@
 import { ErrorDetail } from '../../common/errors/app-error';
+import { JsonNumbers } from '../codec/json-numbers';
 import { fromHalfBits, toHalfBits, typedData } from '../codec/nested-tensor';
+import { parseInferJson } from '../../http/infer-json';
 import { TensorDatatype, TensorSpec } from '../../models/repository/model-manifest';
 import { RuntimeSignature } from '../../models/runtimes/model-runtime';
 import { NamedTensors, Tensor, TensorData } from '../../models/tensors/tensor';
@@ -99,6 +101,40 @@ describe('decodeInferRequest', () => {
       expect(sut.inputs.x.datatype).toBe('FP32');
       expect(sut.inputs.x.data).toBeInstanceOf(Float32Array);
       expect(Array.from(sut.inputs.x.data as Float32Array).slice(0, 4)).toEqual([0.1, 0.2, 0.3, 1 / 3].map(Math.fround));
+    });
+
+    it('reads FP32 data the body parser read into doubles (JsonNumbers) as a plain array\'s, up to the edge of float32\'s range', () => {
+      // Arrange: the largest finite float32, values that round to it, -0, a long decimal
+      const values = [3.4028234663852886e38, 3.4028235e38, -3.4028235677973362e38, -0, 1e-46, 0.73643094301223755, 7];
+      const ID = { ...IDS, shape: [1], data: [7] };
+      // JSON.stringify writes -0 as 0: the data's text is written here.
+      const body = (data: number[]): unknown => parseInferJson(Buffer.from(JSON.stringify({ inputs: [{ ...X, shape: [1, data.length], data: 'DATA' }, ID] }).replace('"DATA"', `[${data.map((v) => (Object.is(v, -0) ? '-0' : String(v))).join(',')}]`)), JSON.parse);
+      const signature: RuntimeSignature = { ...SIGNATURE, inputs: SIGNATURE.inputs.map((s) => (s.name === 'x' ? { ...s, shape: [-1, -1] } : s)) };
+
+      // Act
+      const fromNumbers = ok(decodeInferRequest(body(values), signature));
+      const fromArray = ok(decodeInferRequest({ inputs: [{ ...X, shape: [1, values.length], data: values }, ID] }, signature));
+
+      // Assert
+      expect((body(values) as { inputs: { data: unknown }[] }).inputs[0].data).toBeInstanceOf(JsonNumbers);
+      expect(fromNumbers.inputs.x.data).toBeInstanceOf(Float32Array);
+      expect(fromNumbers.inputs.x.data).toEqual(fromArray.inputs.x.data);
+      expect(Object.is((fromNumbers.inputs.x.data as Float32Array)[3], -0)).toBe(true);
+    });
+
+    it('refuses FP32 data read into doubles that would round to infinity, naming the value as for a plain array', () => {
+      for (const big of ['3.4028235677973366e38', '-1e39', '1e400']) {
+        // Arrange
+        const text = `{"inputs":[{"name":"x","datatype":"FP32","shape":[2,4],"data":[1,2,3,${big},5,6,7,8]},${JSON.stringify(IDS)}]}`;
+        const parsed = parseInferJson(Buffer.from(text), JSON.parse);
+
+        // Act
+        const sut = problems(decodeInferRequest(parsed, SIGNATURE));
+
+        // Assert
+        expect(sut).toEqual(problems(decodeInferRequest(JSON.parse(text), SIGNATURE)));
+        expect(sut[0].message).toMatch(/out of range for FP32|must hold finite numbers/);
+      }
     });
   });
 

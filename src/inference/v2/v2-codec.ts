@@ -3,6 +3,7 @@ import { JsonNumbers, plainNumbers } from '../codec/json-numbers';
 import { fromHalfBits, tensorFromNested, typedData } from '../codec/nested-tensor';
 import { TensorDatatype, TensorSpec } from '../../models/repository/model-manifest';
 import { RuntimeSignature } from '../../models/runtimes/model-runtime';
+import { hasNonFinite } from '../../models/tensors/finite';
 import { markMovable } from '../../models/tensors/movable-memory';
 import { NamedTensors, Tensor, elementCount } from '../../models/tensors/tensor';
 import { tensorBytes, tensorDataFromBytes } from './v2-binary';
@@ -89,12 +90,22 @@ function decodeInput(raw: unknown, field: string, model: ModelInputs, details: E
  */
 function numbersInput(data: JsonNumbers, spec: TensorSpec, dims: number[], where: string, details: ErrorDetail[]): Tensor | undefined {
   const problem = data.flat ? countProblem(data.length, dims) : nestingProblem(data.shape, dims);
-  const converted = problem ?? typedData(spec.datatype === 'FP32' ? data.takeFloat32Values() : data.values, spec, STRICT);
+  const converted = problem ?? (spec.datatype === 'FP32' ? float32Data(data.takeFloat32Values(), spec) : typedData(data.values, spec, STRICT));
   if (typeof converted === 'string') {
     details.push({ field: `${where}.data`, message: converted });
     return undefined;
   }
   return { datatype: spec.datatype, shape: dims, data: markMovable(converted) };
+}
+
+/**
+ * Doubles → FP32 in one native conversion (a third of typedData's time on 1.2 M values), kept
+ * when every value is finite as a float32; otherwise typedData's checks name the first problem
+ * (a value past float32's range rounds to infinity here).
+ */
+function float32Data(values: Float64Array, spec: TensorSpec): Float32Array | string {
+  const floats = new Float32Array(values);
+  return hasNonFinite(floats) ? (typedData(values, spec, STRICT) as Float32Array | string) : floats;
 }
 
 /** Why `count` flat elements do not fill `dims`, or undefined. */

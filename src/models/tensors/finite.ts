@@ -2,7 +2,7 @@ import { ErrorDetail } from '../../common/errors/app-error';
 import { NamedTensors } from './tensor';
 
 /** True when `floats` holds NaN or ±Infinity: one plain loop (v - v is 0 only for a finite v), no callback per element. */
-function hasNonFinite(floats: Float32Array | Float64Array): boolean {
+export function hasNonFinite(floats: Float32Array | Float64Array): boolean {
   for (let i = 0; i < floats.length; i += 1) if (floats[i] - floats[i] !== 0) return true;
   return false;
 }
