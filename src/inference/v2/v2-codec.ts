@@ -7,7 +7,8 @@ import { hasNonFinite } from '../../models/tensors/finite';
 import { markMovable } from '../../models/tensors/movable-memory';
 import { NamedTensors, Tensor, elementCount } from '../../models/tensors/tensor';
 import { tensorBytes, tensorDataFromBytes } from './v2-binary';
-import { V2InferResponse, V2OutputTensor } from './v2.types';
+import { DIRECT_JSON_VALUES } from './v2-json-answer';
+import { V2InferResponse, V2NumericData, V2OutputTensor } from './v2.types';
 
 const DATATYPES = new Set<string>(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES']);
 
@@ -260,13 +261,18 @@ export function decodeInferRequest(body: unknown, signature: RuntimeSignature, b
   return { ok: true, id: body.id as string | undefined, inputs, outputs, binaryOutputs: binaryOutputsOf(body, outputs) };
 }
 
-/** Tensor data as JSON values: BOOL as booleans, FP16 as numbers, 64-bit integers as numbers. */
-function jsonData(t: Tensor): unknown[] {
+/**
+ * Tensor data as JSON values: BOOL as booleans, FP16 as numbers, 64-bit integers as numbers; a
+ * numeric output of DIRECT_JSON_VALUES values or more as its typed array, which the direct writer
+ * reads (see V2OutputTensor.data).
+ */
+function jsonData(t: Tensor): unknown[] | V2NumericData {
   const { data } = t;
   if (Array.isArray(data)) return data;
   if (t.datatype === 'BOOL') return Array.from(data as Uint8Array, (v) => v !== 0);
   if (t.datatype === 'FP16') return Array.from(data as Uint16Array, fromHalfBits);
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Array.from(data, (v) => Number(v));
+  if (data.length >= DIRECT_JSON_VALUES) return data as V2NumericData;
   return plainNumbers(data as ArrayLike<number>);
 }
 

@@ -15,7 +15,7 @@ import { V2CatalogService } from './v2-catalog.service';
 import { answerStream } from './v2-binary';
 import type { V2InferResult } from './v2-codec';
 import { V2_INFER_REQUEST_EXAMPLE, V2_INFER_RESPONSE_EXAMPLE } from './v2-examples';
-import { largeJsonAnswer } from './v2-json-answer';
+import { largeJsonAnswer, responseJsonParts } from './v2-json-answer';
 import { V2InferenceService } from './v2-inference.service';
 import type { V2InferResponse, V2ModelMetadata, V2ModelReady, V2ServerMetadata } from './v2.types';
 
@@ -121,13 +121,14 @@ function inferReply({ response, binary }: V2InferResult, res: HttpReply, ctx: Re
     const large = largeJsonAnswer(response);
     if (!large) return response;
     notePrediction(ctx, response);
-    return new StreamableFile(large, { type: 'application/json; charset=utf-8' });
+    const { stream, length } = answerStream(large);
+    return new StreamableFile(stream, { type: 'application/json; charset=utf-8', length });
   }
-  const header = Buffer.from(JSON.stringify(response), 'utf8');
-  res.header('Inference-Header-Content-Length', String(header.length));
+  const header = responseJsonParts(response);
+  res.header('Inference-Header-Content-Length', String(header.reduce((n, part) => n + part.length, 0)));
   // The logging interceptor cannot read a binary answer: the prediction facts are noted here.
   notePrediction(ctx, response);
-  const { stream, length } = answerStream([header, ...binary]);
+  const { stream, length } = answerStream([...header, ...binary]);
   return new StreamableFile(stream, { type: 'application/octet-stream', length });
 }
 

@@ -27,12 +27,19 @@ export interface V2ModelReady {
   ready: boolean;
 }
 
+/** Output data kept as the runtime's typed array (see V2OutputTensor.data). */
+export type V2NumericData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
+
 export interface V2OutputTensor {
   name: string;
   datatype: TensorDatatype;
   shape: number[];
-  /** Absent when the output travels as binary data (then `parameters.binary_data_size` says how many bytes). */
-  data?: unknown[];
+  /**
+   * Absent when the output travels as binary data (then `parameters.binary_data_size` says how many
+   * bytes). A numeric output of DIRECT_JSON_VALUES values or more stays a typed array: such an answer
+   * is always written by responseJsonParts (v2-json-answer.ts), never by the serialization interceptor.
+   */
+  data?: unknown[] | V2NumericData;
   parameters?: { binary_data_size: number };
 }
 
