@@ -133,25 +133,30 @@ describe('parseInferJson', () => {
     // Act
     const sut = read(`{"inputs":[{"name":"x","data":[${number}, -${number}]}]}`) as { inputs: { data: JsonNumbers }[] };
     const exact = Array.from((read(`{"inputs":[{"name":"x","data":[${number}, -${number}]}]}`) as { inputs: { data: JsonNumbers }[] }).inputs[0].data.values);
-    const float32 = Array.from(sut.inputs[0].data.takeFloat32Values(), Math.fround);
+    const float32 = Array.from(sut.inputs[0].data.float32);
 
     // Assert
     expect(float32).toEqual([Math.fround(JSON.parse(number)), Math.fround(-JSON.parse(number))]);
     expect(exact).toEqual([JSON.parse(number), -JSON.parse(number)]);
   });
 
-  it('gives up the exact values (and the body they are read from) once the float32 ones are taken', () => {
-    // Arrange: one array approximated (17 digits), one exact from the start
-    const sut = read('{"inputs":[{"name":"x","data":[0.10000000149011612]},{"name":"y","data":[0.5]}]}') as { inputs: { data: JsonNumbers }[] };
-    const [approximated, exact] = sut.inputs.map((i) => i.data);
+  it('keeps float32 values, widened exactly when each is a float32, read again when one is not, until the exact ones are given up', () => {
+    // Arrange: an approximated long decimal, a short decimal that is no float32, float32s and small integers, an integer past 2^24
+    const sut = read('{"inputs":[{"name":"a","data":[0.10000000149011612]},{"name":"b","data":[0.1]},{"name":"c","data":[0.5,-0,3,0.7364309430122375]},{"name":"d","data":[16777217]}]}') as { inputs: { data: JsonNumbers }[] };
+    const [approximated, short, floats, big] = sut.inputs.map((i) => i.data);
 
     // Act
-    const float32 = [approximated.takeFloat32Values()[0], exact.takeFloat32Values()[0]];
+    const float32 = [approximated, short, floats, big].map((d) => Array.from(d.float32));
+    approximated.releaseExact();
+    floats.releaseExact();
 
     // Assert
-    expect(float32.map(Math.fround)).toEqual([Math.fround(0.10000000149011612), 0.5]);
+    expect(float32).toEqual([[Math.fround(0.1)], [Math.fround(0.1)], [0.5, -0, 3, 0.7364309430122375], [16777216]]);
     expect(() => approximated.values).toThrow(/given up/);
-    expect(Array.from(exact.values)).toEqual([0.5]);
+    expect(Array.from(floats.values)).toEqual([0.5, -0, 3, 0.7364309430122375]);
+    expect(Array.from(short.values)).toEqual([0.1]);
+    expect(Array.from(big.values)).toEqual([16777217]);
+    expect(Array.from(big.float32)).toEqual([16777216]);
   });
 
   it.each([[5_000, 0], [5_000, 40_000], [300_000, 0]])('reads an array of %i values after %i bytes of other input data (the values array grows to fit)', (count, padding) => {
@@ -182,7 +187,7 @@ describe('parseInferJson', () => {
       const forFloat32 = read(text) as { inputs: { data: JsonNumbers }[] };
       const forExact = read(text) as { inputs: { data: JsonNumbers }[] };
       const expected = numbers.map((n) => JSON.parse(n) as number);
-      expect(Array.from(forFloat32.inputs[0].data.takeFloat32Values(), Math.fround)).toEqual(expected.map(Math.fround));
+      expect(Array.from(forFloat32.inputs[0].data.float32)).toEqual(expected.map(Math.fround));
       expect(Array.from(forExact.inputs[0].data.values)).toEqual(expected);
     }), { numRuns: 500 });
   });

@@ -43,34 +43,65 @@ interface Span {
   numbers: JsonNumbers;
 }
 
-/** Growable Float64Array. */
-class Doubles {
-  private buffer: Float64Array;
+/**
+ * Growable storage of the values read. Starts small; the first growth jumps to `guess` (how many
+ * values the rest of the body could hold), later ones double: an image-sized array grows once
+ * instead of ~11 times (~15 ms of copies on 1.2 M values), and the many small arrays of a body
+ * never allocate the guess.
+ */
+abstract class Store<A extends Float32Array | Float64Array> {
   length = 0;
-  /** True once a value was approximated (see readNumber): the values are float32-exact, not JSON.parse's doubles. */
-  approximate = false;
+  /** True once a value was approximated (see readNumber) or is not exactly what the storage holds: the exact doubles must be read again. */
+  lossy = false;
 
-  /**
-   * Starts small; the first growth jumps to `guess` (how many values the rest of the body could
-   * hold), later ones double: an image-sized array grows once instead of ~11 times (~15 ms of
-   * copies on 1.2 M values), and the many small arrays of a body never allocate the guess.
-   */
-  constructor(private readonly guess: () => number) {
-    this.buffer = new Float64Array(1024);
+  constructor(protected buffer: A, private readonly guess: () => number) {}
+
+  protected grow(): void {
+    const bigger = this.allocate(Math.max(this.buffer.length * 2, this.buffer.length === 1024 ? this.guess() : 0));
+    bigger.set(this.buffer);
+    this.buffer = bigger;
+  }
+
+  protected abstract allocate(length: number): A;
+
+  /** The values; copied out when they fill less than half the buffer (a small array in a large body must not keep the guess alive). */
+  done(): A {
+    return (this.length < this.buffer.length >> 1 ? this.buffer.slice(0, this.length) : this.buffer.subarray(0, this.length)) as A;
+  }
+}
+
+/** The values as float32 (what a tensor-sized input nearly always is), `lossy` when one is not exactly its float32. */
+class Floats extends Store<Float32Array> {
+  constructor(guess: () => number) {
+    super(new Float32Array(1024), guess);
   }
 
   push(v: number): void {
-    if (this.length === this.buffer.length) {
-      const bigger = new Float64Array(Math.max(this.buffer.length * 2, this.buffer.length === 1024 ? this.guess() : 0));
-      bigger.set(this.buffer);
-      this.buffer = bigger;
-    }
+    if (this.length === this.buffer.length) this.grow();
+    const { buffer } = this;
+    buffer[this.length] = v;
+    if (buffer[this.length] !== v) this.lossy = true;
+    this.length += 1;
+  }
+
+  protected allocate(length: number): Float32Array {
+    return new Float32Array(length);
+  }
+}
+
+/** The values as exact doubles (read again for a datatype other than FP32, see JsonNumbers). */
+class Doubles extends Store<Float64Array> {
+  constructor(guess: () => number) {
+    super(new Float64Array(1024), guess);
+  }
+
+  push(v: number): void {
+    if (this.length === this.buffer.length) this.grow();
     this.buffer[this.length++] = v;
   }
 
-  /** The values; copied out when they fill less than half the buffer (a small array in a large body must not keep the guess alive). */
-  done(): Float64Array {
-    return this.length < this.buffer.length >> 1 ? this.buffer.slice(0, this.length) : this.buffer.subarray(0, this.length);
+  protected allocate(length: number): Float64Array {
+    return new Float64Array(length);
   }
 }
 
@@ -114,7 +145,7 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * JSON.parse's double does, and `out` is marked approximate (its values are float32-exact). Any
  * other number is read by Number() on its text, exactly.
  */
-function readNumber(b: Buffer, view: DataView, at: number, out: Doubles, exact: boolean): number {
+function readNumber(b: Buffer, view: DataView, at: number, out: Floats | Doubles, exact: boolean): number {
   let i = at;
   const negative = b[i] === MINUS;
   if (negative) i += 1;
@@ -174,7 +205,7 @@ function readNumber(b: Buffer, view: DataView, at: number, out: Doubles, exact: 
       if (approximate <= FLOAT32_MAX
         && Math.fround(approximate * (1 - APPROXIMATION_ERROR)) === Math.fround(approximate * (1 + APPROXIMATION_ERROR))) {
         value = approximate;
-        out.approximate = true;
+        out.lossy = true;
       }
     }
   }
@@ -198,20 +229,22 @@ type Progress = typeof PAUSED | typeof DONE | typeof FAILED;
 class NumbersReader {
   /** Where the next item starts. */
   i: number;
-  result: { end: number; numbers: JsonNumbers } | undefined;
+  result: { end: number; values: Float32Array | Float64Array; shape: number[]; lossy: boolean } | undefined;
   private readonly view: DataView;
-  private readonly out: Doubles;
+  private readonly out: Floats | Doubles;
   private readonly shape: number[] = [];
   private readonly counts: number[] = [];
   /** Per depth: whether its items are arrays (true), numbers (false), or not seen yet. */
   private readonly nested: (boolean | undefined)[] = [];
   private depth = -1;
 
+  /** `exact`: every value read exactly (no approximation) into doubles; otherwise into float32 (see JsonNumbers). */
   constructor(private readonly b: Buffer, readonly at: number, private readonly exact = false) {
     this.i = at;
     this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
     // A float printed in full takes ~16-20 bytes with its comma: the rest of the body / 16 values rarely grows again.
-    this.out = new Doubles(() => Math.min((b.length - at) >> 4, 1 << 26));
+    const guess = (): number => Math.min((b.length - at) >> 4, 1 << 26);
+    this.out = exact ? new Doubles(guess) : new Floats(guess);
   }
 
   /** Reads the items that start before `limit` (Infinity: to the end). */
@@ -268,28 +301,26 @@ class NumbersReader {
         i += 1;
         depth -= 1;
         if (depth < 0) {
-          const { at } = this;
           this.i = i;
-          this.result = finish(i, out, shape, exact ? undefined : () => readNumbers(b, at, true)!.numbers.values);
-          return this.result ? DONE : FAILED;
+          const values = out.done();
+          // Every leaf array holds numbers and the arrays are rectangular: values = product of the shape.
+          if (values.length !== shape.reduce((n, d) => n * d, 1)) return FAILED;
+          this.result = { end: i, values, shape, lossy: out.lossy };
+          return DONE;
         }
       }
     }
   }
 }
 
-/** The array at `at` read whole (see {@link NumbersReader}); undefined when it is not plainly numbers. */
-function readNumbers(b: Buffer, at: number, exact = false): { end: number; numbers: JsonNumbers } | undefined {
-  const reader = new NumbersReader(b, at, exact);
-  return reader.read(Infinity) === DONE ? reader.result : undefined;
-}
-
-/** `reread`: the same array read again with every value exact (for approximated values, see readNumber). */
-function finish(end: number, out: Doubles, shape: number[], reread: (() => Float64Array) | undefined): { end: number; numbers: JsonNumbers } | undefined {
-  const values = out.done();
-  // Every leaf array holds numbers and the arrays are rectangular: values = product of the shape.
-  if (values.length !== shape.reduce((n, d) => n * d, 1)) return undefined;
-  return { end, numbers: new JsonNumbers(values, shape, out.approximate ? reread : undefined) };
+/** The array at `at` (one {@link NumbersReader} has read) as JsonNumbers: its float32 values, read again exactly when needed. */
+function numbersOf(b: Buffer, at: number, read: NonNullable<NumbersReader['result']>): JsonNumbers {
+  const exact = (): Float64Array => {
+    const again = new NumbersReader(b, at, true);
+    again.read(Infinity);
+    return again.result!.values as Float64Array;
+  };
+  return new JsonNumbers(read.values as Float32Array, read.shape, read.lossy ? exact : undefined);
 }
 
 /** The index after the string that starts at `at` (a `"`), escapes skipped; -1 when it never ends. */
@@ -377,7 +408,7 @@ export class InferJsonScanner {
         }
         this.reading = undefined;
         if (progress === DONE) {
-          spans.push({ start: reading.at, end: reading.result!.end, numbers: reading.result!.numbers });
+          spans.push({ start: reading.at, end: reading.result!.end, numbers: numbersOf(b, reading.at, reading.result!) });
           stack[stack.length - 1].key = undefined;
           i = reading.result!.end;
           continue;
