@@ -78,7 +78,14 @@ export async function configureFastify(app: NestFastifyApplication, http: AllCon
     const watch = scansAsItArrives(req.raw) ? (target: Buffer) => {
       const arriving = new InferJsonScanner(target);
       scanner = arriving;
-      return (received: number) => arriving.advance(received);
+      return (received: number) => {
+        // A walk that fails is only a lost head start: the whole body is walked once it is in.
+        try {
+          if (scanner) arriving.advance(received);
+        } catch {
+          scanner = undefined;
+        }
+      };
     } : undefined;
     readFastifyBody(payload, req.headers, limit.bytes, (error, body) => {
       if (error) {
