@@ -5,7 +5,7 @@ import { JsonNumbers } from '../inference/codec/json-numbers';
 /**
  * A fast path for V2 inference JSON bodies, where nearly every byte is tensor data: the
  * `inputs[i].data` arrays that hold only numbers (flat or nested, rectangular) are read straight
- * from the bytes into Float64Arrays ({@link JsonNumbers}), and only the rest (names, shapes,
+ * from the bytes into typed arrays ({@link JsonNumbers}), and only the rest (names, shapes,
  * datatypes, parameters) goes through JSON.parse. Measured on a [1, 3, 640, 640] FP32 body
  * (24 MB), decoding it to a string, JSON.parse and the input-limits walk over 1.2 M values took
  * most of a JSON request's time. Any other body, and any data array that is not plainly numbers
@@ -142,7 +142,7 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * float32 printed as a double has 16-17 digits: what tritonclient sends) when `exact` is false is
  * approximated from its first ~19 digits, and kept only when every double within the
  * approximation's error rounds to the same float32: then it rounds to the float32 that
- * JSON.parse's double does, and `out` is marked approximate (its values are float32-exact). Any
+ * JSON.parse's double does, and `out` is marked lossy (the exact doubles must be read again). Any
  * other number is read by Number() on its text, exactly.
  */
 function readNumber(b: Buffer, view: DataView, at: number, out: Floats | Doubles, exact: boolean): number {

@@ -85,7 +85,7 @@ function decodeInput(raw: unknown, field: string, model: ModelInputs, details: E
 }
 
 /**
- * Data the body parser read straight into doubles (see JsonNumbers): the same checks and messages
+ * Data the body parser read straight into a typed array (see JsonNumbers): the same checks and messages
  * as {@link jsonInput} for the same JSON (a flat array's element count, a nested one's nesting),
  * then one pass into the datatype.
  */
