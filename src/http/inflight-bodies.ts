@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-code';
 import { AllConfig } from '../config/app-config';
-import { bodyLimitOf } from './request-bodies';
+import { bodyLimitOf, contentEncodingOf } from './request-bodies';
 
 const MIB = 1024 * 1024;
 /** Bodies in flight finish in about the time one takes to arrive and run: a second is the client's sensible wait. */
@@ -26,7 +26,7 @@ export function bodyBytesOf(req: Pick<IncomingMessage, 'headers' | 'url'>, limit
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && (length === undefined || Number(length) === 0)) return 0;
   const limit = bodyLimitOf(req.url ?? '', limits).bytes;
-  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const encoding = contentEncodingOf(req.headers);
   if (chunked || encoding !== 'identity') return limit;
   return Math.min(Number(length), limit);
 }

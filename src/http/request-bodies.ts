@@ -108,7 +108,7 @@ export function readJsonBody(raw: IncomingMessage, body: Buffer, scanner?: Infer
  */
 export function scansAsItArrives(raw: IncomingMessage): boolean {
   return isJsonInferRequest(raw) && isUtf8(raw.headers['content-type'])
-    && (raw.headers['content-encoding'] ?? 'identity').trim().toLowerCase() === 'identity';
+    && contentEncodingOf(raw.headers) === 'identity';
 }
 
 /**
@@ -138,6 +138,9 @@ const DECODERS: Record<string, (body: Buffer, options: { maxOutputLength: number
   br: brotliDecompressSync,
 };
 
+/** A request's Content-Encoding, trimmed and lowercased; `identity` when there is none. */
+export const contentEncodingOf = (headers: IncomingMessage['headers']): string => (headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+
 /** A route's body limit: V2_BODY_LIMIT under /v2 (tensors), BODY_LIMIT elsewhere, with the variable's name for the 413. */
 export interface BodyLimit {
   bytes: number;
@@ -155,7 +158,7 @@ export function bodyLimitOf(url: string, http: Pick<AllConfig['app'], 'bodyLimit
  * 400 for bytes that do not decode, 413 past the limit.
  */
 export function decodeContentEncoding(raw: IncomingMessage, body: Buffer, limit: BodyLimit): Buffer {
-  const encoding = (raw.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const encoding = contentEncodingOf(raw.headers);
   if (encoding === 'identity') return body;
   const decode = DECODERS[encoding];
   if (!decode) throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Unsupported body encoding or charset '${encoding}'`);
