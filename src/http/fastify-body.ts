@@ -6,6 +6,9 @@ import { errorCodes } from 'fastify';
 /** From this Content-Length on, a body is read into one buffer of its size as it arrives. */
 export const PREALLOCATE_BYTES = 256 * 1024;
 
+/** The most memory the body pool (fastify.http.ts, BodyBufferPool) keeps while no request uses it. */
+export const BODY_POOL_IDLE_BYTES = 64 * 1024 * 1024;
+
 /**
  * Reads a request body as Fastify's own reader does for `parseAs: 'buffer'` (lib/content-type-parser.js
  * rawBody, Fastify 5), with its errors: FST_ERR_CTP_BODY_TOO_LARGE when the Content-Length or the
@@ -17,7 +20,8 @@ export const PREALLOCATE_BYTES = 256 * 1024;
  *   not two;
  * - `watch`, given that buffer before the first byte arrives, may answer a listener called with the
  *   count of bytes in after each chunk, so a parser can read the body while it is still arriving
- *   (see InferJsonScanner).
+ *   (see InferJsonScanner);
+ * - `allocate`, when given, supplies that buffer (see BodyBufferPool) instead of fresh memory.
  */
 export function readFastifyBody(
   payload: Readable,
@@ -25,13 +29,14 @@ export function readFastifyBody(
   limit: number,
   done: (error: Error | null, body?: Buffer) => void,
   watch?: (target: Buffer) => ((received: number) => void) | undefined,
+  allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow,
 ): void {
   const contentLength = Number(headers['content-length']);
   if (contentLength > limit) {
     done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
     return;
   }
-  const target = contentLength >= PREALLOCATE_BYTES ? Buffer.allocUnsafeSlow(contentLength) : undefined;
+  const target = contentLength >= PREALLOCATE_BYTES ? allocate(contentLength) : undefined;
   const progress = target ? watch?.(target) : undefined;
   const chunks: Buffer[] = [];
   let received = 0;

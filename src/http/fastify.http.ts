@@ -6,9 +6,10 @@ import type { IncomingMessage } from 'node:http';
 import { contextOf, openContext } from '../common/http/request-context';
 import { AllConfig } from '../config/app-config';
 import { answerClientError, nodeServerOptions } from './client-limits';
-import { readFastifyBody } from './fastify-body';
+import { BodyBufferPool } from './body-buffer-pool';
+import { BODY_POOL_IDLE_BYTES, readFastifyBody } from './fastify-body';
 import { COMPRESSION, recordHelmetHeaders, trustProxySetting } from './http-options';
-import { InferJsonScanner } from './infer-json';
+import { doneWithBody, InferJsonScanner } from './infer-json';
 import { InflightBodies } from './inflight-bodies';
 import { bodyLimitOf, decodeContentEncoding, isBinaryInferRequest, isJsonMedia, isUntypedV2Body, parseBinaryInferBody, readJsonBody, scansAsItArrives, unsupportedMediaType } from './request-bodies';
 
@@ -71,11 +72,16 @@ export async function configureFastify(app: NestFastifyApplication, http: AllCon
   }
   // The body read as Fastify reads it (see readFastifyBody), under BODY_LIMIT, or V2_BODY_LIMIT on
   // the /v2 routes (tensors); a large JSON inference body is walked as it arrives (InferJsonScanner).
+  // Large JSON inference bodies go into memory used again from request to request (BodyBufferPool):
+  // their numbers are read into arrays of their own, so once the body is read nothing reads it.
+  const bodies = new BodyBufferPool(BODY_POOL_IDLE_BYTES);
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => {
     const limit = bodyLimitOf(req.url, http);
     let scanner: InferJsonScanner | undefined;
-    const watch = scansAsItArrives(req.raw) ? (target: Buffer) => {
+    let leased: Buffer | undefined;
+    const scans = scansAsItArrives(req.raw);
+    const watch = scans ? (target: Buffer) => {
       const arriving = new InferJsonScanner(target);
       scanner = arriving;
       return (received: number) => {
@@ -92,12 +98,20 @@ export async function configureFastify(app: NestFastifyApplication, http: AllCon
         done(error);
         return;
       }
+      let value: unknown;
       try {
-        done(null, readBody(req, decodeContentEncoding(req.raw, body!, limit), scanner));
+        value = readBody(req, decodeContentEncoding(req.raw, body!, limit), scanner);
       } catch (e) {
+        // Not given back: an error is rare, and the GC is always safe.
         done(e as Error);
+        return;
       }
-    }, watch);
+      // The body read, its numbers in arrays of their own: its memory is free for the next body,
+      // unless some value would be read from it again (see doneWithBody).
+      scanner = undefined;
+      if (leased !== undefined && leased === body && doneWithBody(value)) bodies.give(leased);
+      done(null, value);
+    }, watch, scans ? (size) => (leased = bodies.take(size)) : undefined);
   });
   // Registered before Nest adds the routes (its onRoute hook gives each route the onSend hook); request bodies stay ours to decode.
   await app.register(fastifyCompress, {

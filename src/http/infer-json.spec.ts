@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 
 import { JsonNumbers } from '../inference/codec/json-numbers';
-import { InferJsonScanner, parseInferJson } from './infer-json';
+import { doneWithBody, InferJsonScanner, parseInferJson } from './infer-json';
 import { parseJson } from './request-bodies';
 
 /** A parsed body with every JsonNumbers turned back into the arrays it stands for. */
@@ -296,5 +296,37 @@ describe('InferJsonScanner, as the body arrives', () => {
       expect(Array.from(sut.inputs[0].data.values)).toEqual(values);
       expect(sut.inputs[0].parameters.note).toHaveLength(10_000);
     }
+  });
+});
+
+describe('doneWithBody (may the body\'s memory serve another request?)', () => {
+  const body = (datatype: string, values: string) => read(`{"inputs":[{"name":"x","datatype":"${datatype}","shape":[3],"data":[${values}]}]}`) as { inputs: { data: JsonNumbers }[] };
+
+  it('is true for values that are float32 exactly (nothing reads the body again)', () => {
+    const value = body('FP32', '0.5,1,2.25');
+    expect(doneWithBody(value)).toBe(true);
+    expect(Array.from(value.inputs[0].data.values)).toEqual([0.5, 1, 2.25]);
+  });
+
+  it('gives up the exact doubles of a finite FP32 input (a later read throws, it never reads another body)', () => {
+    const value = body('FP32', '0.30000001192092896,0.1,0.7');
+    expect(value.inputs[0].data.readsBodyAgain).toBe(true);
+    expect(doneWithBody(value)).toBe(true);
+    expect(Array.from(value.inputs[0].data.float32)).toEqual([0.3, 0.1, 0.7].map(Math.fround));
+    expect(() => value.inputs[0].data.values).toThrow(/releaseExact/);
+  });
+
+  it('is false, exact doubles kept, for another datatype or an FP32 value past float32\'s range (its error names the exact value)', () => {
+    const fp64 = body('FP64', '0.1,0.2,0.30000000000000004');
+    expect(doneWithBody(fp64)).toBe(false);
+    expect(Array.from(fp64.inputs[0].data.values)).toEqual([0.1, 0.2, 0.30000000000000004]);
+    const huge = body('FP32', '0.1,1e39,2');
+    expect(doneWithBody(huge)).toBe(false);
+    expect(huge.inputs[0].data.values[1]).toBe(1e39);
+  });
+
+  it('is true for a body without inputs of numbers', () => {
+    expect(doneWithBody({ inputs: [{ name: 'x', datatype: 'BYTES', data: ['a'] }] })).toBe(true);
+    expect(doneWithBody(undefined)).toBe(true);
   });
 });

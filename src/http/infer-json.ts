@@ -478,6 +478,28 @@ function countMarked(root: unknown, prefix: string): number {
 }
 
 /**
+ * True when nothing in a value {@link parseInferJson} returned will read its body again, so the
+ * body's memory may be used for another. Only an input's {@link JsonNumbers} could: its exact
+ * doubles are read again from the body when some value was not a float32 exactly. An FP32 input
+ * whose float32 values are all finite never needs them (the V2 codec takes the float32 values as
+ * they are, and a datatype other than the model's is refused without reading any), so they are
+ * given up here (JsonNumbers.releaseExact: a later read throws instead of reading another body).
+ * Everything else in the value is JSON.parse's own.
+ */
+export function doneWithBody(value: unknown): boolean {
+  const inputs = (value as { inputs?: unknown } | null)?.inputs;
+  if (!Array.isArray(inputs)) return true;
+  let done = true;
+  for (const input of inputs) {
+    const { data, datatype } = (input ?? {}) as { data?: unknown; datatype?: unknown };
+    if (!(data instanceof JsonNumbers) || !data.readsBodyAgain) continue;
+    if (datatype === 'FP32' && data.float32Finite) data.releaseExact();
+    else done = false;
+  }
+  return done;
+}
+
+/**
  * A V2 inference JSON body (UTF-8) → its value, with each `inputs[i].data` array of plain numbers
  * a {@link JsonNumbers}; `parse` (the ordinary strict JSON.parse) reads the rest, where each data
  * array stands as a marker string no client can send (a NUL and a per-request nonce). Undefined

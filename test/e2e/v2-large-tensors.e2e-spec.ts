@@ -1,6 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { ClientRequest, request as httpRequest, type Server } from 'node:http';
 import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +128,70 @@ describe('V2 with image-sized tensors (PaddleOCR det, real AppModule)', () => {
       expect(res.body.outputs[0].shape).toEqual([1, 1, 384, 384]);
       expect(res.body.outputs[0].data).toEqual(Array.from(floats));
     });
+  });
+
+  it('answers each large JSON body from its own numbers while bodies re-use one another\'s memory, in turn and at once', async () => {
+    // Arrange: bodies of ~1.2 MB (past the 256 KiB from which a body's memory is pooled), each
+    // different; every third one has values that are not float32 exactly (their body is read
+    // again for the exact doubles, so it is not given back).
+    const rows = 16;
+    const n = rows * SCALE_WIDTH;
+    const xs = Array.from({ length: 12 }, (_, k) => (k % 3 === 2 ? Float64Array.from({ length: n }, (_, i) => ((i + k) % 997) / 10) : noise(n, 100 + k)));
+    const send = (x: ArrayLike<number>) => request(server()).post('/v2/models/scale/infer').set('Content-Type', 'application/json')
+      .send(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, SCALE_WIDTH], data: Array.from(x) }] }));
+    // onnxruntime's float32 product of the float32 input and 1.5.
+    const expected = (x: ArrayLike<number>) => Array.from(x, (v) => Math.fround(Math.fround(v) * 1.5));
+
+    // Act
+    const inTurn: request.Response[] = [];
+    for (const x of xs) inTurn.push(await send(x));
+    const atOnce = await Promise.all(xs.map(send));
+
+    // Assert
+    for (const [k, res] of [...inTurn, ...atOnce].entries()) {
+      expect(res.status).toBe(200);
+      expect(res.body.outputs[0].data).toEqual(expected(xs[k % xs.length]));
+    }
+  });
+
+  it('keeps two large JSON bodies arriving piece by piece in turn apart (each answered from its own numbers)', async () => {
+    // Arrange: two ~2.4 MB bodies on two connections, written 256 KB at a time, A and B in turn,
+    // each piece flushed and the server given event-loop turns to read it before the next.
+    const rows = 32;
+    const xs = [noise(rows * SCALE_WIDTH, 201), noise(rows * SCALE_WIDTH, 202)];
+    const bodies = xs.map((x) => Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, SCALE_WIDTH], data: Array.from(x) }] })));
+    const port = await listeningPort(server());
+    const turn = () => new Promise<void>((r) => setImmediate(() => setImmediate(r)));
+    const answers = bodies.map(() => ({}) as { req?: ClientRequest; done?: Promise<Buffer> });
+    for (const [k, body] of bodies.entries()) {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/v2/models/scale/infer', method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': String(body.length) } });
+      answers[k].req = req;
+      answers[k].done = new Promise<Buffer>((resolve, reject) => {
+        req.on('response', (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`status ${res.statusCode}: ${Buffer.concat(chunks).toString()}`))));
+        });
+        req.on('error', reject);
+      });
+    }
+
+    // Act
+    const piece = 256 * 1024;
+    for (let at = 0; at < Math.max(...bodies.map((b) => b.length)); at += piece) {
+      for (const [k, body] of bodies.entries()) {
+        if (at >= body.length) continue;
+        await new Promise<void>((resolve, reject) => answers[k].req!.write(body.subarray(at, at + piece), (e) => (e ? reject(e) : resolve())));
+        await turn();
+      }
+    }
+    for (const a of answers) a.req!.end();
+    const replies = await Promise.all(answers.map((a) => a.done!));
+
+    // Assert
+    for (const [k, reply] of replies.entries()) {
+      expect((JSON.parse(reply.toString('utf8')) as { outputs: { data: number[] }[] }).outputs[0].data).toEqual(Array.from(xs[k], (v) => Math.fround(v * 1.5)));
+    }
   });
 
   it('answers 655,360 full-precision values as JSON (~13 MB, past the api serialization preset\'s 10 MiB), equal to the binary answer', async () => {

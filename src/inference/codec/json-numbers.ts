@@ -1,3 +1,5 @@
+import { hasNonFinite } from '../../models/tensors/finite';
+
 /**
  * A JSON array of numbers (flat or nested) read by the body parser straight into a typed array,
  * with the nesting's shape (rectangular by construction; `[n]` for a flat array). It stands in for
@@ -17,6 +19,8 @@ export class JsonNumbers {
   #exactDropped = false;
   /** The exact doubles, once asked for. */
   #doubles: Float64Array | undefined;
+  /** Whether every float32 value is finite, once asked. */
+  #finite32: boolean | undefined;
 
   /**
    * `floats`: each value rounded to float32 as JSON.parse's double rounds; `exact`: given when some
@@ -42,12 +46,23 @@ export class JsonNumbers {
     return this.#floats;
   }
 
+  /** True when every {@link float32} value is finite (none was NaN-free JSON past float32's range: those are ±Infinity). Computed once. */
+  get float32Finite(): boolean {
+    this.#finite32 ??= !hasNonFinite(this.#floats);
+    return this.#finite32;
+  }
+
   /** Gives up the exact values (and the body they would be read from again); `values` throws afterwards if they were needed. */
   releaseExact(): void {
     if (this.#exact) {
       this.#exact = undefined;
       this.#exactDropped = true;
     }
+  }
+
+  /** True while {@link values} may still read the request body again (some value is not a float32 exactly). */
+  get readsBodyAgain(): boolean {
+    return this.#exact !== undefined;
   }
 
   /** How many values (without reading them again). */

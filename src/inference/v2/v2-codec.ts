@@ -3,7 +3,6 @@ import { JsonNumbers, plainNumbers } from '../codec/json-numbers';
 import { fromHalfBits, tensorFromNested, typedData } from '../codec/nested-tensor';
 import { TensorDatatype, TensorSpec } from '../../models/repository/model-manifest';
 import { RuntimeSignature } from '../../models/runtimes/model-runtime';
-import { hasNonFinite } from '../../models/tensors/finite';
 import { markMovable } from '../../models/tensors/movable-memory';
 import { NamedTensors, Tensor, elementCount } from '../../models/tensors/tensor';
 import { tensorBytes, tensorDataFromBytes } from './v2-binary';
@@ -107,7 +106,7 @@ function numbersInput(data: JsonNumbers, spec: TensorSpec, dims: number[], where
  */
 function float32Data(data: JsonNumbers, spec: TensorSpec): Float32Array | string {
   const floats = data.float32;
-  if (hasNonFinite(floats)) return typedData(data.values, spec, STRICT) as Float32Array | string;
+  if (!data.float32Finite) return typedData(data.values, spec, STRICT) as Float32Array | string;
   data.releaseExact();
   return floats;
 }
