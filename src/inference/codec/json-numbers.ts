@@ -46,7 +46,7 @@ export class JsonNumbers {
     return this.#floats;
   }
 
-  /** True when every {@link float32} value is finite (none was NaN-free JSON past float32's range: those are ±Infinity). Computed once. */
+  /** True when every {@link float32} value is finite (a JSON value past float32's range is ±Infinity there). Computed once. */
   get float32Finite(): boolean {
     this.#finite32 ??= !hasNonFinite(this.#floats);
     return this.#finite32;
